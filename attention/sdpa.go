@@ -1,0 +1,193 @@
+package attention
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/layers"
+
+	_ "github.com/bitterlesson/bitter/internal/gomlxfix" // Fast DotGeneral gradient.
+)
+
+// Option configures [ScaledDotProduct].
+type Option func(*options)
+
+type options struct {
+	causal      bool
+	masks       []*graph.Node
+	bias        *graph.Node
+	scale       float64
+	scaleSet    bool
+	dropoutCtx  *context.Context
+	dropoutRate float64
+}
+
+// Causal masks keys after each query: query i (of qLen) sees key j (of kvLen) when
+// j <= i + kvLen - qLen, so the last query sees every key, as in a decode step against a cache.
+func Causal() Option { return func(o *options) { o.causal = true } }
+
+// Mask restricts attention with a boolean mask, true where a query may attend to a key,
+// broadcastable to `[batch, heads, qLen, kvLen]`: leading axes may be missing and any axis may be 1,
+// so a padding mask `[batch, 1, 1, kvLen]` and a `[qLen, kvLen]` pattern both work. It combines (AND)
+// with [Causal] and with other Mask options.
+func Mask(mask *graph.Node) Option { return func(o *options) { o.masks = append(o.masks, mask) } }
+
+// Bias adds an additive bias to the scaled scores before the softmax, broadcastable to
+// `[batch, heads, qLen, kvLen]` like [Mask] (ALiBi's `[heads, qLen, kvLen]`, for instance).
+func Bias(bias *graph.Node) Option { return func(o *options) { o.bias = bias } }
+
+// Scale sets the factor applied to q·k; the default is 1/sqrt(headDim).
+func Scale(s float64) Option { return func(o *options) { o.scale, o.scaleSet = s, true } }
+
+// Dropout drops attention probabilities at the given rate while ctx is training (and rescales the
+// rest by 1/(1-rate)); it does nothing at inference or for rate 0.
+func Dropout(ctx *context.Context, rate float64) Option {
+	return func(o *options) { o.dropoutCtx, o.dropoutRate = ctx, rate }
+}
+
+// ScaledDotProduct computes softmax(scale · q·kᵀ + bias, masked) · v for each head
+// (Vaswani et al. 2017, §3.2.1).
+//
+// Shapes: q is `[batch, qLen, heads, headDim]`, k is `[batch, kvLen, kvHeads, headDim]` and v is
+// `[batch, kvLen, kvHeads, valueDim]`; heads must be a multiple of kvHeads, and query head h reads
+// kv head h / (heads/kvHeads), which is grouped-query attention (kvHeads = 1 is multi-query). The
+// result is `[batch, qLen, heads, valueDim]` in q's dtype.
+//
+// Scores, softmax and the weighted sum of probabilities are accumulated in at least float32. A query
+// whose keys are all masked gets zeros, never NaN. Shapes that don't fit panic with the shapes.
+func ScaledDotProduct(q, k, v *graph.Node, opts ...Option) *graph.Node {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if q.Rank() != 4 || k.Rank() != 4 || v.Rank() != 4 {
+		panic(fmt.Sprintf("attention.ScaledDotProduct: q, k, v must be rank 4 [batch, seq, heads, headDim], got q %s, k %s, v %s",
+			q.Shape(), k.Shape(), v.Shape()))
+	}
+	qd, kd, vd := q.Shape().Dimensions, k.Shape().Dimensions, v.Shape().Dimensions
+	batch, qLen, heads, headDim := qd[0], qd[1], qd[2], qd[3]
+	kvLen, kvHeads, valueDim := kd[1], kd[2], vd[3]
+	if kd[0] != batch || vd[0] != batch || vd[1] != kvLen || vd[2] != kvHeads || kd[3] != headDim {
+		panic(fmt.Sprintf("attention.ScaledDotProduct: shapes don't fit: q %s [batch, qLen, heads, headDim], "+
+			"k %s [batch, kvLen, kvHeads, headDim], v %s [batch, kvLen, kvHeads, valueDim]", q.Shape(), k.Shape(), v.Shape()))
+	}
+	if kvHeads == 0 || heads%kvHeads != 0 {
+		panic(fmt.Sprintf("attention.ScaledDotProduct: heads %d (q %s) must be a multiple of kvHeads %d (k %s)",
+			heads, q.Shape(), kvHeads, k.Shape()))
+	}
+	if !q.DType().IsFloat() || k.DType() != q.DType() || v.DType() != q.DType() {
+		panic(fmt.Sprintf("attention.ScaledDotProduct: q, k, v must share one float dtype, got q %s, k %s, v %s",
+			q.Shape(), k.Shape(), v.Shape()))
+	}
+	group := heads / kvHeads
+	g := q.Graph()
+	dtype := q.DType()
+	accDType := dtype
+	if dtype != dtypes.Float64 {
+		accDType = dtypes.Float32
+	}
+	scale := 1 / math.Sqrt(float64(headDim))
+	if o.scaleSet {
+		scale = o.scale
+	}
+	scoresDims := []int{batch, heads, qLen, kvLen}
+
+	// Scores: [b, qLen, kvHeads, group, d] x [b, kvLen, kvHeads, d] -> [b, kvHeads, qLen, group, kvLen].
+	q5 := graph.Reshape(q, batch, qLen, kvHeads, group, headDim)
+	scores := graph.DotGeneral(q5, []int{4}, []int{0, 2}, k, []int{3}, []int{0, 2})
+	scores = graph.TransposeAllAxes(scores, 0, 1, 3, 2, 4) // [b, kvHeads, group, qLen, kvLen]
+	scores = graph.Reshape(scores, scoresDims...)          // [b, heads, qLen, kvLen]
+	if scores.DType() != accDType {
+		scores = graph.ConvertDType(scores, accDType)
+	}
+	scores = graph.MulScalar(scores, scale)
+	if o.bias != nil {
+		bias := broadcastTo(o.bias, scoresDims, "Bias")
+		scores = graph.Add(scores, graph.ConvertDType(bias, accDType))
+	}
+
+	// Mask: causal AND user mask.
+	var mask *graph.Node
+	if o.causal {
+		qi := graph.Iota(g, shapes.Make(dtypes.Int32, qLen, kvLen), 0)
+		kj := graph.Iota(g, shapes.Make(dtypes.Int32, qLen, kvLen), 1)
+		mask = graph.LessOrEqual(kj, graph.AddScalar(qi, kvLen-qLen))
+		mask = broadcastTo(mask, scoresDims, "Causal")
+	}
+	for _, m := range o.masks {
+		if m.DType() != dtypes.Bool {
+			panic(fmt.Sprintf("attention.ScaledDotProduct: Mask must be Bool, got %s", m.Shape()))
+		}
+		m = broadcastTo(m, scoresDims, "Mask")
+		if mask == nil {
+			mask = m
+		} else {
+			mask = graph.LogicalAnd(mask, m)
+		}
+	}
+
+	// Softmax over keys; masked keys get probability 0, fully masked rows all zeros.
+	var probs *graph.Node
+	if mask == nil {
+		probs = graph.Softmax(scores, -1)
+	} else {
+		lowest := graph.Scalar(g, accDType, lowestFinite(accDType))
+		scores = graph.Where(mask, scores, graph.BroadcastToDims(lowest, scoresDims...))
+		maxScore := graph.StopGradient(graph.ReduceAndKeep(scores, graph.ReduceMax, -1))
+		e := graph.Exp(graph.Sub(scores, maxScore))
+		e = graph.Where(mask, e, graph.ZerosLike(e))
+		sum := graph.ReduceAndKeep(e, graph.ReduceSum, -1)
+		// A fully masked row sums to 0: divide by 1 instead, leaving zeros.
+		sum = graph.Where(graph.Equal(sum, graph.ZerosLike(sum)), graph.OnesLike(sum), sum)
+		probs = graph.Div(e, sum)
+	}
+	if o.dropoutCtx != nil && o.dropoutRate > 0 {
+		probs = layers.DropoutStatic(o.dropoutCtx, probs, o.dropoutRate)
+	}
+
+	// Output: [b, kvHeads, group, qLen, kvLen] x [b, kvLen, kvHeads, vd] -> [b, kvHeads, group, qLen, vd].
+	probs = graph.Reshape(probs, batch, kvHeads, group, qLen, kvLen)
+	vAcc := v
+	if vAcc.DType() != accDType {
+		// Multiply probabilities in the input dtype (bf16 on the GPU) but accumulate in float32.
+		probs = graph.ConvertDType(probs, dtype)
+	}
+	out := graph.DotGeneral(probs, []int{4}, []int{0, 1}, vAcc, []int{1}, []int{0, 2})
+	out = graph.TransposeAllAxes(out, 0, 3, 1, 2, 4) // [b, qLen, kvHeads, group, vd]
+	out = graph.Reshape(out, batch, qLen, heads, valueDim)
+	if out.DType() != dtype {
+		out = graph.ConvertDType(out, dtype)
+	}
+	return out
+}
+
+// broadcastTo broadcasts x to dims after prepending missing leading axes; it panics naming the option.
+func broadcastTo(x *graph.Node, dims []int, what string) *graph.Node {
+	if x.Rank() > len(dims) {
+		panic(fmt.Sprintf("attention.ScaledDotProduct: %s %s has more axes than the scores [batch, heads, qLen, kvLen] %v",
+			what, x.Shape(), dims))
+	}
+	original := x.Shape()
+	if x.Rank() < len(dims) {
+		newAxes := make([]int, len(dims)-x.Rank())
+		x = graph.InsertAxes(x, newAxes...)
+	}
+	for i, d := range x.Shape().Dimensions {
+		if d != 1 && d != dims[i] {
+			panic(fmt.Sprintf("attention.ScaledDotProduct: %s %s does not broadcast to the scores [batch, heads, qLen, kvLen] %v",
+				what, original, dims))
+		}
+	}
+	return graph.BroadcastToDims(x, dims...)
+}
+
+func lowestFinite(dtype dtypes.DType) float64 {
+	if dtype == dtypes.Float64 {
+		return -math.MaxFloat64
+	}
+	return -math.MaxFloat32
+}

@@ -1,0 +1,105 @@
+// Package backend is the one place where bitter's programs, tests and benchmarks get a GoMLX
+// backend. Library packages never import a backend; programs call [New].
+//
+// The choice, in order:
+//
+//  1. GOMLX_BACKEND when set, exactly as GoMLX reads it: `xla:cuda`, `xla:/abs/path/xla_cuda_plugin.so`
+//     (a JAX install ships one as `jax_plugins/xla_cuda*/xla_cuda_plugin.so`), `go`, `go:ops_sequential`, ...
+//  2. Otherwise the pure-Go backend in [DefaultConfig], which cannot deadlock and needs no C library.
+//
+// It never falls through to `xla` on its own: with no plugin installed XLA tries to download one, and
+// offline that fails. Set GOMLX_NO_AUTO_INSTALL=1 on machines without network.
+//
+// Importing this package also installs bitter's fix of GoMLX v0.26's matmul gradient
+// (package internal/gomlxfix), so graphs built with GoMLX's own layers benefit too.
+package backend
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/gomlx/gomlx/backends"
+	_ "github.com/gomlx/gomlx/backends/simplego" // The pure-Go backend, registered as "go".
+
+	_ "github.com/bitterlesson/bitter/internal/gomlxfix"
+)
+
+// EnvVar is the environment variable that selects a backend; it is GoMLX's own.
+const EnvVar = backends.ConfigEnvVar
+
+// DefaultConfig is the pure-Go backend configuration used when GOMLX_BACKEND is unset.
+//
+// GoMLX v0.26's pure-Go backend runs independent ops in parallel by default, and its worker pool
+// can deadlock when several DotGenerals run at once (all goroutines in workersPool.WaitToStart).
+// `ops_sequential` runs one op at a time, each op still parallel inside, so the pool can't starve
+// itself. Measured on 2 cores (README, "Choosing the pure-Go configuration") against the other safe
+// setting, `parallelism=-1` (unbounded goroutines), it is the faster of the two on training steps
+// of a small Transformer and uses less memory.
+const DefaultConfig = "go:ops_sequential"
+
+// Config returns the backend configuration [New] would use: GOMLX_BACKEND when set and non-empty,
+// else [DefaultConfig].
+func Config() string {
+	if c := strings.TrimSpace(os.Getenv(EnvVar)); c != "" {
+		return c
+	}
+	return DefaultConfig
+}
+
+// New returns a new backend for [Config]. It fails with a message that names the configuration
+// when the backend is unknown (for instance `xla` in a binary built with `-tags noxla`) or cannot
+// start (a missing plugin).
+func New() (backends.Backend, error) {
+	return NewWithConfig(Config())
+}
+
+// NewWithConfig returns a new backend for an explicit configuration such as "go:ops_sequential".
+func NewWithConfig(config string) (b backends.Backend, err error) {
+	name, _, _ := strings.Cut(config, ":")
+	known := backends.List()
+	found := false
+	for _, k := range known {
+		if k == name {
+			found = true
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("backend %q (from %s=%q) is not compiled in; available: %s",
+			name, EnvVar, config, strings.Join(known, ", "))
+	}
+	defer func() {
+		// Some backends panic instead of returning errors (a plugin that fails to load).
+		if r := recover(); r != nil {
+			b, err = nil, fmt.Errorf("backend %q failed to start: %v", config, r)
+		}
+	}()
+	b, err = backends.NewWithConfig(config)
+	if err != nil {
+		return nil, fmt.Errorf("backend %q failed to start: %w", config, err)
+	}
+	return b, nil
+}
+
+var (
+	shared    backends.Backend
+	sharedErr error
+	once      sync.Once
+)
+
+// Shared returns one backend for the whole process, created by [New] on first use. Tests and
+// examples share it so each compiles against one backend instance.
+func Shared() (backends.Backend, error) {
+	once.Do(func() { shared, sharedErr = New() })
+	return shared, sharedErr
+}
+
+// MustShared is [Shared] for tests and examples: it panics with the error.
+func MustShared() backends.Backend {
+	b, err := Shared()
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
