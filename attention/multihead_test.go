@@ -98,7 +98,9 @@ func TestConfigValidate(t *testing.T) {
 
 // TestShapePanics checks that shapes that don't fit panic while the graph is built, naming the shapes.
 func TestShapePanics(t *testing.T) {
-	f32 := func(g *graph.Graph, dims ...int) *graph.Node { return graph.Zeros(g, shapes.Make(dtypes.Float32, dims...)) }
+	f32 := func(g *graph.Graph, dims ...int) *graph.Node {
+		return graph.Zeros(g, shapes.Make(dtypes.Float32, dims...))
+	}
 	cases := []struct {
 		name, want string
 		fn         func(g *graph.Graph)
