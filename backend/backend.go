@@ -31,13 +31,14 @@ const EnvVar = backends.ConfigEnvVar
 
 // DefaultConfig is the pure-Go backend configuration used when GOMLX_BACKEND is unset.
 //
-// GoMLX v0.26's pure-Go backend runs independent ops in parallel by default, and its worker pool
-// can deadlock when several DotGenerals run at once (all goroutines in workersPool.WaitToStart).
-// `ops_sequential` runs one op at a time, each op still parallel inside, so the pool can't starve
-// itself. Measured on 2 cores (README, "Choosing the pure-Go configuration") against the other safe
-// setting, `parallelism=-1` (unbounded goroutines), it is the faster of the two on training steps
-// of a small Transformer and uses less memory.
-const DefaultConfig = "go:ops_sequential"
+// GoMLX v0.26's pure-Go backend runs independent ops in parallel by default, and its bounded worker
+// pool deadlocks when several DotGenerals run at once (all goroutines in workersPool.WaitToStart;
+// reproduced here: the attention benchmark with GOMLX_BACKEND=go never finished its first step).
+// Two settings avoid the bounded wait: `ops_sequential` (one op at a time) and `parallelism=-1`
+// (unbounded goroutines, so nothing ever waits for a worker). Measured on 2 cores, a multi-head
+// attention training step runs 1.3x faster with `parallelism=-1` (README, "Backends"), for about
+// 1.5x the peak memory, so that is the default.
+const DefaultConfig = "go:parallelism=-1"
 
 // Config returns the backend configuration [New] would use: GOMLX_BACKEND when set and non-empty,
 // else [DefaultConfig].
@@ -75,7 +76,13 @@ func NewWithConfig(config string) (b backends.Backend, err error) {
 			b, err = nil, fmt.Errorf("backend %q failed to start: %v", config, r)
 		}
 	}()
-	b, err = backends.NewWithConfig(config)
+	if name == "go" {
+		// GoMLX's pure-Go backend prints a line to stdout when parallelism is set; keep stdout clean
+		// for programs whose output is their result (and for Example tests).
+		withoutStdout(func() { b, err = backends.NewWithConfig(config) })
+	} else {
+		b, err = backends.NewWithConfig(config)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("backend %q failed to start: %w", config, err)
 	}
@@ -102,4 +109,20 @@ func MustShared() backends.Backend {
 		panic(err)
 	}
 	return b
+}
+
+// withoutStdout runs fn with os.Stdout pointed at the null device.
+func withoutStdout(fn func()) {
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		fn()
+		return
+	}
+	saved := os.Stdout
+	os.Stdout = devNull
+	defer func() {
+		os.Stdout = saved
+		_ = devNull.Close()
+	}()
+	fn()
 }

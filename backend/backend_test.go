@@ -1,11 +1,16 @@
 package backend_test
 
 import (
+	"io"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bitterlesson/bitter/attention"
 	"github.com/bitterlesson/bitter/backend"
 )
 
@@ -32,4 +37,62 @@ func TestBadConfigIsAnError(t *testing.T) {
 	require.ErrorContains(t, err, `backend "nosuch" (from GOMLX_BACKEND="nosuch:thing") is not compiled in; available:`)
 	_, err = backend.NewWithConfig("go:no_such_option")
 	require.ErrorContains(t, err, `backend "go:no_such_option" failed to start`)
+}
+
+// TestDefaultDoesNotDeadlock runs the training step of a small causal attention layer under
+// backend.DefaultConfig, with a deadline. In GoMLX v0.26's default parallel mode (GOMLX_BACKEND=go)
+// it hangs: the weight gradients make several DotGenerals ready at once, each op holds one of the
+// pool's 2·NumCPU slots while its DotGeneral waits in workersPool.WaitToStart for more (goroutine
+// dump taken here on 2 cores: 4 ops in execDotGeneral, 5 waiters, nothing running).
+func TestDefaultDoesNotDeadlock(t *testing.T) {
+	config := os.Getenv("BITTER_DEADLOCK_CONFIG") // To show the test fails: BITTER_DEADLOCK_CONFIG=go.
+	if config == "" {
+		config = backend.DefaultConfig
+	}
+	b, err := backend.NewWithConfig(config)
+	require.NoError(t, err)
+	cfg := attention.Config{ModelDim: 16, NumHeads: 4, NumKVHeads: 2, RoPE: true, QKNorm: true}
+	x := make([][][]float32, 2)
+	for i := range x {
+		x[i] = make([][]float32, 5)
+		for j := range x[i] {
+			x[i][j] = make([]float32, 16)
+			for k := range x[i][j] {
+				x[i][j][k] = float32((i*31+j*17+k*7)%13)/13 - 0.5
+			}
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := context.ExecOnceN(b, context.New(), func(ctx *context.Context, x *graph.Node) []*graph.Node {
+			y := attention.MultiHead(ctx, cfg, x, attention.Args{Causal: true})
+			wrt := []*graph.Node{x} // Gradients of every weight: many DotGenerals ready at once.
+			for v := range ctx.IterVariables() {
+				wrt = append(wrt, v.ValueGraph(x.Graph()))
+			}
+			return graph.Gradient(graph.ReduceAllSum(graph.Square(y)), wrt...)
+		}, x)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("backend %q hung on a training step with concurrent DotGenerals", config)
+	}
+}
+
+func TestNewKeepsStdoutClean(t *testing.T) {
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	saved := os.Stdout
+	os.Stdout = w
+	b, err := backend.NewWithConfig(backend.DefaultConfig)
+	os.Stdout = saved
+	require.NoError(t, w.Close())
+	require.NoError(t, err)
+	b.Finalize()
+	printed, err := io.ReadAll(r)
+	require.NoError(t, err)
+	require.Empty(t, string(printed))
 }
