@@ -6,6 +6,7 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
@@ -73,4 +74,20 @@ func ALiBiBias(g *graph.Graph, dtype dtypes.DType, numHeads, qLen, kvLen int) *g
 		node = graph.ConvertDType(node, dtype)
 	}
 	return node
+}
+
+// ALiBiBiasAt is [ALiBiBias] for queries at the given Int32 absolute positions, `[n]`, against keys
+// at 0 ... kvLen-1 (a KV cache's slots): it returns `[heads, n, kvLen]` with
+// bias[h, i, j] = -slope[h] · (positions[i] - j).
+func ALiBiBiasAt(positions *graph.Node, dtype dtypes.DType, numHeads, kvLen int) *graph.Node {
+	if numHeads < 1 || kvLen < 1 || positions.Rank() != 1 || !positions.DType().IsInt() {
+		panic(fmt.Sprintf("positional.ALiBiBiasAt: need numHeads >= 1, kvLen >= 1 and integer positions [n], got numHeads=%d kvLen=%d positions %s",
+			numHeads, kvLen, positions.Shape()))
+	}
+	g := positions.Graph()
+	n := positions.Shape().Dimensions[0]
+	slopes := graph.ConvertDType(graph.Const(g, tensors.FromFlatDataAndDimensions(alibiSlopes(numHeads), numHeads, 1, 1)), dtype)
+	qPos := graph.Reshape(graph.ConvertDType(positions, dtype), 1, n, 1)
+	kPos := graph.Reshape(graph.Iota(g, shapes.Make(dtype, kvLen), 0), 1, 1, kvLen)
+	return graph.Neg(graph.Mul(slopes, graph.Sub(qPos, kPos)))
 }

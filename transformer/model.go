@@ -1,0 +1,198 @@
+package transformer
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
+	"github.com/gomlx/gomlx/pkg/ml/layers"
+
+	"github.com/bitterlesson/bitter/attention"
+	"github.com/bitterlesson/bitter/positional"
+)
+
+// Scope names of the model's variables: the checkpoint format. Blocks are "layer_0", "layer_1", ...
+const (
+	TokenEmbeddingScope    = "token_embeddings" // holds "embeddings" [VocabSize, ModelDim]
+	PositionEmbeddingScope = "position_embeddings"
+	AttentionNormScope     = "attention_norm"
+	AttentionScope         = "attention"
+	MLPNormScope           = "mlp_norm"
+	MLPScope               = "mlp" // holds "up", "down" (and "gate" for swiglu), each "weights" (+ "biases")
+	FinalNormScope         = "final_norm"
+	HeadScope              = "head" // holds "weights" [ModelDim, VocabSize] when untied
+	EmbeddingsVar          = "embeddings"
+	GainVar                = "gain"
+	BiasVar                = "bias"
+	WeightsVar             = "weights"
+	BiasesVar              = "biases"
+)
+
+// LayerScope returns the scope name of block i.
+func LayerScope(i int) string { return fmt.Sprintf("layer_%d", i) }
+
+// InitStdDev is the standard deviation of the normal initialisation of weights and embeddings
+// (GPT-2's 0.02). Biases start at zero and norm gains at one.
+const InitStdDev = 0.02
+
+// Logits is the causal forward pass: tokens Int32 `[batch, seq]` (seq <= MaxSeqLen) to next-token
+// logits `[batch, seq, VocabSize]`, with the variables in ctx's scope. Dropout is applied while ctx
+// is training. It panics with the reason when cfg is invalid or tokens don't fit.
+func Logits(ctx *context.Context, cfg Config, tokens *graph.Node) *graph.Node {
+	return forward(ctx, cfg, tokens, nil)
+}
+
+// DecodeLogits is one incremental decoding step on the KV cache: tokens `[batch, n]` are the next n
+// tokens of each sequence, at absolute positions position ... position+n-1 (position an Int32 scalar),
+// attending to everything cached before them. It returns their logits `[batch, n, VocabSize]`.
+// The cache holds MaxSeqLen positions; position+n must not exceed MaxSeqLen (the caller's check,
+// since positions are data). Start a new sequence at position 0: no reset is needed.
+func DecodeLogits(ctx *context.Context, cfg Config, tokens, position *graph.Node) *graph.Node {
+	return forward(ctx, cfg, tokens, &attention.Cache{Capacity: cfg.MaxSeqLen, Position: position})
+}
+
+func forward(ctx *context.Context, cfg Config, tokens *graph.Node, cache *attention.Cache) *graph.Node {
+	if err := cfg.Validate(); err != nil {
+		panic(err.Error())
+	}
+	if tokens.Rank() != 2 || !tokens.DType().IsInt() {
+		panic(fmt.Sprintf("transformer: tokens must be integer [batch, seq], got %s", tokens.Shape()))
+	}
+	seq := tokens.Shape().Dimensions[1]
+	if seq > cfg.MaxSeqLen {
+		panic(fmt.Sprintf("transformer: sequence length %d (tokens %s) exceeds MaxSeqLen %d", seq, tokens.Shape(), cfg.MaxSeqLen))
+	}
+	g := tokens.Graph()
+	dtype := cfg.dtype()
+	ctx = ctx.WithInitializer(initializers.RandomNormalFn(ctx, InitStdDev))
+
+	positions := graph.Iota(g, shapes.Make(dtypes.Int32, seq), 0)
+	if cache != nil {
+		positions = graph.Add(positions, graph.ConvertDType(cache.Position, dtypes.Int32))
+	}
+
+	// Embeddings.
+	wte := ctx.In(TokenEmbeddingScope).VariableWithShape(EmbeddingsVar, shapes.Make(dtype, cfg.VocabSize, cfg.ModelDim)).ValueGraph(g)
+	x := graph.Gather(wte, graph.InsertAxes(graph.ConvertDType(tokens, dtypes.Int32), -1)) // [batch, seq, dim]
+	switch cfg.Positional {
+	case Learned:
+		x = graph.Add(x, graph.InsertAxes(positional.Learned(ctx.In(PositionEmbeddingScope), positions, cfg.MaxSeqLen, cfg.ModelDim, dtype), 0))
+	case Sinusoidal:
+		table := positional.Sinusoidal(g, dtype, cfg.MaxSeqLen, cfg.ModelDim)
+		x = graph.Add(x, graph.InsertAxes(graph.Gather(table, graph.InsertAxes(positions, -1)), 0))
+	}
+	x = layers.DropoutStatic(ctx, x, cfg.Dropout)
+
+	args := attention.Args{Causal: true, Positions: positions, Cache: cache}
+	if cfg.Positional == ALiBi {
+		if cache != nil {
+			args.Bias = positional.ALiBiBiasAt(positions, dtype, cfg.NumHeads, cache.Capacity)
+		} else {
+			args.Bias = positional.ALiBiBias(g, dtype, cfg.NumHeads, seq, seq)
+		}
+	}
+	attnCfg := cfg.Attention()
+	for i := range cfg.NumLayers {
+		lctx := ctx.In(LayerScope(i))
+		h := attention.MultiHead(lctx.In(AttentionScope), attnCfg, norm(lctx.In(AttentionNormScope), cfg, x), args)
+		x = graph.Add(x, layers.DropoutStatic(ctx, h, cfg.Dropout))
+		h = mlp(lctx.In(MLPScope), cfg, norm(lctx.In(MLPNormScope), cfg, x))
+		x = graph.Add(x, layers.DropoutStatic(ctx, h, cfg.Dropout))
+	}
+	x = norm(ctx.In(FinalNormScope), cfg, x)
+	if cfg.TieEmbeddings {
+		return graph.DotGeneral(x, []int{2}, nil, wte, []int{1}, nil)
+	}
+	return linear(ctx.In(HeadScope), x, cfg.VocabSize, false)
+}
+
+// linear is x·W (+ b) on the last axis.
+func linear(ctx *context.Context, x *graph.Node, out int, useBias bool) *graph.Node {
+	in := x.Shape().Dimensions[x.Rank()-1]
+	w := ctx.VariableWithShape(WeightsVar, shapes.Make(x.DType(), in, out)).ValueGraph(x.Graph())
+	y := graph.DotGeneral(x, []int{x.Rank() - 1}, nil, w, []int{0}, nil)
+	if useBias {
+		b := ctx.WithInitializer(initializers.Zero).VariableWithShape(BiasesVar, shapes.Make(x.DType(), out)).ValueGraph(x.Graph())
+		y = graph.Add(y, graph.ExpandLeftToRank(b, y.Rank()))
+	}
+	return y
+}
+
+// norm is LayerNorm or RMSNorm over the last axis, statistics in x's dtype (float32 or float64).
+func norm(ctx *context.Context, cfg Config, x *graph.Node) *graph.Node {
+	dim := x.Shape().Dimensions[x.Rank()-1]
+	g := x.Graph()
+	eps := cfg.normEpsilon()
+	gain := ctx.WithInitializer(initializers.One).VariableWithShape(GainVar, shapes.Make(x.DType(), dim)).ValueGraph(g)
+	var y *graph.Node
+	switch cfg.Norm {
+	case RMSNorm:
+		ms := graph.ReduceAndKeep(graph.Square(x), graph.ReduceMean, -1)
+		y = graph.Div(x, graph.Sqrt(graph.AddScalar(ms, eps))) // 1/Sqrt: v0.26 has no Rsqrt gradient.
+	default:
+		mean := graph.ReduceAndKeep(x, graph.ReduceMean, -1)
+		centered := graph.Sub(x, mean)
+		variance := graph.ReduceAndKeep(graph.Square(centered), graph.ReduceMean, -1)
+		y = graph.Div(centered, graph.Sqrt(graph.AddScalar(variance, eps)))
+	}
+	y = graph.Mul(y, graph.ExpandLeftToRank(gain, y.Rank()))
+	if cfg.Norm == LayerNorm && cfg.UseBias {
+		b := ctx.WithInitializer(initializers.Zero).VariableWithShape(BiasVar, shapes.Make(x.DType(), dim)).ValueGraph(g)
+		y = graph.Add(y, graph.ExpandLeftToRank(b, y.Rank()))
+	}
+	return y
+}
+
+// mlp is the position-wise feed-forward network.
+func mlp(ctx *context.Context, cfg Config, x *graph.Node) *graph.Node {
+	up := linear(ctx.In("up"), x, cfg.FFNDim, cfg.UseBias)
+	var h *graph.Node
+	switch cfg.Activation {
+	case GELU:
+		h = gelu(up)
+	case ReLU:
+		h = graph.Max(up, graph.ZerosLike(up))
+	case ReLU2:
+		r := graph.Max(up, graph.ZerosLike(up))
+		h = graph.Mul(r, r)
+	case SwiGLU:
+		gate := linear(ctx.In("gate"), x, cfg.FFNDim, cfg.UseBias)
+		h = graph.Mul(graph.Mul(gate, graph.Sigmoid(gate)), up)
+	}
+	return linear(ctx.In("down"), h, cfg.ModelDim, cfg.UseBias)
+}
+
+// gelu is the exact GELU, 0.5·x·(1 + erf(x/√2)).
+func gelu(x *graph.Node) *graph.Node {
+	return graph.Mul(graph.MulScalar(x, 0.5), graph.OnePlus(graph.Erf(graph.MulScalar(x, 1/math.Sqrt2))))
+}
+
+// Loss is the mean next-token cross-entropy in nats of logits `[batch, seq, vocab]` against targets
+// Int32 `[batch, seq]` (the tokens one position later), computed in float32 or more.
+func Loss(logits, targets *graph.Node) *graph.Node {
+	if logits.Rank() != 3 || targets.Rank() != 2 ||
+		logits.Shape().Dimensions[0] != targets.Shape().Dimensions[0] || logits.Shape().Dimensions[1] != targets.Shape().Dimensions[1] {
+		panic(fmt.Sprintf("transformer.Loss: logits must be [batch, seq, vocab] and targets [batch, seq], got %s and %s",
+			logits.Shape(), targets.Shape()))
+	}
+	return graph.ReduceAllMean(TokenLosses(logits, targets))
+}
+
+// TokenLosses is the cross-entropy in nats of each position, `[batch, seq]`.
+func TokenLosses(logits, targets *graph.Node) *graph.Node {
+	if logits.DType() != dtypes.Float64 && logits.DType() != dtypes.Float32 {
+		logits = graph.ConvertDType(logits, dtypes.Float32)
+	}
+	g := logits.Graph()
+	maxLogit := graph.StopGradient(graph.ReduceAndKeep(logits, graph.ReduceMax, -1))
+	shifted := graph.Sub(logits, maxLogit)
+	logSumExp := graph.Log(graph.ReduceSum(graph.Exp(shifted), -1)) // [batch, seq]
+	ids := graph.Iota(g, shapes.Make(dtypes.Int32, logits.Shape().Dimensions...), 2)
+	isTarget := graph.Equal(ids, graph.BroadcastToDims(graph.InsertAxes(graph.ConvertDType(targets, dtypes.Int32), -1), logits.Shape().Dimensions...))
+	targetLogit := graph.ReduceSum(graph.Where(isTarget, shifted, graph.ZerosLike(shifted)), -1)
+	return graph.Sub(logSumExp, targetLogit)
+}
