@@ -1,0 +1,108 @@
+package data_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/bitterlesson/bitter/data"
+)
+
+func TestBytesRoundTrip(t *testing.T) {
+	text := []byte("héllo, \x00\xff wörld")
+	ids := data.Bytes{}.Encode(text)
+	require.Len(t, ids, len(text))
+	require.Equal(t, text, data.Bytes{}.Decode(ids))
+	require.Equal(t, 256, data.Bytes{}.VocabSize())
+	require.Equal(t, []byte("a\uFFFDb"), data.Bytes{}.Decode([]data.Token{'a', 300, 'b'}))
+}
+
+func TestLoadCorpus(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
+	}
+	write("b/z.go", "Z")
+	write("a.go", "A")
+	write("b/y.txt", "Y")
+	write("b/c/x.go", "X")
+	text, err := data.LoadCorpus([]string{dir}, ".go")
+	require.NoError(t, err)
+	require.Equal(t, "AXZ", string(text), "sorted path order: a.go, b/c/x.go, b/z.go")
+	text, err = data.LoadCorpus([]string{filepath.Join(dir, "b")})
+	require.NoError(t, err)
+	require.Equal(t, "XYZ", string(text), "no extension filter: every file")
+	text, err = data.LoadCorpus([]string{filepath.Join(dir, "b/y.txt"), filepath.Join(dir, "a.go")}, ".go")
+	require.NoError(t, err)
+	require.Equal(t, "AY", string(text), "files are read whatever their extension")
+
+	_, err = data.LoadCorpus([]string{filepath.Join(dir, "missing")})
+	require.ErrorContains(t, err, `corpus path "`+filepath.Join(dir, "missing")+`" does not exist`)
+	_, err = data.LoadCorpus([]string{dir}, ".rs")
+	require.ErrorContains(t, err, "has no files ending in .rs")
+	write("empty.txt", "")
+	_, err = data.LoadCorpus([]string{filepath.Join(dir, "empty.txt")})
+	require.ErrorContains(t, err, "empty.txt is empty")
+	_, err = data.LoadCorpus(nil)
+	require.ErrorContains(t, err, "no path given")
+}
+
+func TestSplit(t *testing.T) {
+	tokens := data.Bytes{}.Encode([]byte("0123456789"))
+	train, val, err := data.Split(tokens, 0.2)
+	require.NoError(t, err)
+	require.Equal(t, "01234567", string(data.Bytes{}.Decode(train)))
+	require.Equal(t, "89", string(data.Bytes{}.Decode(val)))
+	_, _, err = data.Split(tokens, 1)
+	require.ErrorContains(t, err, "validation fraction 1 must be in [0, 1)")
+}
+
+func TestWindowsSeededAndResumable(t *testing.T) {
+	tokens := make([]data.Token, 1000)
+	for i := range tokens {
+		tokens[i] = data.Token(i % 251)
+	}
+	a, err := data.NewWindows(tokens, 4, 16, 7)
+	require.NoError(t, err)
+	b, err := data.NewWindows(tokens, 4, 16, 7)
+	require.NoError(t, err)
+	c, err := data.NewWindows(tokens, 4, 16, 8)
+	require.NoError(t, err)
+	xa, ya := a.Next()
+	xb, _ := b.Next()
+	xc, _ := c.Next()
+	require.Equal(t, xa, xb, "same seed, same batches")
+	require.NotEqual(t, xa, xc, "another seed, other batches")
+	for i := range xa {
+		require.Len(t, xa[i], 16)
+		require.Equal(t, xa[i][1:], ya[i][:15], "targets are the inputs shifted by one")
+		require.Equal(t, int32((int(xa[i][15])+1)%251), ya[i][15])
+	}
+	state, err := a.State()
+	require.NoError(t, err)
+	want, _ := a.Next()
+	require.NoError(t, c.SetState(state))
+	got, _ := c.Next()
+	require.Equal(t, want, got, "restored state continues the stream")
+
+	_, err = data.NewWindows(tokens[:16], 4, 16, 1)
+	require.ErrorContains(t, err, "16 tokens are fewer than one window of 16+1")
+	spec, in, labels, err := a.Yield()
+	require.NoError(t, err)
+	require.Nil(t, spec)
+	require.Equal(t, []int{4, 16}, in[0].Shape().Dimensions)
+	require.Equal(t, []int{4, 16}, labels[0].Shape().Dimensions)
+}
+
+func TestEvalWindowsCoverEveryToken(t *testing.T) {
+	tokens := data.Bytes{}.Encode([]byte("abcdefghij")) // 10 tokens, 9 predictions
+	in, tg := data.EvalWindows(tokens, 4)
+	require.Equal(t, [][]int32{{'a', 'b', 'c', 'd'}, {'e', 'f', 'g', 'h'}, {'i'}}, in)
+	require.Equal(t, [][]int32{{'b', 'c', 'd', 'e'}, {'f', 'g', 'h', 'i'}, {'j'}}, tg)
+	in, _ = data.EvalWindows(tokens[:1], 4)
+	require.Empty(t, in)
+}
