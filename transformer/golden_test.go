@@ -19,7 +19,7 @@ import (
 type goldenCase struct {
 	Config struct {
 		VocabSize, MaxSeqLen, NumLayers, ModelDim, NumHeads, NumKVHeads, FFNDim int
-		Activation, Norm, Positional                                           string
+		Activation, Norm, Positional                                            string
 		TieEmbeddings, UseBias, QKNorm                                          bool
 	}
 	Tokens, Targets, Logits golden.Array

@@ -1,0 +1,38 @@
+package checkpoint
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/stretchr/testify/require"
+)
+
+// TestFailedSaveKeepsPrevious stops a save half-way through writing (as a crash or a full disk
+// would): the previous checkpoint is still there, complete and loadable, and no temporary is left.
+func TestFailedSaveKeepsPrevious(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ck.bin")
+	ctx := context.New()
+	ctx.In("model").VariableWithValue("w", []float32{1, 2, 3})
+	require.NoError(t, Save(path, ctx, map[string]int{"step": 1}))
+	before, err := os.ReadFile(path)
+	require.NoError(t, err)
+
+	crashHook = func() error { return errors.New("simulated crash") }
+	defer func() { crashHook = nil }()
+	err = Save(path, ctx, map[string]int{"step": 2})
+	require.ErrorContains(t, err, "simulated crash")
+
+	after, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, before, after)
+	var meta map[string]int
+	require.NoError(t, Load(path, context.New(), &meta))
+	require.Equal(t, 1, meta["step"])
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+}

@@ -1,0 +1,112 @@
+package checkpoint_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bitterlesson/bitter/checkpoint"
+)
+
+type meta struct {
+	Step  int
+	State []byte
+}
+
+func newContext() *context.Context {
+	ctx := context.New()
+	ctx.In("model").In("layer_0").VariableWithValue("weights", [][]float32{{1.5, -2}, {3, 4.25}})
+	ctx.In("model").In("layer_0").In("kv_cache").VariableWithValue("key", []float32{9, 9}).SetTrainable(false)
+	ctx.VariableWithValue("global_step", int64(42)).SetTrainable(false)
+	ctx.In("optimizer").VariableWithValue("lr", 0.5).SetTrainable(false)
+	return ctx
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run", "checkpoint.bin")
+	require.NoError(t, checkpoint.Save(path, newContext(), meta{Step: 42, State: []byte{1, 2, 3}}))
+
+	ctx := context.New()
+	var m meta
+	require.NoError(t, checkpoint.Load(path, ctx, &m))
+	require.Equal(t, meta{Step: 42, State: []byte{1, 2, 3}}, m)
+	w := ctx.GetVariableByScopeAndName("/model/layer_0", "weights")
+	require.NotNil(t, w)
+	require.Equal(t, [][]float32{{1.5, -2}, {3, 4.25}}, w.MustValue().Value())
+	require.True(t, w.Trainable)
+	step := ctx.GetVariableByScopeAndName("/", "global_step")
+	require.NotNil(t, step)
+	require.Equal(t, int64(42), step.MustValue().Value())
+	require.False(t, step.Trainable)
+	require.Equal(t, 0.5, ctx.GetVariableByScopeAndName("/optimizer", "lr").MustValue().Value())
+	require.Nil(t, ctx.GetVariableByScopeAndName("/model/layer_0/kv_cache", "key"), "caches are not saved")
+
+	// Loading into a context that has the variables overwrites them.
+	existing := newContext()
+	existing.GetVariableByScopeAndName("/model/layer_0", "weights").MustSetValue(w.MustValue())
+	require.NoError(t, checkpoint.Load(path, existing, nil))
+}
+
+func TestCorruptCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ck.bin")
+	require.NoError(t, checkpoint.Save(path, newContext(), meta{Step: 1}))
+	good, err := os.ReadFile(path)
+	require.NoError(t, err)
+
+	cases := map[string][]byte{
+		"truncated": good[:len(good)-10],
+		"flipped":   append(append([]byte{}, good[:60]...), append([]byte{good[60] ^ 1}, good[61:]...)...),
+		"empty":     {},
+		"other":     []byte("hello, this is not a checkpoint at all, not even close"),
+	}
+	for name, content := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(dir, name)
+			require.NoError(t, os.WriteFile(p, content, 0o644))
+			ctx := context.New()
+			err := checkpoint.Load(p, ctx, &meta{})
+			require.Error(t, err)
+			require.True(t, errors.Is(err, checkpoint.ErrCorrupt), "%v", err)
+			require.Contains(t, err.Error(), p)
+			require.Zero(t, ctx.NumVariables(), "nothing loaded from a corrupt file")
+		})
+	}
+	_, err = os.Stat(filepath.Join(dir, "missing"))
+	require.Error(t, err)
+	require.ErrorContains(t, checkpoint.Load(filepath.Join(dir, "missing"), context.New(), nil), "no such file")
+}
+
+func TestShapeMismatchIsAnError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ck.bin")
+	require.NoError(t, checkpoint.Save(path, newContext(), meta{}))
+	ctx := context.New()
+	ctx.In("model").In("layer_0").VariableWithValue("weights", []float32{1, 2, 3})
+	err := checkpoint.Load(path, ctx, nil)
+	require.ErrorContains(t, err, "variable /model/layer_0/weights has shape (Float32)[2 2], the model's is (Float32)[3]")
+	require.Equal(t, []float32{1, 2, 3}, ctx.GetVariableByScopeAndName("/model/layer_0", "weights").MustValue().Value())
+}
+
+// TestCrashMidWriteKeepsPrevious simulates a crash after the temporary file was partly written:
+// the checkpoint at the final path is still the previous, complete one.
+func TestCrashMidWriteKeepsPrevious(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ck.bin")
+	require.NoError(t, checkpoint.Save(path, newContext(), meta{Step: 1}))
+	// What a crash mid-write leaves: a partial temporary file beside the checkpoint.
+	require.NoError(t, os.WriteFile(path+".tmp-123", []byte("bitter-checkpoint v1\npartial"), 0o644))
+	var m meta
+	require.NoError(t, checkpoint.Load(path, context.New(), &m))
+	require.Equal(t, 1, m.Step)
+	// The next save replaces the checkpoint in one rename.
+	require.NoError(t, checkpoint.Save(path, newContext(), meta{Step: 2}))
+	require.NoError(t, checkpoint.Load(path, context.New(), &m))
+	require.Equal(t, 2, m.Step)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 2, "the checkpoint and the crashed run's leftover; Save leaves no temporary of its own")
+}
