@@ -1,0 +1,220 @@
+package transformer
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+)
+
+// Sampling chooses how each next token is drawn from the model's logits.
+type Sampling struct {
+	// Temperature divides the logits; 0 means greedy (always the most likely token).
+	Temperature float64
+	// TopK keeps only the K most likely tokens (0 = all).
+	TopK int
+	// TopP keeps the smallest set of most likely tokens whose probability reaches P (0 or 1 = all),
+	// the nucleus sampling of Holtzman et al. 2019.
+	TopP float64
+	// Seed seeds the draws: the same seed, model and prompt give the same text.
+	Seed uint64
+}
+
+// Validate returns an error naming a bad value, or nil.
+func (s Sampling) Validate() error {
+	if !(s.Temperature >= 0) || math.IsInf(s.Temperature, 0) {
+		return fmt.Errorf("temperature %g must be a non-negative number (0 = greedy)", s.Temperature)
+	}
+	if s.TopK < 0 {
+		return fmt.Errorf("top-k %d must not be negative (0 = off)", s.TopK)
+	}
+	if !(s.TopP >= 0 && s.TopP <= 1) {
+		return fmt.Errorf("top-p %g must be in [0, 1] (0 or 1 = off)", s.TopP)
+	}
+	return nil
+}
+
+// Generator samples from a model on its KV cache: the prompt is run once (a prefill), then each new
+// token costs one decode step of one token, not a pass over the whole prefix. When the context
+// reaches MaxSeqLen, it keeps the last MaxSeqLen/2 tokens, runs them as a new prefill, and goes on.
+type Generator struct {
+	cfg  Config
+	exec *context.Exec
+}
+
+// NewGenerator returns a generator for the model whose variables are in ctx (trained, or loaded
+// from a checkpoint). It adds the KV cache variables under each attention layer's kv_cache scope.
+func NewGenerator(backend backends.Backend, ctx *context.Context, cfg Config) (*Generator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	exec, err := context.NewExec(backend, ctx.Reuse(), func(ctx *context.Context, tokens, position *graph.Node) *graph.Node {
+		logits := DecodeLogits(ctx, cfg, tokens, position)                                    // [batch, n, vocab]
+		last := graph.Slice(logits, graph.AxisRange(), graph.AxisElem(-1), graph.AxisRange()) // [batch, 1, vocab]
+		return graph.Reshape(graph.ConvertDType(last, cfg.dtype()), last.Shape().Dimensions[0], cfg.VocabSize)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Generator{cfg: cfg, exec: exec}, nil
+}
+
+// Generate returns n tokens sampled after prompt (not including it). The prompt must not be empty
+// and its tokens must be below VocabSize; a prompt longer than MaxSeqLen is cut to its last
+// MaxSeqLen/2 tokens, as the sliding window would cut it.
+func (gen *Generator) Generate(prompt []int32, n int, s Sampling) (out []int32, err error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if len(prompt) == 0 {
+		return nil, errors.New("generate: the prompt is empty; give at least one token")
+	}
+	if n < 0 {
+		return nil, fmt.Errorf("generate: %d tokens requested", n)
+	}
+	for i, t := range prompt {
+		if t < 0 || int(t) >= gen.cfg.VocabSize {
+			return nil, fmt.Errorf("generate: prompt token %d at %d is outside the vocabulary of %d", t, i, gen.cfg.VocabSize)
+		}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("generate: %v", r)
+		}
+	}()
+	rng := rand.New(rand.NewPCG(s.Seed, 0x67656e))
+	maxLen := gen.cfg.MaxSeqLen
+	keep := max(1, maxLen/2)
+	context := slices.Clone(prompt)
+	if len(context) > maxLen {
+		context = context[len(context)-keep:]
+	}
+	// Prefill.
+	logits, err := gen.step(context, 0)
+	if err != nil {
+		return nil, err
+	}
+	pos := len(context)
+	for range n {
+		next := sample(logits, s, rng)
+		out = append(out, next)
+		context = append(context, next)
+		if pos >= maxLen { // The cache is full: slide the window.
+			context = context[len(context)-keep:]
+			logits, err = gen.step(context, 0)
+			pos = len(context)
+		} else {
+			logits, err = gen.step([]int32{next}, pos)
+			pos++
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// step runs tokens at position and returns the logits of the last one.
+func (gen *Generator) step(tokens []int32, position int) ([]float64, error) {
+	outs, err := gen.exec.Exec([][]int32{tokens}, int32(position))
+	if err != nil {
+		return nil, err
+	}
+	row := outs[0].Value()
+	outs[0].FinalizeAll()
+	switch r := row.(type) {
+	case [][]float32:
+		l := make([]float64, len(r[0]))
+		for i, x := range r[0] {
+			l[i] = float64(x)
+		}
+		return l, nil
+	case [][]float64:
+		return r[0], nil
+	}
+	return nil, fmt.Errorf("generate: unexpected logits %T", row)
+}
+
+// sample draws a token id from logits under s.
+func sample(logits []float64, s Sampling, rng *rand.Rand) int32 {
+	if s.Temperature == 0 {
+		best := 0
+		for i, l := range logits {
+			if l > logits[best] {
+				best = i
+			}
+		}
+		return int32(best)
+	}
+	return int32(SampleIndex(Probabilities(logits, s), rng.Float64()))
+}
+
+// Probabilities returns the sampling distribution of logits under s: softmax(logits / Temperature)
+// restricted to the top-k and then to the top-p nucleus, renormalised. Temperature must be > 0.
+func Probabilities(logits []float64, s Sampling) []float64 {
+	idx := make([]int, len(logits))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return logits[idx[a]] > logits[idx[b]] })
+	k := len(idx)
+	if s.TopK > 0 && s.TopK < k {
+		k = s.TopK
+	}
+	idx = idx[:k]
+	maxL := logits[idx[0]]
+	p := make([]float64, len(logits))
+	var sum float64
+	for _, i := range idx {
+		p[i] = math.Exp((logits[i] - maxL) / s.Temperature)
+		sum += p[i]
+	}
+	for _, i := range idx {
+		p[i] /= sum
+	}
+	if s.TopP > 0 && s.TopP < 1 {
+		var cum float64
+		cut := len(idx)
+		for j, i := range idx {
+			cum += p[i]
+			if cum >= s.TopP {
+				cut = j + 1
+				break
+			}
+		}
+		sum = 0
+		for j, i := range idx {
+			if j >= cut {
+				p[i] = 0
+			}
+			sum += p[i]
+		}
+		for _, i := range idx {
+			p[i] /= sum
+		}
+	}
+	return p
+}
+
+// SampleIndex returns the index whose cumulative probability first exceeds u in [0, 1).
+func SampleIndex(p []float64, u float64) int {
+	var cum float64
+	last := 0
+	for i, x := range p {
+		if x == 0 {
+			continue
+		}
+		cum += x
+		last = i
+		if u < cum {
+			return i
+		}
+	}
+	return last
+}

@@ -1,0 +1,148 @@
+package transformer_test
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bitterlesson/bitter/backend"
+	"github.com/bitterlesson/bitter/transformer"
+)
+
+func smallConfig(pos transformer.Positional) transformer.Config {
+	cfg := transformer.Tiny()
+	cfg.VocabSize, cfg.MaxSeqLen, cfg.NumLayers, cfg.ModelDim, cfg.NumHeads, cfg.FFNDim = 13, 8, 2, 16, 4, 32
+	cfg.Positional = pos
+	return cfg
+}
+
+// TestGreedyOnCacheMatchesFullForward generates greedily on the KV cache, across the sliding-window
+// restart, and checks every token against the argmax of a full forward pass over the same window.
+func TestGreedyOnCacheMatchesFullForward(t *testing.T) {
+	for _, pos := range []transformer.Positional{transformer.Learned, transformer.RoPE, transformer.ALiBi, transformer.Sinusoidal} {
+		t.Run(string(pos), func(t *testing.T) {
+			cfg := smallConfig(pos)
+			ctx := context.New()
+			require.NoError(t, ctx.SetRNGStateFromSeed(3))
+			full, err := context.NewExec(backend.MustShared(), ctx, func(ctx *context.Context, tokens *graph.Node) *graph.Node {
+				return transformer.Logits(ctx, cfg, tokens)
+			})
+			require.NoError(t, err)
+			prompt := []int32{1, 5, 7}
+			full.MustExec([][]int32{prompt}) // Creates the variables.
+			gen, err := transformer.NewGenerator(backend.MustShared(), ctx, cfg)
+			require.NoError(t, err)
+			got, err := gen.Generate(prompt, 14, transformer.Sampling{})
+			require.NoError(t, err)
+			require.Len(t, got, 14)
+
+			window := append([]int32{}, prompt...)
+			for i := range 14 {
+				logits := full.MustExec([][]int32{window})[0].Value().([][][]float32)[0]
+				last := logits[len(logits)-1]
+				best := 0
+				for j := range last {
+					if last[j] > last[best] {
+						best = j
+					}
+				}
+				require.Equal(t, int32(best), got[i], "token %d", i)
+				window = append(window, got[i])
+				if len(window) > cfg.MaxSeqLen {
+					window = window[len(window)-cfg.MaxSeqLen/2:]
+				}
+			}
+		})
+	}
+}
+
+func TestSamplingSeeded(t *testing.T) {
+	cfg := smallConfig(transformer.Learned)
+	ctx := context.New()
+	_, err := context.ExecOnce(backend.MustShared(), ctx, func(ctx *context.Context, tokens *graph.Node) *graph.Node {
+		return transformer.Logits(ctx, cfg, tokens)
+	}, [][]int32{{1}})
+	require.NoError(t, err)
+	gen, err := transformer.NewGenerator(backend.MustShared(), ctx, cfg)
+	require.NoError(t, err)
+	s := transformer.Sampling{Temperature: 1.5, TopK: 8, TopP: 0.95, Seed: 11}
+	a, err := gen.Generate([]int32{2, 3}, 20, s)
+	require.NoError(t, err)
+	b, err := gen.Generate([]int32{2, 3}, 20, s)
+	require.NoError(t, err)
+	require.Equal(t, a, b, "same seed, same sample")
+	s.Seed = 12
+	c, err := gen.Generate([]int32{2, 3}, 20, s)
+	require.NoError(t, err)
+	require.NotEqual(t, a, c, "another seed, another sample")
+
+	_, err = gen.Generate(nil, 3, s)
+	require.ErrorContains(t, err, "the prompt is empty")
+	_, err = gen.Generate([]int32{13}, 3, s)
+	require.ErrorContains(t, err, "prompt token 13 at 0 is outside the vocabulary of 13")
+	_, err = gen.Generate([]int32{1}, 3, transformer.Sampling{TopP: 1.5})
+	require.ErrorContains(t, err, "top-p 1.5 must be in [0, 1]")
+}
+
+func TestProbabilities(t *testing.T) {
+	logits := []float64{2, 1, 0, -1}
+	// Plain softmax at temperature 1.
+	p := transformer.Probabilities(logits, transformer.Sampling{Temperature: 1})
+	require.InDelta(t, 0.6439142598879722, p[0], 1e-12)
+	require.InDelta(t, 0.0320586025, p[3], 1e-9)
+	// Top-2: softmax over {2, 1} only.
+	p = transformer.Probabilities(logits, transformer.Sampling{Temperature: 1, TopK: 2})
+	require.InDeltaSlice(t, []float64{0.7310585786, 0.2689414214, 0, 0}, p, 1e-9)
+	// Top-p 0.8: 0.644 < 0.8 <= 0.644 + 0.237, so the nucleus is {0, 1}.
+	p = transformer.Probabilities(logits, transformer.Sampling{Temperature: 1, TopP: 0.8})
+	require.InDeltaSlice(t, []float64{0.7310585786, 0.2689414214, 0, 0}, p, 1e-9)
+	// Temperature 2 flattens: exp(l/2) normalised.
+	p = transformer.Probabilities(logits, transformer.Sampling{Temperature: 2})
+	require.InDelta(t, 0.4550542339, p[0], 1e-9)
+	// Draws follow the distribution.
+	rng := rand.New(rand.NewPCG(1, 2))
+	counts := make([]int, 4)
+	p = transformer.Probabilities(logits, transformer.Sampling{Temperature: 1, TopK: 3})
+	for range 20000 {
+		counts[transformer.SampleIndex(p, rng.Float64())]++
+	}
+	require.Zero(t, counts[3])
+	for i := range 3 {
+		require.InDelta(t, p[i], float64(counts[i])/20000, 0.015)
+	}
+}
+
+func TestConfigValidateAndCounts(t *testing.T) {
+	for name, preset := range transformer.Presets {
+		require.NoError(t, preset().Validate(), name)
+	}
+	bad := transformer.Tiny()
+	bad.ModelDim = 130
+	bad.Activation = "tanh"
+	bad.MaxSeqLen = 0
+	err := bad.Validate()
+	require.ErrorContains(t, err, "ModelDim 130 is not divisible by NumHeads 4")
+	require.ErrorContains(t, err, `Activation "tanh" is not one of gelu, relu, relu2, swiglu`)
+	require.ErrorContains(t, err, "MaxSeqLen 0 must be positive")
+	bad = transformer.Tiny()
+	bad.DType = dtypes.Int32
+	require.ErrorContains(t, bad.Validate(), "DType Int32 is not Float32 or Float64")
+	require.ErrorContains(t, transformer.Tiny().CheckSeqLen(129), "sequence length 129 is outside the model's 1..MaxSeqLen=128")
+
+	// GPT-2 small: 124,439,808 parameters with tied embeddings (Hugging Face's count); nanoGPT's
+	// non-embedding count, which keeps the tied head and drops wpe, is 123,653,376.
+	g := transformer.GPT2Small()
+	require.Equal(t, 124439808, g.NumParams())
+	require.Equal(t, 124439808-1024*768, g.NonEmbeddingParams())
+	// 6N + 12·L·H·Q·T at T=1024.
+	require.Equal(t, 6*float64(123653376)+12*12*12*64*1024, g.FLOPsPerToken(1024))
+	// Tiny: untied, so the head counts in both.
+	tiny := transformer.Tiny()
+	block := 2*(2*128) + 4*128*128 + 4*128 + 2*128*512 + 512 + 128
+	require.Equal(t, 256*128+128*128+4*block+2*128+128*256, tiny.NumParams())
+	require.Equal(t, 4*block+2*128+128*256, tiny.NonEmbeddingParams())
+}
