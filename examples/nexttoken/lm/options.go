@@ -1,0 +1,185 @@
+// Package lm is the library behind examples/nexttoken: it trains a next-token language model on a
+// corpus, with validation, checkpoints, a loss chart and a sample, and loads trained models back
+// for other programs (examples/reinforce starts from its checkpoints).
+package lm
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/bitterlesson/bitter/transformer"
+)
+
+// Options is everything a run is given: the flags of examples/nexttoken.
+type Options struct {
+	Data        string  // -data: comma-separated files or folders; empty means the .go files under GOROOT/src
+	Ext         string  // -ext: comma-separated file suffixes kept when reading folders ("" = all; default ".go" for GOROOT)
+	Out         string  // -out: folder for the checkpoint, loss.csv, loss.png
+	Preset      string  // -preset: tiny, shakespeare-char, gpt2-small
+	Steps       int     // -steps: total optimizer steps (with -resume: up to this many in total)
+	Batch       int     // -batch: sequences per step
+	Seq         int     // -seq: tokens per sequence (0 = the preset's MaxSeqLen)
+	Layers      int     // -layers (0 = preset)
+	Dim         int     // -dim (0 = preset)
+	Heads       int     // -heads (0 = preset)
+	FFN         int     // -ffn (0 = preset)
+	Dropout     float64 // -dropout (negative = preset)
+	LR          float64 // -lr: peak learning rate
+	Warmup      int     // -warmup: linear warmup steps
+	Schedule    string  // -schedule: constant or cosine (to LR/10 at the last step)
+	WeightDecay float64 // -weight-decay: AdamW's decoupled decay
+	Clip        float64 // -clip: global gradient-norm clip (0 = off)
+	ValFrac     float64 // -val-frac: held-out fraction at the end of the corpus
+	EvalEvery   int     // -eval-every: steps between validations and checkpoints
+	EvalTokens  int     // -eval-tokens: validation tokens evaluated periodically (0 = the whole split)
+	Seed        uint64  // -seed: model initialisation, dropout and batch order
+	Resume      bool    // -resume: continue from the checkpoint in -out
+	Sample      int     // -sample: bytes to generate at the end (0 = none)
+	Prompt      string  // -prompt: the text the sample continues
+	Temperature float64 // -temperature: 0 = greedy
+	TopK        int     // -top-k: 0 = off
+	TopP        float64 // -top-p: 0 or 1 = off
+	Quiet       bool    // -quiet: no progress bar, only log lines
+}
+
+// DefaultOptions are the flags' defaults: the Tiny model on GOROOT's Go source, sized to finish in
+// about five minutes on 2 CPU cores with the pure-Go backend.
+func DefaultOptions() Options {
+	return Options{Out: "runs/nexttoken", Preset: "tiny", Steps: 150, Batch: 16, Seq: 0, Dropout: -1,
+		LR: 2e-3, Warmup: 15, Schedule: "cosine", WeightDecay: 0.1, Clip: 1.0, ValFrac: 0.1, EvalEvery: 50,
+		EvalTokens: 16384, Seed: 1, Sample: 300, Prompt: "func ", Temperature: 0.8, TopK: 0, TopP: 0.95}
+}
+
+// RegisterFlags defines the flags on fs with o's values as defaults, writing into o.
+func (o *Options) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.Data, "data", o.Data, "comma-separated corpus files or folders (default: the .go files under $(go env GOROOT)/src)")
+	fs.StringVar(&o.Ext, "ext", o.Ext, `comma-separated file suffixes to read from folders ("" = every file; ".go" for the default corpus)`)
+	fs.StringVar(&o.Out, "out", o.Out, "output folder: checkpoint.bin, loss.csv, loss.png")
+	fs.StringVar(&o.Preset, "preset", o.Preset, "model preset: tiny, shakespeare-char, gpt2-small")
+	fs.IntVar(&o.Steps, "steps", o.Steps, "optimizer steps in total")
+	fs.IntVar(&o.Batch, "batch", o.Batch, "sequences per step")
+	fs.IntVar(&o.Seq, "seq", o.Seq, "tokens per sequence (0 = the preset's context length)")
+	fs.IntVar(&o.Layers, "layers", o.Layers, "Transformer blocks (0 = preset)")
+	fs.IntVar(&o.Dim, "dim", o.Dim, "model width (0 = preset)")
+	fs.IntVar(&o.Heads, "heads", o.Heads, "attention heads (0 = preset)")
+	fs.IntVar(&o.FFN, "ffn", o.FFN, "MLP hidden width (0 = preset)")
+	fs.Float64Var(&o.Dropout, "dropout", o.Dropout, "dropout rate (negative = preset)")
+	fs.Float64Var(&o.LR, "lr", o.LR, "peak learning rate")
+	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "linear warmup steps")
+	fs.StringVar(&o.Schedule, "schedule", o.Schedule, "learning-rate schedule after warmup: constant or cosine (to lr/10)")
+	fs.Float64Var(&o.WeightDecay, "weight-decay", o.WeightDecay, "AdamW decoupled weight decay (not on norms, biases, embeddings)")
+	fs.Float64Var(&o.Clip, "clip", o.Clip, "clip gradients to this global norm (0 = off)")
+	fs.Float64Var(&o.ValFrac, "val-frac", o.ValFrac, "fraction of the corpus, at its end, held out for validation")
+	fs.IntVar(&o.EvalEvery, "eval-every", o.EvalEvery, "steps between validations and checkpoints")
+	fs.IntVar(&o.EvalTokens, "eval-tokens", o.EvalTokens, "validation tokens per evaluation, from the start of the split (0 = all)")
+	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of initialisation, dropout and batches")
+	fs.BoolVar(&o.Resume, "resume", o.Resume, "continue from the checkpoint in -out up to -steps in total")
+	fs.IntVar(&o.Sample, "sample", o.Sample, "bytes to generate after training (0 = none)")
+	fs.StringVar(&o.Prompt, "prompt", o.Prompt, "text the sample continues")
+	fs.Float64Var(&o.Temperature, "temperature", o.Temperature, "sampling temperature (0 = greedy)")
+	fs.IntVar(&o.TopK, "top-k", o.TopK, "sample from the k most likely bytes (0 = off)")
+	fs.Float64Var(&o.TopP, "top-p", o.TopP, "nucleus sampling threshold (0 or 1 = off)")
+	fs.BoolVar(&o.Quiet, "quiet", o.Quiet, "log lines instead of a progress bar")
+}
+
+// Validate returns an error naming every bad value, or nil.
+func (o Options) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if _, ok := transformer.Presets[o.Preset]; !ok {
+		add("-preset %q is not one of %s", o.Preset, presetNames())
+	}
+	if o.Out == "" {
+		add("-out must name a folder")
+	}
+	if o.Steps < 1 {
+		add("-steps %d must be positive", o.Steps)
+	}
+	if o.Batch < 1 {
+		add("-batch %d must be positive", o.Batch)
+	}
+	for name, v := range map[string]int{"-seq": o.Seq, "-layers": o.Layers, "-dim": o.Dim, "-heads": o.Heads, "-ffn": o.FFN, "-warmup": o.Warmup, "-eval-tokens": o.EvalTokens, "-sample": o.Sample, "-top-k": o.TopK} {
+		if v < 0 {
+			add("%s %d must not be negative", name, v)
+		}
+	}
+	if o.Dropout >= 1 || math.IsNaN(o.Dropout) {
+		add("-dropout %g must be below 1", o.Dropout)
+	}
+	if !(o.LR > 0) || math.IsInf(o.LR, 0) {
+		add("-lr %g must be a positive number", o.LR)
+	}
+	if o.Schedule != "constant" && o.Schedule != "cosine" {
+		add("-schedule %q is not constant or cosine", o.Schedule)
+	}
+	if o.Schedule == "cosine" && o.Warmup >= o.Steps {
+		add("-warmup %d must be below -steps %d with the cosine schedule", o.Warmup, o.Steps)
+	}
+	if !(o.WeightDecay >= 0) {
+		add("-weight-decay %g must not be negative", o.WeightDecay)
+	}
+	if !(o.Clip >= 0) {
+		add("-clip %g must not be negative", o.Clip)
+	}
+	if !(o.ValFrac > 0 && o.ValFrac < 1) {
+		add("-val-frac %g must be in (0, 1)", o.ValFrac)
+	}
+	if o.EvalEvery < 1 {
+		add("-eval-every %d must be positive", o.EvalEvery)
+	}
+	if !(o.Temperature >= 0) {
+		add("-temperature %g must not be negative", o.Temperature)
+	}
+	if !(o.TopP >= 0 && o.TopP <= 1) {
+		add("-top-p %g must be in [0, 1]", o.TopP)
+	}
+	if o.Sample > 0 && o.Prompt == "" {
+		add("-prompt must not be empty when -sample > 0")
+	}
+	return errors.Join(errs...)
+}
+
+func presetNames() string {
+	return "tiny, shakespeare-char, gpt2-small"
+}
+
+// ModelConfig returns the preset with the size flags applied; the training sequence length
+// raises MaxSeqLen when it is longer.
+func (o Options) ModelConfig() (transformer.Config, error) {
+	preset, ok := transformer.Presets[o.Preset]
+	if !ok {
+		return transformer.Config{}, fmt.Errorf("-preset %q is not one of %s", o.Preset, presetNames())
+	}
+	cfg := preset()
+	set := func(dst *int, v int) {
+		if v > 0 {
+			*dst = v
+		}
+	}
+	set(&cfg.NumLayers, o.Layers)
+	set(&cfg.ModelDim, o.Dim)
+	set(&cfg.NumHeads, o.Heads)
+	set(&cfg.FFNDim, o.FFN)
+	if o.Seq > cfg.MaxSeqLen {
+		cfg.MaxSeqLen = o.Seq
+	}
+	if o.Dropout >= 0 {
+		cfg.Dropout = o.Dropout
+	}
+	if err := cfg.Validate(); err != nil {
+		msg := strings.TrimPrefix(err.Error(), "transformer.Config: ")
+		return cfg, fmt.Errorf("model: %s", strings.ReplaceAll(msg, "\n", "; "))
+	}
+	return cfg, nil
+}
+
+// SeqLen is the training sequence length.
+func (o Options) SeqLen(cfg transformer.Config) int {
+	if o.Seq > 0 {
+		return o.Seq
+	}
+	return cfg.MaxSeqLen
+}

@@ -1,0 +1,467 @@
+package lm
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/train"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/bitterlesson/bitter/backend"
+	"github.com/bitterlesson/bitter/checkpoint"
+	"github.com/bitterlesson/bitter/data"
+	"github.com/bitterlesson/bitter/internal/plotting"
+	"github.com/bitterlesson/bitter/optim"
+	"github.com/bitterlesson/bitter/transformer"
+)
+
+// CheckpointFile is the checkpoint's name inside -out.
+const CheckpointFile = "checkpoint.bin"
+
+// Record is one step of the training history.
+type Record struct {
+	Step         int      `json:"step"`
+	TrainLoss    float64  `json:"train_loss"`
+	ValLoss      *float64 `json:"val_loss,omitempty"`
+	LR           float64  `json:"lr"`
+	TokensPerSec float64  `json:"tokens_per_sec"`
+}
+
+// Meta is the checkpoint's metadata: what a resumed run needs besides the variables.
+type Meta struct {
+	Step    int                `json:"step"`
+	Config  transformer.Config `json:"config"`
+	Seed    uint64             `json:"seed"`
+	Batch   int                `json:"batch"`
+	Seq     int                `json:"seq"`
+	Corpus  string             `json:"corpus"`
+	DataRNG []byte             `json:"data_rng"`
+	History []Record           `json:"history"`
+}
+
+// Result is what a run reports.
+type Result struct {
+	Step         int
+	TrainLoss    float64 // mean batch loss of the last (up to) 10 steps, nats/token
+	ValLoss      float64 // validation cross-entropy at the end, nats/token
+	TokensPerSec float64 // training tokens per second, steady state (the first step of this process excluded)
+	Sample       string
+	History      []Record
+}
+
+// FinalLine is the run's last line: "final: step=N train_loss=X val_loss=Y tokens_per_sec=Z".
+func (r Result) FinalLine() string {
+	return fmt.Sprintf("final: step=%d train_loss=%.4f val_loss=%.4f tokens_per_sec=%.0f", r.Step, r.TrainLoss, r.ValLoss, r.TokensPerSec)
+}
+
+// DefaultCorpus returns GOROOT/src, where the Go toolchain keeps its own source.
+func DefaultCorpus() (string, error) {
+	candidates := []string{}
+	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		candidates = append(candidates, strings.TrimSpace(string(out)))
+	}
+	candidates = append(candidates, runtime.GOROOT()) //nolint:staticcheck // A fallback when the go command is missing.
+	for _, root := range candidates {
+		src := filepath.Join(root, "src")
+		if info, err := os.Stat(src); err == nil && info.IsDir() {
+			return src, nil
+		}
+	}
+	return "", errors.New("no -data given and GOROOT/src was not found; pass -data PATH")
+}
+
+// Corpus reads the corpus the options name and returns its tokens and a description.
+func (o Options) Corpus() ([]data.Token, string, error) {
+	paths := splitList(o.Data)
+	exts := splitList(o.Ext)
+	if len(paths) == 0 {
+		src, err := DefaultCorpus()
+		if err != nil {
+			return nil, "", err
+		}
+		paths = []string{src}
+		if o.Ext == "" {
+			exts = []string{".go"}
+		}
+	}
+	text, err := data.LoadCorpus(paths, exts...)
+	if err != nil {
+		return nil, "", err
+	}
+	desc := strings.Join(paths, ",")
+	if len(exts) > 0 {
+		desc += " (" + strings.Join(exts, ",") + ")"
+	}
+	return data.Bytes{}.Encode(text), desc, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Run trains (or resumes) as the options say, writing progress to stderr and results to stdout,
+// and returns the result. Every failure is an error; no panic escapes.
+func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error: %v", r)
+		}
+	}()
+	if err := o.Validate(); err != nil {
+		return res, err
+	}
+	cfg, err := o.ModelConfig()
+	if err != nil {
+		return res, err
+	}
+	seq := o.SeqLen(cfg)
+	if err := cfg.CheckSeqLen(seq); err != nil {
+		return res, err
+	}
+	ckptPath := filepath.Join(o.Out, CheckpointFile)
+
+	ctx := context.New()
+	var meta Meta
+	if o.Resume {
+		if err := checkpoint.Load(ckptPath, ctx, &meta); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return res, fmt.Errorf("-resume: no checkpoint at %s; run without -resume to start one", ckptPath)
+			}
+			return res, err
+		}
+		if meta.Config != cfg || meta.Seed != o.Seed || meta.Batch != o.Batch || meta.Seq != seq {
+			return res, fmt.Errorf("-resume: the checkpoint in %s was made with preset-derived config %+v, seed %d, batch %d, seq %d; "+
+				"the flags ask for %+v, seed %d, batch %d, seq %d: pass the same flags to resume",
+				o.Out, meta.Config, meta.Seed, meta.Batch, meta.Seq, cfg, o.Seed, o.Batch, seq)
+		}
+		if meta.Step >= o.Steps {
+			return res, fmt.Errorf("-resume: the checkpoint in %s is at step %d already; ask for more -steps", o.Out, meta.Step)
+		}
+	} else {
+		if err := ctx.SetRNGStateFromSeed(int64(o.Seed)); err != nil {
+			return res, err
+		}
+		meta = Meta{Config: cfg, Seed: o.Seed, Batch: o.Batch, Seq: seq}
+	}
+
+	tokens, corpus, err := o.Corpus()
+	if err != nil {
+		return res, err
+	}
+	if o.Resume && meta.Corpus != corpus {
+		return res, fmt.Errorf("-resume: the checkpoint was trained on %s, the flags name %s", meta.Corpus, corpus)
+	}
+	meta.Corpus = corpus
+	trainTokens, valTokens, err := data.Split(tokens, o.ValFrac)
+	if err != nil {
+		return res, err
+	}
+	ds, err := data.NewWindows(trainTokens, o.Batch, seq, o.Seed)
+	if err != nil {
+		return res, fmt.Errorf("corpus %s: training split: %w", corpus, err)
+	}
+	if o.Resume {
+		if err := ds.SetState(meta.DataRNG); err != nil {
+			return res, err
+		}
+	}
+	if o.EvalTokens > 0 && len(valTokens) > o.EvalTokens+1 {
+		valTokens = valTokens[:o.EvalTokens+1]
+	}
+	if len(valTokens) < 2 {
+		return res, fmt.Errorf("corpus %s: the validation split has %d tokens; raise -val-frac or use a larger corpus", corpus, len(valTokens))
+	}
+
+	b, err := backend.New()
+	if err != nil {
+		return res, err
+	}
+	defer b.Finalize()
+	fmt.Fprintf(stdout, "backend: %s (%s)\n", backend.Config(), b.Description())
+	fmt.Fprintf(stdout, "corpus: %s: %d bytes, %d for training, %d validation tokens evaluated\n",
+		corpus, len(tokens), len(trainTokens), len(valTokens)-1)
+	fmt.Fprintf(stdout, "model: %d layers, %d wide, %d heads, FFN %d, context %d: %d parameters (%d non-embedding)\n",
+		cfg.NumLayers, cfg.ModelDim, cfg.NumHeads, cfg.FFNDim, cfg.MaxSeqLen, cfg.NumParams(), cfg.NonEmbeddingParams())
+
+	schedule := optim.Schedule{Kind: optim.Constant, Peak: o.LR, WarmupSteps: o.Warmup}
+	if o.Schedule == "cosine" {
+		schedule = optim.Schedule{Kind: optim.Cosine, Peak: o.LR, WarmupSteps: o.Warmup, TotalSteps: o.Steps, Floor: o.LR / 10}
+	}
+	ocfg := optim.DefaultAdamW(o.LR)
+	ocfg.LR, ocfg.WeightDecay, ocfg.ClipNorm = schedule, o.WeightDecay, o.Clip
+	opt, err := optim.New(ocfg)
+	if err != nil {
+		return res, err
+	}
+	modelCtx := ctx
+	if o.Resume {
+		modelCtx = ctx.Reuse()
+	}
+	trainer := train.NewTrainer(b, modelCtx,
+		func(ctx *context.Context, _ any, inputs []*graph.Node) []*graph.Node {
+			return []*graph.Node{transformer.Logits(ctx, cfg, inputs[0])}
+		},
+		func(labels, predictions []*graph.Node) *graph.Node {
+			return transformer.Loss(predictions[0], labels[0])
+		}, opt, nil, nil)
+	eval := newEvaluator(b, ctx, cfg, valTokens, seq, o.Batch)
+
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return res, err
+	}
+	history := meta.History
+	startStep := meta.Step + 1
+	bar := newProgress(o, stderr, startStep)
+	tokensPerStep := o.Batch * seq
+	var stepTimes []float64
+	var lastVal = math.NaN()
+	for step := startStep; step <= o.Steps; step++ {
+		x, y := ds.Next()
+		start := time.Now()
+		metrics, err := trainStep(trainer, x, y)
+		if err != nil {
+			return res, fmt.Errorf("step %d: %w", step, err)
+		}
+		elapsed := time.Since(start).Seconds()
+		loss := scalar(metrics[0])
+		for _, m := range metrics {
+			m.FinalizeAll()
+		}
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return res, fmt.Errorf("step %d: the training loss is %v; the checkpoint in %s (step %d) is intact; try a lower -lr or -clip 1",
+				step, loss, o.Out, meta.Step)
+		}
+		if step > startStep {
+			stepTimes = append(stepTimes, elapsed)
+		}
+		rec := Record{Step: step, TrainLoss: loss, LR: optim.LearningRate(ctx), TokensPerSec: float64(tokensPerStep) / elapsed}
+		if step%o.EvalEvery == 0 || step == o.Steps {
+			v, err := eval.loss()
+			if err != nil {
+				return res, fmt.Errorf("step %d: validation: %w", step, err)
+			}
+			lastVal = v
+			rec.ValLoss = &v
+		}
+		history = append(history, rec)
+		bar.update(rec)
+		if rec.ValLoss != nil {
+			meta.Step, meta.History = step, history
+			if meta.DataRNG, err = ds.State(); err != nil {
+				return res, err
+			}
+			if err := checkpoint.Save(ckptPath, ctx, meta); err != nil {
+				return res, err
+			}
+			bar.log(fmt.Sprintf("step %d: train_loss=%.4f val_loss=%.4f lr=%.2e checkpoint %s", step, loss, lastVal, rec.LR, ckptPath))
+		}
+	}
+	bar.finish()
+	if math.IsNaN(lastVal) {
+		if lastVal, err = eval.loss(); err != nil {
+			return res, err
+		}
+	}
+
+	res = Result{Step: o.Steps, ValLoss: lastVal, History: history, TokensPerSec: medianRate(stepTimes, tokensPerStep)}
+	var sum float64
+	last := history[max(0, len(history)-10):]
+	for _, r := range last {
+		sum += r.TrainLoss
+	}
+	res.TrainLoss = sum / float64(len(last))
+	if err := writeHistory(o.Out, history); err != nil {
+		return res, err
+	}
+	fmt.Fprintf(stdout, "wrote %s, %s and %s\n", ckptPath, filepath.Join(o.Out, "loss.csv"), filepath.Join(o.Out, "loss.png"))
+
+	if o.Sample > 0 {
+		gen, err := transformer.NewGenerator(b, ctx, cfg)
+		if err != nil {
+			return res, err
+		}
+		prompt := data.Bytes{}.Encode([]byte(o.Prompt))
+		ids := make([]int32, len(prompt))
+		for i, t := range prompt {
+			ids[i] = int32(t)
+		}
+		out, err := gen.Generate(ids, o.Sample, transformer.Sampling{Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP, Seed: o.Seed})
+		if err != nil {
+			return res, err
+		}
+		toks := make([]data.Token, len(out))
+		for i, t := range out {
+			toks[i] = data.Token(t)
+		}
+		res.Sample = o.Prompt + string(data.Bytes{}.Decode(toks))
+		fmt.Fprintf(stdout, "sample (temperature %g, top-k %d, top-p %g):\n%s\n", o.Temperature, o.TopK, o.TopP, res.Sample)
+	}
+	fmt.Fprintln(stdout, res.FinalLine())
+	return res, nil
+}
+
+// trainStep runs one step, turning GoMLX's panics into errors.
+func trainStep(trainer *train.Trainer, x, y [][]int32) (metrics []*tensors.Tensor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return trainer.TrainStep(nil, []*tensors.Tensor{tensors.FromValue(x)}, []*tensors.Tensor{tensors.FromValue(y)})
+}
+
+func scalar(t *tensors.Tensor) float64 {
+	switch v := t.Value().(type) {
+	case float32:
+		return float64(v)
+	case float64:
+		return v
+	}
+	return math.NaN()
+}
+
+func medianRate(stepTimes []float64, tokensPerStep int) float64 {
+	if len(stepTimes) == 0 {
+		return 0
+	}
+	s := slices.Clone(stepTimes)
+	slices.Sort(s)
+	return float64(tokensPerStep) / s[len(s)/2]
+}
+
+// evaluator computes the mean next-token cross-entropy over validation windows.
+type evaluator struct {
+	exec            *context.Exec
+	inputs, targets [][]int32
+	batch           int
+}
+
+func newEvaluator(b backends.Backend, ctx *context.Context, cfg transformer.Config, tokens []data.Token, seq, batch int) *evaluator {
+	exec := context.MustNewExec(b, ctx.Reuse(), func(ctx *context.Context, tokens, targets *graph.Node) *graph.Node {
+		return graph.ReduceAllSum(transformer.TokenLosses(transformer.Logits(ctx, cfg, tokens), targets))
+	})
+	in, tg := data.EvalWindows(tokens, seq)
+	return &evaluator{exec: exec, inputs: in, targets: tg, batch: batch}
+}
+
+func (e *evaluator) loss() (mean float64, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	var sum float64
+	var count int
+	for i := 0; i < len(e.inputs); {
+		// Full windows in batches; the short last window alone.
+		j := i + 1
+		for j < len(e.inputs) && j-i < e.batch && len(e.inputs[j]) == len(e.inputs[i]) {
+			j++
+		}
+		outs, err := e.exec.Exec(e.inputs[i:j], e.targets[i:j])
+		if err != nil {
+			return 0, err
+		}
+		sum += scalar(outs[0])
+		outs[0].FinalizeAll()
+		count += (j - i) * len(e.inputs[i])
+		i = j
+	}
+	return sum / float64(count), nil
+}
+
+// writeHistory writes loss.csv and loss.png.
+func writeHistory(dir string, history []Record) error {
+	f, err := os.Create(filepath.Join(dir, "loss.csv"))
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	_ = w.Write([]string{"step", "train_loss", "val_loss", "lr", "tokens_per_sec"})
+	var steps, trainLoss, valSteps, valLoss []float64
+	for _, r := range history {
+		val := ""
+		if r.ValLoss != nil {
+			val = strconv.FormatFloat(*r.ValLoss, 'f', 6, 64)
+			valSteps = append(valSteps, float64(r.Step))
+			valLoss = append(valLoss, *r.ValLoss)
+		}
+		_ = w.Write([]string{strconv.Itoa(r.Step), strconv.FormatFloat(r.TrainLoss, 'f', 6, 64), val,
+			strconv.FormatFloat(r.LR, 'g', 6, 64), strconv.FormatFloat(r.TokensPerSec, 'f', 1, 64)})
+		steps = append(steps, float64(r.Step))
+		trainLoss = append(trainLoss, r.TrainLoss)
+	}
+	w.Flush()
+	if err := errors.Join(w.Error(), f.Close()); err != nil {
+		return fmt.Errorf("writing loss.csv: %w", err)
+	}
+	return plotting.Chart{Title: "next-token loss", XLabel: "step", YLabel: "cross-entropy (nats/token)",
+		Series: []plotting.Series{{Name: "train (batch)", X: steps, Y: trainLoss}, {Name: "validation", X: valSteps, Y: valLoss}},
+	}.Save(filepath.Join(dir, "loss.png"))
+}
+
+// progress shows a progress bar on a terminal, or log lines elsewhere.
+type progress struct {
+	bar   *progressbar.ProgressBar
+	w     io.Writer
+	every int
+	total int
+}
+
+func newProgress(o Options, w io.Writer, start int) *progress {
+	p := &progress{w: w, every: max(1, o.Steps/20), total: o.Steps}
+	if f, ok := w.(*os.File); ok && !o.Quiet && term.IsTerminal(int(f.Fd())) {
+		p.bar = progressbar.NewOptions(o.Steps-start+1,
+			progressbar.OptionSetWriter(w), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
+			progressbar.OptionSetElapsedTime(true), progressbar.OptionSetWidth(25), progressbar.OptionFullWidth(),
+			progressbar.OptionThrottle(200*time.Millisecond))
+	}
+	return p
+}
+
+func (p *progress) update(r Record) {
+	if p.bar != nil {
+		p.bar.Describe(fmt.Sprintf("step %d loss %.3f %.0f tok/s", r.Step, r.TrainLoss, r.TokensPerSec))
+		_ = p.bar.Add(1)
+		return
+	}
+	if r.Step%p.every == 0 || r.Step == p.total {
+		fmt.Fprintf(p.w, "step %d/%d loss %.4f lr %.2e %.0f tokens/s\n", r.Step, p.total, r.TrainLoss, r.LR, r.TokensPerSec)
+	}
+}
+
+func (p *progress) log(line string) {
+	if p.bar != nil {
+		_ = p.bar.Clear()
+	}
+	fmt.Fprintln(p.w, line)
+}
+
+func (p *progress) finish() {
+	if p.bar != nil {
+		_ = p.bar.Finish()
+		fmt.Fprintln(p.w)
+	}
+}

@@ -1,0 +1,45 @@
+// Command nexttoken trains a next-token Transformer language model on a corpus and samples from it.
+//
+// With no flags it trains the Tiny preset (4 layers, 128 wide) on the Go source under
+// $(go env GOROOT)/src, on GoMLX's pure-Go backend, in about five minutes on 2 CPU cores: a progress
+// bar, periodic validation loss, a checkpoint, loss.csv and loss.png in runs/nexttoken, and a
+// generated sample. Its last line is "final: step=N train_loss=X val_loss=Y tokens_per_sec=Z".
+//
+//	go run ./examples/nexttoken
+//	go run ./examples/nexttoken -steps 300 -resume                      # continue the same run
+//	GOMLX_BACKEND=xla:cuda go run ./examples/nexttoken -preset gpt2-small # on a GPU
+//
+// Run with -h for every flag.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/bitterlesson/bitter/examples/nexttoken/lm"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "nexttoken:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	o := lm.DefaultOptions()
+	fs := flag.NewFlagSet("nexttoken", flag.ContinueOnError)
+	o.RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
+	_, err := lm.Run(o, os.Stdout, os.Stderr)
+	return err
+}

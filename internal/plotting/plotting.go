@@ -1,0 +1,80 @@
+// Package plotting draws the line charts of the examples and benchmarks (PNG, with gonum/plot).
+package plotting
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+)
+
+// Series is one line: its name in the legend and its points. NaN values are skipped.
+type Series struct {
+	Name string
+	X, Y []float64
+}
+
+// Chart describes a chart.
+type Chart struct {
+	Title, XLabel, YLabel string
+	LogX, LogY            bool
+	Series                []Series
+}
+
+var palette = []color.Color{
+	color.RGBA{R: 31, G: 119, B: 180, A: 255},
+	color.RGBA{R: 255, G: 127, B: 14, A: 255},
+	color.RGBA{R: 44, G: 160, B: 44, A: 255},
+	color.RGBA{R: 214, G: 39, B: 40, A: 255},
+	color.RGBA{R: 148, G: 103, B: 189, A: 255},
+}
+
+// Save draws the chart into a PNG file at path, 8x5 inches.
+func (c Chart) Save(path string) error {
+	p := plot.New()
+	p.Title.Text = c.Title
+	p.X.Label.Text = c.XLabel
+	p.Y.Label.Text = c.YLabel
+	if c.LogX {
+		p.X.Scale = plot.LogScale{}
+		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	}
+	if c.LogY {
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	}
+	p.Add(plotter.NewGrid())
+	for i, s := range c.Series {
+		var pts plotter.XYs
+		for j := range s.X {
+			if j < len(s.Y) && !math.IsNaN(s.Y[j]) && !math.IsNaN(s.X[j]) && (!c.LogX || s.X[j] > 0) && (!c.LogY || s.Y[j] > 0) {
+				pts = append(pts, plotter.XY{X: s.X[j], Y: s.Y[j]})
+			}
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		line, points, err := plotter.NewLinePoints(pts)
+		if err != nil {
+			return fmt.Errorf("plot %s: %w", path, err)
+		}
+		col := palette[i%len(palette)]
+		line.Color = col
+		line.Width = vg.Points(1.5)
+		points.Color = col
+		points.Radius = vg.Points(1.5)
+		p.Add(line)
+		if len(pts) <= 60 {
+			p.Add(points)
+		}
+		p.Legend.Add(s.Name, line)
+	}
+	p.Legend.Top = true
+	if err := p.Save(8*vg.Inch, 5*vg.Inch, path); err != nil {
+		return fmt.Errorf("plot %s: %w", path, err)
+	}
+	return nil
+}
