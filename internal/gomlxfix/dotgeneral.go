@@ -1,7 +1,8 @@
 // Package gomlxfix patches GoMLX v0.26.0 where it is measurably wrong or slow for this library.
 //
-// Importing it (every bitter package that builds graphs does) replaces the reverse-mode gradient
-// of DotGeneral in [graph.VJPRegistration]. GoMLX v0.26.0 builds that gradient as a broadcast Mul
+// Importing it (every bitter package that builds graphs does) replaces two reverse-mode gradients
+// in [graph.VJPRegistration]: Slice's ([SliceVJP]: v0.26 builds it with Pad, which the pure-Go
+// backend lacks, so any slice of a trained tensor failed there) and DotGeneral's, below. GoMLX v0.26.0 builds that gradient as a broadcast Mul
 // followed by a ReduceSum, which materialises a `[batch..., M, N, K]` tensor: on a 4-layer, 128-wide
 // GPT training step it was 8x slower and took 7x the memory of a gradient made of two DotGenerals.
 // Upstream fixed the same thing later (GoMLX PR #428); when the pinned GoMLX is upgraded past it,
@@ -23,6 +24,7 @@ var StockDotGeneralVJP = graph.VJPRegistration[graph.NodeTypeDotGeneral]
 
 func init() {
 	graph.VJPRegistration[graph.NodeTypeDotGeneral] = DotGeneralVJP
+	graph.VJPRegistration[graph.NodeTypeSlice] = SliceVJP
 }
 
 // dotGeneralParams are the axes a DotGeneral node was built with.
@@ -30,32 +32,32 @@ type dotGeneralParams struct {
 	lhsContracting, lhsBatch, rhsContracting, rhsBatch []int
 }
 
-// readDotGeneralParams reads the axes of a DotGeneral node. GoMLX v0.26.0 keeps them in unexported
-// fields (nodeInputsDotGeneral); reflection reads them without unsafe, and fails loudly if a later
-// GoMLX renames them.
-func readDotGeneralParams(node *graph.Node) dotGeneralParams {
+// intFields reads []int fields of a node's parameters. GoMLX v0.26.0 keeps them in unexported
+// fields (nodeInputsDotGeneral, nodeInputsSlice); reflection reads them without unsafe, and fails
+// loudly if a later GoMLX renames them.
+func intFields(node *graph.Node, names ...string) [][]int {
 	inputs := reflect.ValueOf(node).Elem().FieldByName("inputs")
 	if !inputs.IsValid() || inputs.IsNil() {
-		panic(fmt.Sprintf("gomlxfix: cannot read the inputs of DotGeneral node %s: GoMLX changed; remove gomlxfix", node))
+		panic(fmt.Sprintf("gomlxfix: cannot read the inputs of node %s: GoMLX changed; remove gomlxfix", node))
 	}
-	params := inputs.Elem().Elem() // interface -> *nodeInputsDotGeneral -> struct
-	ints := func(name string) []int {
+	params := inputs.Elem().Elem() // interface -> *nodeInputsX -> struct
+	out := make([][]int, len(names))
+	for i, name := range names {
 		f := params.FieldByName(name)
 		if !f.IsValid() || f.Kind() != reflect.Slice {
-			panic(fmt.Sprintf("gomlxfix: DotGeneral node has no field %q: GoMLX changed; remove gomlxfix", name))
+			panic(fmt.Sprintf("gomlxfix: %s node has no field %q: GoMLX changed; remove gomlxfix", node.Type(), name))
 		}
-		out := make([]int, f.Len())
-		for i := range out {
-			out[i] = int(f.Index(i).Int())
+		out[i] = make([]int, f.Len())
+		for j := range out[i] {
+			out[i][j] = int(f.Index(j).Int())
 		}
-		return out
 	}
-	return dotGeneralParams{
-		lhsContracting: ints("lhsContractingAxes"),
-		lhsBatch:       ints("lhsBatchAxes"),
-		rhsContracting: ints("rhsContractingAxes"),
-		rhsBatch:       ints("rhsBatchAxes"),
-	}
+	return out
+}
+
+func readDotGeneralParams(node *graph.Node) dotGeneralParams {
+	f := intFields(node, "lhsContractingAxes", "lhsBatchAxes", "rhsContractingAxes", "rhsBatchAxes")
+	return dotGeneralParams{lhsContracting: f[0], lhsBatch: f[1], rhsContracting: f[2], rhsBatch: f[3]}
 }
 
 // crossAxes lists the axes of an operand of the given rank that are neither contracting nor batch,
