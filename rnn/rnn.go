@@ -1,0 +1,202 @@
+// Package rnn is the sequential baseline: LSTM and GRU language models (embedding, stacked recurrent
+// layers, linear head) behind the same interface as package transformer's model, so the two train
+// through one entry point and benchmark side by side.
+//
+// Formulation: each layer computes the input-to-hidden projections of all time steps in one matmul,
+// `[batch, seq, in] x [in, gates·hidden]`; only the hidden-to-hidden product runs inside the
+// sequential loop, which is unrolled (GoMLX v0.26 has no While op), so a graph holds seq steps per
+// layer. Gates follow PyTorch's order and parameterisation (LSTM: i, f, g, o; GRU: r, z, n with
+// n = tanh(W_in·x + b_in + r ⊙ (W_hn·h + b_hn))), checked against torch.nn.LSTM and torch.nn.GRU.
+package rnn
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
+
+	_ "github.com/bitterlesson/bitter/internal/gomlxfix" // Fast DotGeneral and Slice gradients.
+)
+
+// Cell names the recurrent cell.
+type Cell string
+
+// Cells.
+const (
+	LSTM Cell = "lstm" // Hochreiter & Schmidhuber 1997, with a forget gate (Gers et al. 2000)
+	GRU  Cell = "gru"  // Cho et al. 2014
+)
+
+// Config describes a recurrent language model.
+type Config struct {
+	// Cell is lstm or gru.
+	Cell Cell
+	// VocabSize is the number of token ids (256 for bytes).
+	VocabSize int
+	// EmbedDim is the width of the token embeddings, e.g. 128.
+	EmbedDim int
+	// HiddenDim is the width of each recurrent layer's state, e.g. 256.
+	HiddenDim int
+	// NumLayers is the number of stacked recurrent layers, e.g. 2.
+	NumLayers int
+	// DType is Float32 (default when zero) or Float64.
+	DType dtypes.DType
+}
+
+// Baseline returns the benchmark baseline for a cell: bytes, embedding 128 and 2 recurrent layers,
+// sized to match transformer.Tiny's 875,264 parameters: LSTM 2 x 240 (912,384, +4.2%) and GRU 2 x 272
+// (876,224, +0.1%). With 2 x 256 for both they would be 1,020,160 (+16.6%) and 789,760 (-9.8%),
+// outside the 15% the benchmarks promise.
+func Baseline(cell Cell) Config {
+	hidden := 240
+	if cell == GRU {
+		hidden = 272
+	}
+	return Config{Cell: cell, VocabSize: 256, EmbedDim: 128, HiddenDim: hidden, NumLayers: 2, DType: dtypes.Float32}
+}
+
+func (c Config) gates() int {
+	if c.Cell == GRU {
+		return 3
+	}
+	return 4
+}
+
+func (c Config) dtype() dtypes.DType {
+	if c.DType == dtypes.InvalidDType {
+		return dtypes.Float32
+	}
+	return c.DType
+}
+
+// Validate returns an error naming every bad value, or nil.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Cell != LSTM && c.Cell != GRU {
+		add("Cell %q is not lstm or gru", c.Cell)
+	}
+	if c.VocabSize < 2 {
+		add("VocabSize %d must be at least 2", c.VocabSize)
+	}
+	if c.EmbedDim < 1 {
+		add("EmbedDim %d must be positive", c.EmbedDim)
+	}
+	if c.HiddenDim < 1 {
+		add("HiddenDim %d must be positive", c.HiddenDim)
+	}
+	if c.NumLayers < 1 {
+		add("NumLayers %d must be positive", c.NumLayers)
+	}
+	switch c.DType {
+	case dtypes.InvalidDType, dtypes.Float32, dtypes.Float64:
+	default:
+		add("DType %s is not Float32 or Float64", c.DType)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("rnn.Config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// NumParams counts the model's parameters: embeddings, per layer W_ih, W_hh and both biases
+// (PyTorch's layout), and the head with its bias.
+func (c Config) NumParams() int {
+	return c.VocabSize*c.EmbedDim + c.NonEmbeddingParams()
+}
+
+// NonEmbeddingParams is NumParams less the embedding table.
+func (c Config) NonEmbeddingParams() int {
+	g, h := c.gates(), c.HiddenDim
+	n := 0
+	for l := range c.NumLayers {
+		in := h
+		if l == 0 {
+			in = c.EmbedDim
+		}
+		n += g*h*in + g*h*h + 2*g*h
+	}
+	return n + h*c.VocabSize + c.VocabSize
+}
+
+// FLOPsPerToken estimates training FLOPs per token, 6N with N = NonEmbeddingParams (every weight
+// takes part in one multiply-add per token, forward, and two backward). seqLen is unused: a
+// recurrent network's cost per token does not grow with the sequence.
+func (c Config) FLOPsPerToken(seqLen int) float64 { return 6 * float64(c.NonEmbeddingParams()) }
+
+// Variable scope names (the checkpoint format).
+const (
+	TokenEmbeddingScope = "token_embeddings"
+	HeadScope           = "head"
+)
+
+// LayerScope returns the scope of recurrent layer i, holding weights_ih `[in, gates·hidden]`,
+// weights_hh `[hidden, gates·hidden]`, bias_ih and bias_hh `[gates·hidden]`.
+func LayerScope(i int) string { return fmt.Sprintf("layer_%d", i) }
+
+// Logits is the forward pass: tokens Int32 `[batch, seq]` to next-token logits
+// `[batch, seq, VocabSize]`, from a zero initial state. It panics with the reason when cfg is
+// invalid or tokens don't fit.
+func (c Config) Logits(ctx *context.Context, tokens *graph.Node) *graph.Node {
+	if err := c.Validate(); err != nil {
+		panic(err.Error())
+	}
+	if tokens.Rank() != 2 || !tokens.DType().IsInt() {
+		panic(fmt.Sprintf("rnn: tokens must be integer [batch, seq], got %s", tokens.Shape()))
+	}
+	g := tokens.Graph()
+	dtype := c.dtype()
+	batch, seq := tokens.Shape().Dimensions[0], tokens.Shape().Dimensions[1]
+	h := c.HiddenDim
+	gh := c.gates() * h
+	bound := 1 / math.Sqrt(float64(h)) // PyTorch's U(-1/sqrt(hidden), 1/sqrt(hidden)).
+	uniform := initializers.RandomUniformFn(ctx, -bound, bound)
+
+	emb := ctx.In(TokenEmbeddingScope).WithInitializer(initializers.RandomNormalFn(ctx, 1)).
+		VariableWithShape("embeddings", shapes.Make(dtype, c.VocabSize, c.EmbedDim)).ValueGraph(g)
+	x := graph.Gather(emb, graph.InsertAxes(graph.ConvertDType(tokens, dtypes.Int32), -1)) // [batch, seq, embed]
+	for l := range c.NumLayers {
+		lctx := ctx.In(LayerScope(l)).WithInitializer(uniform)
+		in := x.Shape().Dimensions[2]
+		wih := lctx.VariableWithShape("weights_ih", shapes.Make(dtype, in, gh)).ValueGraph(g)
+		whh := lctx.VariableWithShape("weights_hh", shapes.Make(dtype, h, gh)).ValueGraph(g)
+		bih := lctx.VariableWithShape("bias_ih", shapes.Make(dtype, gh)).ValueGraph(g)
+		bhh := lctx.VariableWithShape("bias_hh", shapes.Make(dtype, gh)).ValueGraph(g)
+		// All time steps' input projections in one matmul: [batch, seq, gates·hidden].
+		xp := graph.Add(graph.DotGeneral(x, []int{2}, nil, wih, []int{0}, nil), graph.ExpandLeftToRank(bih, 3))
+		state := graph.Zeros(g, shapes.Make(dtype, batch, h))
+		cell := state
+		outs := make([]*graph.Node, seq)
+		for t := range seq {
+			xt := graph.Reshape(graph.Slice(xp, graph.AxisRange(), graph.AxisElem(t), graph.AxisRange()), batch, gh)
+			hp := graph.Add(graph.DotGeneral(state, []int{1}, nil, whh, []int{0}, nil), graph.ExpandLeftToRank(bhh, 2))
+			gate := func(n *graph.Node, k int) *graph.Node {
+				return graph.Slice(n, graph.AxisRange(), graph.AxisRange(k*h, (k+1)*h))
+			}
+			switch c.Cell {
+			case LSTM:
+				z := graph.Add(xt, hp)
+				i, f := graph.Sigmoid(gate(z, 0)), graph.Sigmoid(gate(z, 1))
+				gg, o := graph.Tanh(gate(z, 2)), graph.Sigmoid(gate(z, 3))
+				cell = graph.Add(graph.Mul(f, cell), graph.Mul(i, gg))
+				state = graph.Mul(o, graph.Tanh(cell))
+			case GRU:
+				r := graph.Sigmoid(graph.Add(gate(xt, 0), gate(hp, 0)))
+				zg := graph.Sigmoid(graph.Add(gate(xt, 1), gate(hp, 1)))
+				n := graph.Tanh(graph.Add(gate(xt, 2), graph.Mul(r, gate(hp, 2))))
+				state = graph.Add(graph.Mul(graph.OneMinus(zg), n), graph.Mul(zg, state))
+			}
+			outs[t] = graph.InsertAxes(state, 1)
+		}
+		x = graph.Concatenate(outs, 1) // [batch, seq, hidden]
+	}
+	hctx := ctx.In(HeadScope).WithInitializer(initializers.RandomUniformFn(ctx, -bound, bound))
+	w := hctx.VariableWithShape("weights", shapes.Make(dtype, h, c.VocabSize)).ValueGraph(g)
+	b := hctx.VariableWithShape("biases", shapes.Make(dtype, c.VocabSize)).ValueGraph(g)
+	return graph.Add(graph.DotGeneral(x, []int{2}, nil, w, []int{0}, nil), graph.ExpandLeftToRank(b, 3))
+}

@@ -1,0 +1,89 @@
+package rnn_test
+
+import (
+	"math"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bitterlesson/bitter/backend"
+	"github.com/bitterlesson/bitter/internal/golden"
+	"github.com/bitterlesson/bitter/rnn"
+	"github.com/bitterlesson/bitter/transformer"
+)
+
+type goldenCase struct {
+	Config struct {
+		Cell                                     string
+		VocabSize, EmbedDim, HiddenDim, NumLayers int
+	}
+	Tokens, Targets, Logits golden.Array
+	Loss                    float64
+	Params, Grads           map[string]golden.Array
+}
+
+// TestGolden loads torch.nn.LSTM / torch.nn.GRU weights and compares logits, loss and the gradient
+// of every parameter within 2e-5 (float32 against PyTorch's float64).
+func TestGolden(t *testing.T) {
+	var f struct{ Cases map[string]goldenCase }
+	require.NoError(t, golden.Load("testdata/golden.json", &f))
+	require.Len(t, f.Cases, 2)
+	for name, c := range f.Cases {
+		t.Run(name, func(t *testing.T) {
+			cfg := rnn.Config{Cell: rnn.Cell(c.Config.Cell), VocabSize: c.Config.VocabSize, EmbedDim: c.Config.EmbedDim,
+				HiddenDim: c.Config.HiddenDim, NumLayers: c.Config.NumLayers}
+			require.NoError(t, cfg.Validate())
+			ctx := context.New()
+			var keys []string
+			total := 0
+			for key, a := range c.Params {
+				i := strings.LastIndex(key, "/")
+				ctx.InAbsPath("/"+key[:i]).VariableWithValue(key[i+1:], a.Tensor(dtypes.Float32))
+				keys = append(keys, key)
+				total += len(a.Data)
+			}
+			sort.Strings(keys)
+			require.Equal(t, total, cfg.NumParams())
+			exec, err := context.NewExec(backend.MustShared(), ctx.Reuse(), func(ctx *context.Context, tokens, targets *graph.Node) []*graph.Node {
+				logits := cfg.Logits(ctx, tokens)
+				loss := transformer.Loss(logits, targets)
+				var wrt []*graph.Node
+				for _, k := range keys {
+					i := strings.LastIndex(k, "/")
+					wrt = append(wrt, ctx.InAbsPath("/"+k[:i]).GetVariable(k[i+1:]).ValueGraph(tokens.Graph()))
+				}
+				return append([]*graph.Node{logits, loss}, graph.Gradient(loss, wrt...)...)
+			})
+			require.NoError(t, err)
+			outs, err := exec.Exec(c.Tokens.Tensor(dtypes.Int32), c.Targets.Tensor(dtypes.Int32))
+			require.NoError(t, err)
+			golden.Check(t.Errorf, "logits", outs[0], c.Logits, 2e-5)
+			loss := golden.Float64s(outs[1])[0]
+			require.LessOrEqual(t, math.Abs(loss-c.Loss)/c.Loss, 2e-5, "loss %g, PyTorch %g", loss, c.Loss)
+			for i, k := range keys {
+				golden.Check(t.Errorf, "d "+k, outs[2+i], c.Grads[k], 2e-5)
+			}
+		})
+	}
+}
+
+func TestBaselinesMatchTransformerParams(t *testing.T) {
+	tiny := float64(transformer.Tiny().NumParams())
+	for _, cell := range []rnn.Cell{rnn.LSTM, rnn.GRU} {
+		cfg := rnn.Baseline(cell)
+		require.NoError(t, cfg.Validate())
+		ratio := float64(cfg.NumParams()) / tiny
+		require.InDelta(t, 1, ratio, 0.15, "%s: %d parameters against %d", cell, cfg.NumParams(), int(tiny))
+	}
+	require.Equal(t, 912384, rnn.Baseline(rnn.LSTM).NumParams())
+	require.Equal(t, 876224, rnn.Baseline(rnn.GRU).NumParams())
+	err := rnn.Config{Cell: "rnn", VocabSize: 1}.Validate()
+	require.ErrorContains(t, err, `Cell "rnn" is not lstm or gru`)
+	require.ErrorContains(t, err, "VocabSize 1 must be at least 2")
+	require.ErrorContains(t, err, "HiddenDim 0 must be positive")
+}
