@@ -196,3 +196,9 @@ func TokenLosses(logits, targets *graph.Node) *graph.Node {
 	targetLogit := graph.ReduceSum(graph.Where(isTarget, shifted, graph.ZerosLike(shifted)), -1)
 	return graph.Sub(logSumExp, targetLogit)
 }
+
+// Logits is the method form of the package function [Logits], so a Config can stand for its model
+// wherever a model is an interface (the example trainer takes transformers and RNNs alike).
+func (c Config) Logits(ctx *context.Context, tokens *graph.Node) *graph.Node {
+	return forward(ctx, c, tokens, nil)
+}

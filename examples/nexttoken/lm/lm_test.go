@@ -127,3 +127,31 @@ func TestBadInputsAreClearErrors(t *testing.T) {
 		require.ErrorContains(t, err, "empty.txt is empty")
 	})
 }
+
+// TestRecurrentModels trains the LSTM and GRU through the same entry, and resumes the GRU.
+func TestRecurrentModels(t *testing.T) {
+	data := corpus(t)
+	var out bytes.Buffer
+	for _, model := range []string{"lstm", "gru"} {
+		t.Run(model, func(t *testing.T) {
+			o := tinyOptions(t, data, t.TempDir())
+			o.Model, o.Dim, o.Hidden, o.Steps, o.EvalEvery, o.Sample = model, 8, 12, 4, 2, 10
+			res, err := lm.Run(o, &out, &out)
+			require.NoError(t, err, out.String())
+			require.Len(t, res.History, 4)
+			require.Len(t, res.Sample, len(o.Prompt)+10)
+			require.Contains(t, out.String(), "model: "+model+", 1 layers of 12, embedding 8")
+			o.Steps, o.Resume = 6, true
+			resumed, err := lm.Run(o, &out, &out)
+			require.NoError(t, err)
+			require.Len(t, resumed.History, 6)
+			o.Model = "transformer"
+			_, err = lm.Run(o, &out, &out)
+			require.ErrorContains(t, err, "-resume: the checkpoint in")
+		})
+	}
+	o := tinyOptions(t, data, t.TempDir())
+	o.Model = "rnn"
+	_, err := lm.Run(o, &out, &out)
+	require.ErrorContains(t, err, `-model "rnn" is not one of transformer, lstm, gru`)
+}

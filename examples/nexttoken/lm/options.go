@@ -10,6 +10,10 @@ import (
 	"math"
 	"strings"
 
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/bitterlesson/bitter/rnn"
 	"github.com/bitterlesson/bitter/transformer"
 )
 
@@ -18,7 +22,9 @@ type Options struct {
 	Data        string  // -data: comma-separated files or folders; empty means the .go files under GOROOT/src
 	Ext         string  // -ext: comma-separated file suffixes kept when reading folders ("" = all; default ".go" for GOROOT)
 	Out         string  // -out: folder for the checkpoint, loss.csv, loss.png
-	Preset      string  // -preset: tiny, shakespeare-char, gpt2-small
+	Model       string  // -model: transformer, lstm or gru
+	Preset      string  // -preset: tiny, shakespeare-char, gpt2-small (transformer)
+	Hidden      int     // -hidden: recurrent state width (lstm, gru; 0 = the baseline's)
 	Steps       int     // -steps: total optimizer steps (with -resume: up to this many in total)
 	Batch       int     // -batch: sequences per step
 	Seq         int     // -seq: tokens per sequence (0 = the preset's MaxSeqLen)
@@ -48,7 +54,7 @@ type Options struct {
 // DefaultOptions are the flags' defaults: the Tiny model on GOROOT's Go source, sized to finish in
 // about five minutes on 2 CPU cores with the pure-Go backend.
 func DefaultOptions() Options {
-	return Options{Out: "runs/nexttoken", Preset: "tiny", Steps: 150, Batch: 16, Seq: 0, Dropout: -1,
+	return Options{Out: "runs/nexttoken", Model: "transformer", Preset: "tiny", Steps: 150, Batch: 16, Seq: 0, Dropout: -1,
 		LR: 2e-3, Warmup: 15, Schedule: "cosine", WeightDecay: 0.1, Clip: 1.0, ValFrac: 0.1, EvalEvery: 50,
 		EvalTokens: 16384, Seed: 1, Sample: 300, Prompt: "func ", Temperature: 0.8, TopK: 0, TopP: 0.95}
 }
@@ -58,12 +64,14 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Data, "data", o.Data, "comma-separated corpus files or folders (default: the .go files under $(go env GOROOT)/src)")
 	fs.StringVar(&o.Ext, "ext", o.Ext, `comma-separated file suffixes to read from folders ("" = every file; ".go" for the default corpus)`)
 	fs.StringVar(&o.Out, "out", o.Out, "output folder: checkpoint.bin, loss.csv, loss.png")
-	fs.StringVar(&o.Preset, "preset", o.Preset, "model preset: tiny, shakespeare-char, gpt2-small")
+	fs.StringVar(&o.Model, "model", o.Model, "model: transformer, lstm or gru")
+	fs.StringVar(&o.Preset, "preset", o.Preset, "transformer preset: tiny, shakespeare-char, gpt2-small")
+	fs.IntVar(&o.Hidden, "hidden", o.Hidden, "lstm/gru state width (0 = the baseline's: 240 for lstm, 272 for gru)")
 	fs.IntVar(&o.Steps, "steps", o.Steps, "optimizer steps in total")
 	fs.IntVar(&o.Batch, "batch", o.Batch, "sequences per step")
 	fs.IntVar(&o.Seq, "seq", o.Seq, "tokens per sequence (0 = the preset's context length)")
-	fs.IntVar(&o.Layers, "layers", o.Layers, "Transformer blocks (0 = preset)")
-	fs.IntVar(&o.Dim, "dim", o.Dim, "model width (0 = preset)")
+	fs.IntVar(&o.Layers, "layers", o.Layers, "Transformer blocks or recurrent layers (0 = preset/baseline)")
+	fs.IntVar(&o.Dim, "dim", o.Dim, "model width; the embedding width for lstm/gru (0 = preset/baseline)")
 	fs.IntVar(&o.Heads, "heads", o.Heads, "attention heads (0 = preset)")
 	fs.IntVar(&o.FFN, "ffn", o.FFN, "MLP hidden width (0 = preset)")
 	fs.Float64Var(&o.Dropout, "dropout", o.Dropout, "dropout rate (negative = preset)")
@@ -89,6 +97,12 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 func (o Options) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if o.Model != "transformer" && o.Model != "lstm" && o.Model != "gru" {
+		add("-model %q is not one of transformer, lstm, gru", o.Model)
+	}
+	if o.Hidden < 0 {
+		add("-hidden %d must not be negative", o.Hidden)
+	}
 	if _, ok := transformer.Presets[o.Preset]; !ok {
 		add("-preset %q is not one of %s", o.Preset, presetNames())
 	}
@@ -176,10 +190,45 @@ func (o Options) ModelConfig() (transformer.Config, error) {
 	return cfg, nil
 }
 
-// SeqLen is the training sequence length.
-func (o Options) SeqLen(cfg transformer.Config) int {
+// SeqLen is the training sequence length: -seq, or the transformer preset's context.
+func (o Options) SeqLen() int {
 	if o.Seq > 0 {
 		return o.Seq
 	}
+	cfg, _ := o.ModelConfig()
 	return cfg.MaxSeqLen
+}
+
+// RNNConfig returns the lstm or gru baseline with the size flags applied.
+func (o Options) RNNConfig() (rnn.Config, error) {
+	cfg := rnn.Baseline(rnn.Cell(o.Model))
+	if o.Layers > 0 {
+		cfg.NumLayers = o.Layers
+	}
+	if o.Dim > 0 {
+		cfg.EmbedDim = o.Dim
+	}
+	if o.Hidden > 0 {
+		cfg.HiddenDim = o.Hidden
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("model: %s", strings.ReplaceAll(strings.TrimPrefix(err.Error(), "rnn.Config: "), "\n", "; "))
+	}
+	return cfg, nil
+}
+
+// Model is what the trainer needs of a language model; transformer.Config and rnn.Config are Models.
+type Model interface {
+	Logits(ctx *context.Context, tokens *graph.Node) *graph.Node
+	NumParams() int
+	NonEmbeddingParams() int
+	FLOPsPerToken(seqLen int) float64
+}
+
+// BuildModel returns the model the options describe.
+func (o Options) BuildModel() (Model, error) {
+	if o.Model == "lstm" || o.Model == "gru" {
+		return o.RNNConfig()
+	}
+	return o.ModelConfig()
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +29,7 @@ import (
 	"github.com/bitterlesson/bitter/data"
 	"github.com/bitterlesson/bitter/internal/plotting"
 	"github.com/bitterlesson/bitter/optim"
+	"github.com/bitterlesson/bitter/rnn"
 	"github.com/bitterlesson/bitter/transformer"
 )
 
@@ -46,7 +48,9 @@ type Record struct {
 // Meta is the checkpoint's metadata: what a resumed run needs besides the variables.
 type Meta struct {
 	Step    int                `json:"step"`
+	Model   string             `json:"model"`
 	Config  transformer.Config `json:"config"`
+	RNN     rnn.Config         `json:"rnn"`
 	Seed    uint64             `json:"seed"`
 	Batch   int                `json:"batch"`
 	Seq     int                `json:"seq"`
@@ -132,13 +136,17 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 	if err := o.Validate(); err != nil {
 		return res, err
 	}
-	cfg, err := o.ModelConfig()
+	model, err := o.BuildModel()
 	if err != nil {
 		return res, err
 	}
-	seq := o.SeqLen(cfg)
-	if err := cfg.CheckSeqLen(seq); err != nil {
-		return res, err
+	cfg, _ := model.(transformer.Config)
+	rcfg, _ := model.(rnn.Config)
+	seq := o.SeqLen()
+	if o.Model == "transformer" {
+		if err := cfg.CheckSeqLen(seq); err != nil {
+			return res, err
+		}
 	}
 	ckptPath := filepath.Join(o.Out, CheckpointFile)
 
@@ -151,10 +159,10 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 			}
 			return res, err
 		}
-		if meta.Config != cfg || meta.Seed != o.Seed || meta.Batch != o.Batch || meta.Seq != seq {
-			return res, fmt.Errorf("-resume: the checkpoint in %s was made with preset-derived config %+v, seed %d, batch %d, seq %d; "+
-				"the flags ask for %+v, seed %d, batch %d, seq %d: pass the same flags to resume",
-				o.Out, meta.Config, meta.Seed, meta.Batch, meta.Seq, cfg, o.Seed, o.Batch, seq)
+		if meta.Model != o.Model || meta.Config != cfg || meta.RNN != rcfg || meta.Seed != o.Seed || meta.Batch != o.Batch || meta.Seq != seq {
+			return res, fmt.Errorf("-resume: the checkpoint in %s was made with -model %s (%+v%+v), seed %d, batch %d, seq %d; "+
+				"the flags ask for -model %s (%+v%+v), seed %d, batch %d, seq %d: pass the same flags to resume",
+				o.Out, meta.Model, meta.Config, meta.RNN, meta.Seed, meta.Batch, meta.Seq, o.Model, cfg, rcfg, o.Seed, o.Batch, seq)
 		}
 		if meta.Step >= o.Steps {
 			return res, fmt.Errorf("-resume: the checkpoint in %s is at step %d already; ask for more -steps", o.Out, meta.Step)
@@ -163,7 +171,7 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		if err := ctx.SetRNGStateFromSeed(int64(o.Seed)); err != nil {
 			return res, err
 		}
-		meta = Meta{Config: cfg, Seed: o.Seed, Batch: o.Batch, Seq: seq}
+		meta = Meta{Model: o.Model, Config: cfg, RNN: rcfg, Seed: o.Seed, Batch: o.Batch, Seq: seq}
 	}
 
 	tokens, corpus, err := o.Corpus()
@@ -202,8 +210,13 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 	fmt.Fprintf(stdout, "backend: %s (%s)\n", backend.Config(), b.Description())
 	fmt.Fprintf(stdout, "corpus: %s: %d bytes, %d for training, %d validation tokens evaluated\n",
 		corpus, len(tokens), len(trainTokens), len(valTokens)-1)
-	fmt.Fprintf(stdout, "model: %d layers, %d wide, %d heads, FFN %d, context %d: %d parameters (%d non-embedding)\n",
-		cfg.NumLayers, cfg.ModelDim, cfg.NumHeads, cfg.FFNDim, cfg.MaxSeqLen, cfg.NumParams(), cfg.NonEmbeddingParams())
+	if o.Model == "transformer" {
+		fmt.Fprintf(stdout, "model: transformer, %d layers, %d wide, %d heads, FFN %d, context %d: %d parameters (%d non-embedding)\n",
+			cfg.NumLayers, cfg.ModelDim, cfg.NumHeads, cfg.FFNDim, cfg.MaxSeqLen, model.NumParams(), model.NonEmbeddingParams())
+	} else {
+		fmt.Fprintf(stdout, "model: %s, %d layers of %d, embedding %d: %d parameters (%d non-embedding)\n",
+			rcfg.Cell, rcfg.NumLayers, rcfg.HiddenDim, rcfg.EmbedDim, model.NumParams(), model.NonEmbeddingParams())
+	}
 
 	schedule := optim.Schedule{Kind: optim.Constant, Peak: o.LR, WarmupSteps: o.Warmup}
 	if o.Schedule == "cosine" {
@@ -221,12 +234,12 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 	}
 	trainer := train.NewTrainer(b, modelCtx,
 		func(ctx *context.Context, _ any, inputs []*graph.Node) []*graph.Node {
-			return []*graph.Node{transformer.Logits(ctx, cfg, inputs[0])}
+			return []*graph.Node{model.Logits(ctx, inputs[0])}
 		},
 		func(labels, predictions []*graph.Node) *graph.Node {
 			return transformer.Loss(predictions[0], labels[0])
 		}, opt, nil, nil)
-	eval := newEvaluator(b, ctx, cfg, valTokens, seq, o.Batch)
+	eval := newEvaluator(b, ctx, model, valTokens, seq, o.Batch)
 
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return res, err
@@ -298,17 +311,23 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 	fmt.Fprintf(stdout, "wrote %s, %s and %s\n", ckptPath, filepath.Join(o.Out, "loss.csv"), filepath.Join(o.Out, "loss.png"))
 
 	if o.Sample > 0 {
-		gen, err := transformer.NewGenerator(b, ctx, cfg)
-		if err != nil {
-			return res, err
-		}
 		prompt := data.Bytes{}.Encode([]byte(o.Prompt))
 		ids := make([]int32, len(prompt))
 		for i, t := range prompt {
 			ids[i] = int32(t)
 		}
-		out, err := gen.Generate(ids, o.Sample, transformer.Sampling{Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP, Seed: o.Seed})
-		if err != nil {
+		sampling := transformer.Sampling{Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP, Seed: o.Seed}
+		var out []int32
+		if o.Model == "transformer" {
+			gen, err := transformer.NewGenerator(b, ctx, cfg)
+			if err != nil {
+				return res, err
+			}
+			out, err = gen.Generate(ids, o.Sample, sampling)
+			if err != nil {
+				return res, err
+			}
+		} else if out, err = generateByRerun(b, ctx, model, ids, o.Sample, seq, sampling); err != nil {
 			return res, err
 		}
 		toks := make([]data.Token, len(out))
@@ -358,9 +377,9 @@ type evaluator struct {
 	batch           int
 }
 
-func newEvaluator(b backends.Backend, ctx *context.Context, cfg transformer.Config, tokens []data.Token, seq, batch int) *evaluator {
+func newEvaluator(b backends.Backend, ctx *context.Context, model Model, tokens []data.Token, seq, batch int) *evaluator {
 	exec := context.MustNewExec(b, ctx.Reuse(), func(ctx *context.Context, tokens, targets *graph.Node) *graph.Node {
-		return graph.ReduceAllSum(transformer.TokenLosses(transformer.Logits(ctx, cfg, tokens), targets))
+		return graph.ReduceAllSum(transformer.TokenLosses(model.Logits(ctx, tokens), targets))
 	})
 	in, tg := data.EvalWindows(tokens, seq)
 	return &evaluator{exec: exec, inputs: in, targets: tg, batch: batch}
@@ -464,4 +483,54 @@ func (p *progress) finish() {
 		_ = p.bar.Finish()
 		fmt.Fprintln(p.w)
 	}
+}
+
+// generateByRerun samples from a model without a KV cache (the RNNs): each token runs the model
+// over the last `window` tokens and draws from the last position's logits.
+func generateByRerun(b backends.Backend, ctx *context.Context, model Model, prompt []int32, n, window int,
+	s transformer.Sampling) (out []int32, err error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("generate: %v", r)
+		}
+	}()
+	exec := context.MustNewExec(b, ctx.Reuse(), func(ctx *context.Context, tokens *graph.Node) *graph.Node {
+		logits := model.Logits(ctx, tokens)
+		return graph.Slice(logits, graph.AxisRange(), graph.AxisElem(-1), graph.AxisRange())
+	})
+	rng := rand.New(rand.NewPCG(s.Seed, 0x67656e))
+	text := slices.Clone(prompt)
+	for range n {
+		start := max(0, len(text)-window)
+		outs, err := exec.Exec([][]int32{text[start:]})
+		if err != nil {
+			return nil, err
+		}
+		var logits []float64
+		switch v := outs[0].Value().(type) {
+		case [][][]float32:
+			for _, x := range v[0][0] {
+				logits = append(logits, float64(x))
+			}
+		case [][][]float64:
+			logits = v[0][0]
+		}
+		outs[0].FinalizeAll()
+		var next int
+		if s.Temperature == 0 {
+			for i := range logits {
+				if logits[i] > logits[next] {
+					next = i
+				}
+			}
+		} else {
+			next = transformer.SampleIndex(transformer.Probabilities(logits, s), rng.Float64())
+		}
+		text = append(text, int32(next))
+		out = append(out, int32(next))
+	}
+	return out, nil
 }
