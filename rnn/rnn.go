@@ -170,27 +170,11 @@ func (c Config) Logits(ctx *context.Context, tokens *graph.Node) *graph.Node {
 		// All time steps' input projections in one matmul: [batch, seq, gates·hidden].
 		xp := graph.Add(graph.DotGeneral(x, []int{2}, nil, wih, []int{0}, nil), graph.ExpandLeftToRank(bih, 3))
 		state := graph.Zeros(g, shapes.Make(dtype, batch, h))
-		cell := state
+		cell := state // LSTM only.
 		outs := make([]*graph.Node, seq)
 		for t := range seq {
 			xt := graph.Reshape(graph.Slice(xp, graph.AxisRange(), graph.AxisElem(t), graph.AxisRange()), batch, gh)
-			hp := graph.Add(graph.DotGeneral(state, []int{1}, nil, whh, []int{0}, nil), graph.ExpandLeftToRank(bhh, 2))
-			gate := func(n *graph.Node, k int) *graph.Node {
-				return graph.Slice(n, graph.AxisRange(), graph.AxisRange(k*h, (k+1)*h))
-			}
-			switch c.Cell {
-			case LSTM:
-				z := graph.Add(xt, hp)
-				i, f := graph.Sigmoid(gate(z, 0)), graph.Sigmoid(gate(z, 1))
-				gg, o := graph.Tanh(gate(z, 2)), graph.Sigmoid(gate(z, 3))
-				cell = graph.Add(graph.Mul(f, cell), graph.Mul(i, gg))
-				state = graph.Mul(o, graph.Tanh(cell))
-			case GRU:
-				r := graph.Sigmoid(graph.Add(gate(xt, 0), gate(hp, 0)))
-				zg := graph.Sigmoid(graph.Add(gate(xt, 1), gate(hp, 1)))
-				n := graph.Tanh(graph.Add(gate(xt, 2), graph.Mul(r, gate(hp, 2))))
-				state = graph.Add(graph.Mul(graph.OneMinus(zg), n), graph.Mul(zg, state))
-			}
+			state, cell = c.cell(xt, state, cell, whh, bhh)
 			outs[t] = graph.InsertAxes(state, 1)
 		}
 		x = graph.Concatenate(outs, 1) // [batch, seq, hidden]
@@ -199,4 +183,72 @@ func (c Config) Logits(ctx *context.Context, tokens *graph.Node) *graph.Node {
 	w := hctx.VariableWithShape("weights", shapes.Make(dtype, h, c.VocabSize)).ValueGraph(g)
 	b := hctx.VariableWithShape("biases", shapes.Make(dtype, c.VocabSize)).ValueGraph(g)
 	return graph.Add(graph.DotGeneral(x, []int{2}, nil, w, []int{0}, nil), graph.ExpandLeftToRank(b, 3))
+}
+
+// cell advances one time step: xt is the input projection (with bias_ih) `[batch, gates·hidden]`,
+// state and cell `[batch, hidden]` (cell is the LSTM's memory; unused by the GRU).
+func (c Config) cell(xt, state, cell, whh, bhh *graph.Node) (newState, newCell *graph.Node) {
+	h := c.HiddenDim
+	hp := graph.Add(graph.DotGeneral(state, []int{1}, nil, whh, []int{0}, nil), graph.ExpandLeftToRank(bhh, 2))
+	gate := func(n *graph.Node, k int) *graph.Node {
+		return graph.Slice(n, graph.AxisRange(), graph.AxisRange(k*h, (k+1)*h))
+	}
+	if c.Cell == GRU {
+		r := graph.Sigmoid(graph.Add(gate(xt, 0), gate(hp, 0)))
+		z := graph.Sigmoid(graph.Add(gate(xt, 1), gate(hp, 1)))
+		n := graph.Tanh(graph.Add(gate(xt, 2), graph.Mul(r, gate(hp, 2))))
+		return graph.Add(graph.Mul(graph.OneMinus(z), n), graph.Mul(z, state)), cell
+	}
+	zs := graph.Add(xt, hp)
+	i, f := graph.Sigmoid(gate(zs, 0)), graph.Sigmoid(gate(zs, 1))
+	g, o := graph.Tanh(gate(zs, 2)), graph.Sigmoid(gate(zs, 3))
+	cell = graph.Add(graph.Mul(f, cell), graph.Mul(i, g))
+	return graph.Mul(o, graph.Tanh(cell)), cell
+}
+
+// NumStates is the number of state tensors [Config.Step] carries: per layer the hidden state, and
+// for the LSTM also the memory cell.
+func (c Config) NumStates() int {
+	if c.Cell == LSTM {
+		return 2 * c.NumLayers
+	}
+	return c.NumLayers
+}
+
+// Step is one step of incremental decoding: tokens Int32 `[batch]` and the states from the
+// previous step (NumStates tensors `[batch, hidden]`, zeros at the start) give the next-token
+// logits `[batch, VocabSize]` and the new states. The variables must exist (built by Logits or
+// loaded); Step runs the same weights as Logits, one time step at a time.
+func (c Config) Step(ctx *context.Context, tokens *graph.Node, states []*graph.Node) (logits *graph.Node, newStates []*graph.Node) {
+	if err := c.Validate(); err != nil {
+		panic(err.Error())
+	}
+	if tokens.Rank() != 1 || len(states) != c.NumStates() {
+		panic(fmt.Sprintf("rnn.Step: tokens must be [batch] and states %d tensors, got %s and %d", c.NumStates(), tokens.Shape(), len(states)))
+	}
+	g := tokens.Graph()
+	ctx = ctx.Reuse()
+	emb := ctx.In(TokenEmbeddingScope).GetVariable("embeddings").ValueGraph(g)
+	x := graph.Gather(emb, graph.InsertAxes(graph.ConvertDType(tokens, dtypes.Int32), -1)) // [batch, embed]
+	var cells []*graph.Node
+	for l := range c.NumLayers {
+		lctx := ctx.In(LayerScope(l))
+		v := func(name string) *graph.Node { return lctx.GetVariable(name).ValueGraph(g) }
+		xt := graph.Add(graph.DotGeneral(x, []int{1}, nil, v("weights_ih"), []int{0}, nil), graph.ExpandLeftToRank(v("bias_ih"), 2))
+		state, cell := states[l], states[l]
+		if c.Cell == LSTM {
+			cell = states[c.NumLayers+l]
+		}
+		state, cell = c.cell(xt, state, cell, v("weights_hh"), v("bias_hh"))
+		newStates = append(newStates, state)
+		cells = append(cells, cell)
+		x = state
+	}
+	if c.Cell == LSTM {
+		newStates = append(newStates, cells...) // Memory cells after all hidden states.
+	}
+	hctx := ctx.In(HeadScope)
+	logits = graph.Add(graph.DotGeneral(x, []int{1}, nil, hctx.GetVariable("weights").ValueGraph(g), []int{0}, nil),
+		graph.ExpandLeftToRank(hctx.GetVariable("biases").ValueGraph(g), 2))
+	return logits, newStates
 }

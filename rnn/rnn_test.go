@@ -87,3 +87,40 @@ func TestBaselinesMatchTransformerParams(t *testing.T) {
 	require.ErrorContains(t, err, "VocabSize 1 must be at least 2")
 	require.ErrorContains(t, err, "HiddenDim 0 must be positive")
 }
+
+// TestStepMatchesLogits decodes a sequence one token at a time with Step and checks every
+// position's logits against the full forward pass.
+func TestStepMatchesLogits(t *testing.T) {
+	for _, cell := range []rnn.Cell{rnn.LSTM, rnn.GRU} {
+		t.Run(string(cell), func(t *testing.T) {
+			cfg := rnn.Config{Cell: cell, VocabSize: 9, EmbedDim: 4, HiddenDim: 6, NumLayers: 2}
+			ctx := context.New()
+			tokens := [][]int32{{1, 4, 2, 8, 0}, {3, 3, 7, 5, 6}}
+			full, err := context.ExecOnce(backend.MustShared(), ctx, func(ctx *context.Context, tok *graph.Node) *graph.Node {
+				return cfg.Logits(ctx, tok)
+			}, tokens)
+			require.NoError(t, err)
+			want := full.Value().([][][]float32)
+			step, err := context.NewExec(backend.MustShared(), ctx.Reuse(), func(ctx *context.Context, in []*graph.Node) []*graph.Node {
+				logits, states := cfg.Step(ctx, in[0], in[1:])
+				return append([]*graph.Node{logits}, states...)
+			})
+			require.NoError(t, err)
+			states := make([]any, cfg.NumStates())
+			for i := range states {
+				states[i] = [][]float32{make([]float32, 6), make([]float32, 6)}
+			}
+			for pos := range 5 {
+				outs, err := step.Exec(append([]any{[]int32{tokens[0][pos], tokens[1][pos]}}, states...)...)
+				require.NoError(t, err)
+				got := outs[0].Value().([][]float32)
+				for b := range 2 {
+					require.InDeltaSlice(t, want[b][pos], got[b], 1e-5, "batch %d position %d", b, pos)
+				}
+				for i := range states {
+					states[i] = outs[1+i]
+				}
+			}
+		})
+	}
+}
