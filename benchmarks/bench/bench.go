@@ -1,0 +1,223 @@
+// Package bench measures training and generation throughput of bitter's models: the code behind
+// the `go test -bench` suite in benchmarks/ and the grid command benchmarks/cmd/compare, so both
+// measure the same thing the same way.
+//
+// Throughput is tokens per second of a full training step (forward, backward, AdamW update) at a
+// fixed number of tokens per step (batch = tokens / sequence length), from the median of timed
+// steps after the first; the first step (graph build and compile, plus one step) is reported apart
+// as compile time, less one median step.
+package bench
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/train"
+
+	"github.com/bitterlesson/bitter/optim"
+	"github.com/bitterlesson/bitter/rnn"
+	"github.com/bitterlesson/bitter/transformer"
+)
+
+// Models are the benchmarked model kinds, in report order.
+var Models = []string{"transformer", "lstm", "gru"}
+
+// SeqLens are the default sequence lengths of the grid.
+var SeqLens = []int{64, 128, 256, 512, 1024}
+
+// Sizes configures the models; the zero value of a field keeps the default
+// (transformer.Tiny and rnn.Baseline: about 0.9M parameters each).
+type Sizes struct {
+	Vocab                    int // token ids (256)
+	Dim, Layers, Heads, FFN  int // transformer
+	Embed, Hidden, RNNLayers int // lstm, gru
+}
+
+// Model is what the measurements need of a model.
+type Model interface {
+	Logits(ctx *context.Context, tokens *graph.Node) *graph.Node
+	NumParams() int
+	FLOPsPerToken(seqLen int) float64
+}
+
+// Build returns the model of the given kind and sizes for sequences of seqLen tokens.
+func Build(kind string, seqLen int, s Sizes) (Model, error) {
+	set := func(dst *int, v int) {
+		if v > 0 {
+			*dst = v
+		}
+	}
+	switch kind {
+	case "transformer":
+		cfg := transformer.Tiny()
+		set(&cfg.VocabSize, s.Vocab)
+		set(&cfg.ModelDim, s.Dim)
+		set(&cfg.NumLayers, s.Layers)
+		set(&cfg.NumHeads, s.Heads)
+		set(&cfg.FFNDim, s.FFN)
+		cfg.MaxSeqLen = max(cfg.MaxSeqLen, seqLen)
+		return cfg, cfg.Validate()
+	case "lstm", "gru":
+		cfg := rnn.Baseline(rnn.Cell(kind))
+		set(&cfg.VocabSize, s.Vocab)
+		set(&cfg.EmbedDim, s.Embed)
+		set(&cfg.HiddenDim, s.Hidden)
+		set(&cfg.NumLayers, s.RNNLayers)
+		return cfg, cfg.Validate()
+	}
+	return nil, fmt.Errorf("bench: model %q is not one of transformer, lstm, gru", kind)
+}
+
+// TrainRun is a model, an AdamW trainer and a fixed random batch, ready to step.
+type TrainRun struct {
+	Model         Model
+	SeqLen, Batch int
+	trainer       *train.Trainer
+	inputs        []*tensors.Tensor
+	labels        []*tensors.Tensor
+}
+
+// NewTrainRun builds the trainer for kind at seqLen with tokensPerStep tokens per step.
+func NewTrainRun(b backends.Backend, kind string, seqLen, tokensPerStep int, s Sizes) (*TrainRun, error) {
+	if seqLen < 1 || tokensPerStep < seqLen {
+		return nil, fmt.Errorf("bench: %d tokens per step hold no sequence of %d", tokensPerStep, seqLen)
+	}
+	model, err := Build(kind, seqLen, s)
+	if err != nil {
+		return nil, err
+	}
+	opt, err := optim.New(optim.DefaultAdamW(1e-3))
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.New()
+	if err := ctx.SetRNGStateFromSeed(1); err != nil {
+		return nil, err
+	}
+	trainer := train.NewTrainer(b, ctx,
+		func(ctx *context.Context, _ any, in []*graph.Node) []*graph.Node {
+			return []*graph.Node{model.Logits(ctx, in[0])}
+		},
+		func(labels, logits []*graph.Node) *graph.Node { return transformer.Loss(logits[0], labels[0]) },
+		opt, nil, nil)
+	batch := tokensPerStep / seqLen
+	vocab := vocabOf(model)
+	rng := rand.New(rand.NewPCG(1, 2))
+	x, y := make([][]int32, batch), make([][]int32, batch)
+	for i := range batch {
+		x[i], y[i] = make([]int32, seqLen), make([]int32, seqLen)
+		for j := range seqLen {
+			x[i][j], y[i][j] = int32(rng.IntN(vocab)), int32(rng.IntN(vocab))
+		}
+	}
+	return &TrainRun{Model: model, SeqLen: seqLen, Batch: batch, trainer: trainer,
+		inputs: []*tensors.Tensor{tensors.FromValue(x)}, labels: []*tensors.Tensor{tensors.FromValue(y)}}, nil
+}
+
+func vocabOf(m Model) int {
+	switch c := m.(type) {
+	case transformer.Config:
+		return c.VocabSize
+	case rnn.Config:
+		return c.VocabSize
+	}
+	return 256
+}
+
+// Step runs one training step and waits for its loss.
+func (r *TrainRun) Step() (err error) {
+	defer func() {
+		if rec := recover(); rec != nil {
+			err = fmt.Errorf("bench: train step: %v", rec)
+		}
+	}()
+	metrics, err := r.trainer.TrainStep(nil, r.inputs, r.labels)
+	if err != nil {
+		return err
+	}
+	_ = metrics[0].Value() // Bring the loss to the host: the step is done.
+	for _, m := range metrics {
+		m.FinalizeAll()
+	}
+	return nil
+}
+
+// Tokens is the number of tokens per step.
+func (r *TrainRun) Tokens() int { return r.Batch * r.SeqLen }
+
+// Result is one measured cell of the grid.
+type Result struct {
+	Model         string  `json:"model"`
+	SeqLen        int     `json:"seq_len"`
+	Batch         int     `json:"batch"`
+	Params        int     `json:"params"`
+	TokensPerSec  float64 `json:"tokens_per_sec"`
+	MsPerStep     float64 `json:"ms_per_step"`
+	CompileSec    float64 `json:"compile_s"`
+	FLOPsPerToken float64 `json:"flops_per_token"`
+	MFU           float64 `json:"mfu,omitempty"` // fraction of the given peak; 0 when none was given
+	Steps         int     `json:"steps"`
+}
+
+// MeasureTrain times steps training steps after a first (compile) step.
+// peakTFLOPs, when positive, gives MFU = FLOPsPerToken · tokens/s / peak.
+func MeasureTrain(b backends.Backend, kind string, seqLen, tokensPerStep, steps int, s Sizes, peakTFLOPs float64) (Result, error) {
+	run, err := NewTrainRun(b, kind, seqLen, tokensPerStep, s)
+	if err != nil {
+		return Result{}, err
+	}
+	start := time.Now()
+	if err := run.Step(); err != nil {
+		return Result{}, err
+	}
+	first := time.Since(start).Seconds()
+	times := make([]float64, steps)
+	for i := range times {
+		start := time.Now()
+		if err := run.Step(); err != nil {
+			return Result{}, err
+		}
+		times[i] = time.Since(start).Seconds()
+	}
+	return run.result(kind, first, times, peakTFLOPs), nil
+}
+
+func (r *TrainRun) result(kind string, first float64, times []float64, peakTFLOPs float64) Result {
+	step := Median(times)
+	res := Result{Model: kind, SeqLen: r.SeqLen, Batch: r.Batch, Params: r.Model.NumParams(),
+		TokensPerSec: float64(r.Tokens()) / step, MsPerStep: step * 1000, CompileSec: max(0, first-step),
+		FLOPsPerToken: r.Model.FLOPsPerToken(r.SeqLen), Steps: len(times)}
+	if peakTFLOPs > 0 {
+		res.MFU = res.FLOPsPerToken * res.TokensPerSec / (peakTFLOPs * 1e12)
+	}
+	return res
+}
+
+// Result returns the measurement of a run stepped by a testing.B loop: first is the first step's
+// seconds, perStep the mean seconds of the timed steps.
+func (r *TrainRun) Result(kind string, first, perStep float64, steps int, peakTFLOPs float64) Result {
+	times := make([]float64, max(1, steps))
+	for i := range times {
+		times[i] = perStep
+	}
+	return r.result(kind, first, times, peakTFLOPs)
+}
+
+// Median returns the median of xs (0 for none).
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

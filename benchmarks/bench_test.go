@@ -1,0 +1,94 @@
+// Package benchmarks measures the claim bitter is named after: a Transformer trains all positions
+// in parallel, a recurrent network must take T dependent steps. See README.md and RESULTS.md.
+//
+//	go test -run '^$' -bench TrainStep -benchtime 2x ./benchmarks
+//	go test -run '^$' -bench TrainStep/transformer -benchtime 5x ./benchmarks -args -tokens 8192 -peak-tflops 790
+package benchmarks
+
+import (
+	"flag"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/bitterlesson/bitter/backend"
+	"github.com/bitterlesson/bitter/benchmarks/bench"
+)
+
+var (
+	tokensFlag = flag.Int("tokens", 4096, "tokens per training step (batch = tokens / T)")
+	peakFlag   = flag.Float64("peak-tflops", 0, "the device's peak TFLOP/s, to report MFU (0 = no MFU)")
+	sizes      bench.Sizes
+)
+
+func init() {
+	flag.IntVar(&sizes.Vocab, "vocab", 0, "vocabulary (0 = 256)")
+	flag.IntVar(&sizes.Dim, "dim", 0, "transformer width (0 = 128)")
+	flag.IntVar(&sizes.Layers, "layers", 0, "transformer blocks (0 = 4)")
+	flag.IntVar(&sizes.Heads, "heads", 0, "transformer heads (0 = 4)")
+	flag.IntVar(&sizes.FFN, "ffn", 0, "transformer MLP width (0 = 512)")
+	flag.IntVar(&sizes.Embed, "embed", 0, "lstm/gru embedding width (0 = 128)")
+	flag.IntVar(&sizes.Hidden, "hidden", 0, "lstm/gru state width (0 = 240 lstm, 272 gru)")
+	flag.IntVar(&sizes.RNNLayers, "rnn-layers", 0, "lstm/gru layers (0 = 2)")
+}
+
+// BenchmarkTrainStep/<model>/T=<len> times full training steps (forward, backward, AdamW) at a
+// fixed number of tokens per step, reporting tokens/s, ms/step, compile-s, params and MFU.
+func BenchmarkTrainStep(b *testing.B) {
+	bk := backend.MustShared()
+	for _, model := range bench.Models {
+		for _, seq := range bench.SeqLens {
+			b.Run(fmt.Sprintf("%s/T=%d", model, seq), func(b *testing.B) {
+				run, err := bench.NewTrainRun(bk, model, seq, *tokensFlag, sizes)
+				if err != nil {
+					b.Fatal(err)
+				}
+				start := time.Now()
+				if err := run.Step(); err != nil {
+					b.Fatal(err)
+				}
+				first := time.Since(start).Seconds()
+				b.ResetTimer()
+				for range b.N {
+					if err := run.Step(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				res := run.Result(model, first, b.Elapsed().Seconds()/float64(b.N), b.N, *peakFlag)
+				report(b, res)
+			})
+		}
+	}
+}
+
+func report(b *testing.B, r bench.Result) {
+	b.ReportMetric(r.TokensPerSec, "tokens/s")
+	b.ReportMetric(r.MsPerStep, "ms/step")
+	b.ReportMetric(r.CompileSec, "compile-s")
+	b.ReportMetric(float64(r.Params), "params")
+	if r.MFU > 0 {
+		b.ReportMetric(r.MFU, "MFU")
+	}
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkGenerate/<model> times greedy generation, batch 1: time to first token after a
+// 64-token prompt, and tokens/s of the next 64.
+func BenchmarkGenerate(b *testing.B) {
+	bk := backend.MustShared()
+	for _, model := range bench.Models {
+		b.Run(model, func(b *testing.B) {
+			var ttft, rate []float64
+			for range b.N {
+				r, err := bench.MeasureGenerate(bk, model, 64, 64, sizes)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ttft, rate = append(ttft, r.TTFTms), append(rate, r.TokensPerSec)
+			}
+			b.ReportMetric(bench.Median(ttft), "ttft-ms")
+			b.ReportMetric(bench.Median(rate), "tokens/s")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}

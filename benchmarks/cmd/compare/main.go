@@ -1,0 +1,346 @@
+// Command compare runs the training-throughput grid (transformer, LSTM, GRU across sequence
+// lengths) on this machine, and the PyTorch reference on the same grid when python3 has torch,
+// then writes the results: benchmarks/results/<label>.json, a chart of tokens/s against T and one
+// of compile time against T (PNG), and benchmarks/RESULTS.md from every results file present.
+//
+//	go run ./benchmarks/cmd/compare                                   # CPU, pure-Go backend
+//	GOMLX_BACKEND=xla:cuda ./compare -label h100 -peak-tflops 790 -reference-args "--device cuda"
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bitterlesson/bitter/backend"
+	"github.com/bitterlesson/bitter/benchmarks/bench"
+	"github.com/bitterlesson/bitter/internal/plotting"
+)
+
+// Run is one results file: a grid measured on one machine and backend.
+type Run struct {
+	Label      string            `json:"label"`
+	Date       string            `json:"date"`
+	Machine    string            `json:"machine"`
+	Backend    string            `json:"backend"`
+	GoVersion  string            `json:"go_version"`
+	GoMLX      string            `json:"gomlx"`
+	Tokens     int               `json:"tokens_per_step"`
+	PeakTFLOPs float64           `json:"peak_tflops,omitempty"`
+	Command    string            `json:"command"`
+	Ours       []bench.Result    `json:"ours"`
+	Torch      []json.RawMessage `json:"torch,omitempty"`
+	TorchNote  string            `json:"torch_note,omitempty"`
+	Generate   []bench.GenResult `json:"generate,omitempty"`
+}
+
+type torchResult struct {
+	bench.Result
+	Impl string `json:"impl"`
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "compare:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		dir       = flag.String("dir", "benchmarks", "folder of RESULTS.md; results go to <dir>/results")
+		label     = flag.String("label", "cpu", "name of this machine and backend in the results (letters, digits, -)")
+		steps     = flag.Int("steps", 2, "timed steps per cell, after the compile step")
+		tokens    = flag.Int("tokens", 4096, "tokens per training step")
+		models    = flag.String("models", strings.Join(bench.Models, ","), "models to measure")
+		lengths   = flag.String("lengths", "64,128,256,512,1024", "sequence lengths")
+		peak      = flag.Float64("peak-tflops", 0, "device peak TFLOP/s for MFU (0 = none)")
+		reference = flag.String("reference", "benchmarks/reference/reference.py", "the PyTorch reference script (empty = skip)")
+		refArgs   = flag.String("reference-args", "", "extra arguments for the reference script")
+		python    = flag.String("python", "", "the Python that has torch (empty: python3, else /usr/bin/python3, whichever imports torch)")
+		gen       = flag.Bool("generate", true, "also measure generation (TTFT, tokens/s)")
+		onlyWrite = flag.Bool("write-only", false, "only regenerate RESULTS.md and charts from the results files")
+	)
+	var sizes bench.Sizes
+	flag.IntVar(&sizes.Vocab, "vocab", 0, "vocabulary (0 = 256)")
+	flag.IntVar(&sizes.Dim, "dim", 0, "transformer width (0 = 128)")
+	flag.IntVar(&sizes.Layers, "layers", 0, "transformer blocks (0 = 4)")
+	flag.IntVar(&sizes.Heads, "heads", 0, "transformer heads (0 = 4)")
+	flag.IntVar(&sizes.FFN, "ffn", 0, "transformer MLP width (0 = 512)")
+	flag.IntVar(&sizes.Embed, "embed", 0, "lstm/gru embedding width (0 = 128)")
+	flag.IntVar(&sizes.Hidden, "hidden", 0, "lstm/gru state width (0 = 240 lstm, 272 gru)")
+	flag.IntVar(&sizes.RNNLayers, "rnn-layers", 0, "lstm/gru layers (0 = 2)")
+	flag.Parse()
+	resultsDir := filepath.Join(*dir, "results")
+	if err := os.MkdirAll(resultsDir, 0o755); err != nil {
+		return err
+	}
+	if !*onlyWrite {
+		var lens []int
+		for _, s := range strings.Split(*lengths, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n < 1 {
+				return fmt.Errorf("-lengths: %q is not a positive integer", s)
+			}
+			lens = append(lens, n)
+		}
+		r, err := measure(*label, strings.Split(*models, ","), lens, *tokens, *steps, *peak, *gen, sizes)
+		if err != nil {
+			return err
+		}
+		r.Command = "go run ./benchmarks/cmd/compare " + strings.Join(os.Args[1:], " ")
+		if *reference != "" {
+			extra := *refArgs + sizeArgs(sizes)
+			if py := pickPython(*python); py == "" {
+				r.TorchNote = "PyTorch reference skipped: no python3 here imports torch (Debian: apt-get install -y python3-torch)"
+			} else {
+				r.Torch, r.TorchNote = runReference(py, *reference, extra, *models, *lengths, *tokens, *steps)
+			}
+		}
+		b, err := json.MarshalIndent(r, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(resultsDir, *label+".json"), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return writeResults(*dir, resultsDir)
+}
+
+// sizeArgs passes the size flags on to the reference script.
+func sizeArgs(s bench.Sizes) string {
+	var b strings.Builder
+	for name, v := range map[string]int{"vocab": s.Vocab, "dim": s.Dim, "layers": s.Layers, "heads": s.Heads, "ffn": s.FFN,
+		"embed": s.Embed, "hidden": s.Hidden, "rnn-layers": s.RNNLayers} {
+		if v > 0 {
+			fmt.Fprintf(&b, " --%s %d", name, v)
+		}
+	}
+	return b.String()
+}
+
+// pickPython returns the first Python that imports torch, or "".
+func pickPython(explicit string) string {
+	candidates := []string{"python3", "/usr/bin/python3"}
+	if explicit != "" {
+		candidates = []string{explicit}
+	}
+	for _, py := range candidates {
+		if exec.Command(py, "-c", "import torch").Run() == nil {
+			return py
+		}
+	}
+	return ""
+}
+
+func measure(label string, models []string, lens []int, tokens, steps int, peak float64, gen bool, sizes bench.Sizes) (Run, error) {
+	b, err := backend.New()
+	if err != nil {
+		return Run{}, err
+	}
+	r := Run{Label: label, Date: time.Now().UTC().Format("2006-01-02"), Machine: machine(), GoVersion: runtime.Version(),
+		GoMLX: gomlxVersion(), Tokens: tokens, PeakTFLOPs: peak, Backend: backend.Config() + " (" + b.Description() + ")"}
+	for _, m := range models {
+		for _, t := range lens {
+			res, err := bench.MeasureTrain(b, m, t, tokens, steps, sizes, peak)
+			if err != nil {
+				return r, fmt.Errorf("%s T=%d: %w", m, t, err)
+			}
+			fmt.Fprintf(os.Stderr, "%-11s T=%-5d %8.0f tokens/s %9.1f ms/step compile %.2f s\n", m, t, res.TokensPerSec, res.MsPerStep, res.CompileSec)
+			r.Ours = append(r.Ours, res)
+		}
+		if gen {
+			g, err := bench.MeasureGenerate(b, m, 64, 64, sizes)
+			if err != nil {
+				return r, fmt.Errorf("%s generation: %w", m, err)
+			}
+			fmt.Fprintf(os.Stderr, "%-11s generation: TTFT %.1f ms, %.0f tokens/s\n", m, g.TTFTms, g.TokensPerSec)
+			r.Generate = append(r.Generate, g)
+		}
+	}
+	return r, nil
+}
+
+// runReference runs the PyTorch script; when it can't (no python3, no torch), the note says why.
+func runReference(python, script, extra, models, lengths string, tokens, steps int) ([]json.RawMessage, string) {
+	args := []string{script, "--models", models, "--lengths", lengths, "--tokens", strconv.Itoa(tokens), "--steps", strconv.Itoa(steps)}
+	args = append(args, strings.Fields(extra)...)
+	cmd := exec.Command(python, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var lines []json.RawMessage
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 && line[0] == '{' {
+			lines = append(lines, json.RawMessage(slices.Clone(line)))
+		}
+	}
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if i := strings.LastIndex(msg, "\n"); i >= 0 {
+			msg = msg[i+1:]
+		}
+		return lines, fmt.Sprintf("PyTorch reference did not complete (%v: %s)", err, msg)
+	}
+	return lines, ""
+}
+
+func machine() string {
+	model := runtime.GOARCH
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				model = strings.TrimSpace(line[strings.Index(line, ":")+1:])
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d cores", model, runtime.NumCPU())
+}
+
+func gomlxVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range info.Deps {
+			if d.Path == "github.com/gomlx/gomlx" {
+				return d.Version
+			}
+		}
+	}
+	return "unknown"
+}
+
+// writeResults regenerates RESULTS.md and the charts from every results file.
+func writeResults(dir, resultsDir string) error {
+	files, err := filepath.Glob(filepath.Join(resultsDir, "*.json"))
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return errors.New("no results files to write RESULTS.md from")
+	}
+	slices.Sort(files)
+	var md strings.Builder
+	md.WriteString("# Training throughput: Transformer vs LSTM vs GRU\n\n")
+	md.WriteString("Generated by `benchmarks/cmd/compare` from `benchmarks/results/*.json`; do not edit by hand.\n")
+	md.WriteString("Tokens per step are fixed (batch = tokens / T); tokens/s is the median of the timed steps after the first;\n")
+	md.WriteString("compile is the first step less one median step. PyTorch is `benchmarks/reference/reference.py` on the same machine in the same run.\n")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		var r Run
+		if err := json.Unmarshal(b, &r); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		if err := section(&md, dir, resultsDir, r); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, "RESULTS.md"), []byte(md.String()), 0o644)
+}
+
+func section(md *strings.Builder, dir, resultsDir string, r Run) error {
+	torch := map[string]torchResult{}
+	impl := ""
+	for _, raw := range r.Torch {
+		var t torchResult
+		if json.Unmarshal(raw, &t) == nil {
+			torch[fmt.Sprintf("%s/%d", t.Model, t.SeqLen)] = t
+			impl = t.Impl
+		}
+	}
+	fmt.Fprintf(md, "\n## %s\n\n", r.Label)
+	fmt.Fprintf(md, "- machine: %s\n- backend: %s\n- Go %s, GoMLX %s; date %s; %d tokens per step\n", r.Machine, r.Backend, r.GoVersion, r.GoMLX, r.Date, r.Tokens)
+	if impl != "" {
+		fmt.Fprintf(md, "- peer: %s\n", impl)
+	}
+	if r.TorchNote != "" {
+		fmt.Fprintf(md, "- peer: %s\n", r.TorchNote)
+	}
+	fmt.Fprintf(md, "- command: `%s`\n\n", r.Command)
+	mfu := r.PeakTFLOPs > 0
+	md.WriteString("| model | T | batch | params | tokens/s | ms/step | compile s |")
+	if mfu {
+		fmt.Fprintf(md, " MFU (peak %.0f TFLOP/s) |", r.PeakTFLOPs)
+	}
+	md.WriteString(" PyTorch tokens/s | ours / PyTorch |\n|---|---|---|---|---|---|---|")
+	if mfu {
+		md.WriteString("---|")
+	}
+	md.WriteString("---|---|\n")
+	series := map[string]*plotting.Series{}
+	compile := map[string]*plotting.Series{}
+	var order []string
+	for _, res := range r.Ours {
+		fmt.Fprintf(md, "| %s | %d | %d | %d | %.0f | %.1f | %.2f |", res.Model, res.SeqLen, res.Batch, res.Params, res.TokensPerSec, res.MsPerStep, res.CompileSec)
+		if mfu {
+			fmt.Fprintf(md, " %.1f%% |", 100*res.MFU)
+		}
+		if t, ok := torch[fmt.Sprintf("%s/%d", res.Model, res.SeqLen)]; ok {
+			fmt.Fprintf(md, " %.0f | %.2f |\n", t.TokensPerSec, res.TokensPerSec/t.TokensPerSec)
+		} else {
+			md.WriteString(" | |\n")
+		}
+		if series[res.Model] == nil {
+			series[res.Model] = &plotting.Series{Name: res.Model + " (bitter)"}
+			compile[res.Model] = &plotting.Series{Name: res.Model}
+			order = append(order, res.Model)
+		}
+		series[res.Model].X = append(series[res.Model].X, float64(res.SeqLen))
+		series[res.Model].Y = append(series[res.Model].Y, res.TokensPerSec)
+		compile[res.Model].X = append(compile[res.Model].X, float64(res.SeqLen))
+		compile[res.Model].Y = append(compile[res.Model].Y, res.CompileSec)
+	}
+	if len(r.Generate) > 0 {
+		md.WriteString("\nGeneration, batch 1, greedy, after a 64-token prompt (transformer on its KV cache; RNNs carry their state):\n\n")
+		md.WriteString("| model | time to first token (ms) | tokens/s |\n|---|---|---|\n")
+		for _, g := range r.Generate {
+			fmt.Fprintf(md, "| %s | %.1f | %.0f |\n", g.Model, g.TTFTms, g.TokensPerSec)
+		}
+	}
+	var tp, cp []plotting.Series
+	for _, m := range order {
+		tp = append(tp, *series[m])
+		cp = append(cp, *compile[m])
+	}
+	for _, m := range order {
+		var s plotting.Series
+		s.Name = m + " (PyTorch)"
+		for _, res := range r.Ours {
+			if t, ok := torch[fmt.Sprintf("%s/%d", m, res.SeqLen)]; ok && res.Model == m {
+				s.X, s.Y = append(s.X, float64(t.SeqLen)), append(s.Y, t.TokensPerSec)
+			}
+		}
+		if len(s.X) > 0 {
+			tp = append(tp, s)
+		}
+	}
+	throughput := filepath.Join(resultsDir, r.Label+"-throughput.png")
+	compilePNG := filepath.Join(resultsDir, r.Label+"-compile.png")
+	if err := (plotting.Chart{Title: "training throughput, " + r.Label, XLabel: "sequence length T", YLabel: "tokens/s",
+		LogX: true, Series: tp}).Save(throughput); err != nil {
+		return err
+	}
+	if err := (plotting.Chart{Title: "first-step build and compile, " + r.Label, XLabel: "sequence length T", YLabel: "seconds",
+		LogX: true, Series: cp}).Save(compilePNG); err != nil {
+		return err
+	}
+	rel := func(p string) string { r, _ := filepath.Rel(dir, p); return r }
+	fmt.Fprintf(md, "\n![tokens/s against T](%s)\n![compile time against T](%s)\n", rel(throughput), rel(compilePNG))
+	return nil
+}
