@@ -175,9 +175,9 @@ func MultiHead(ctx *context.Context, cfg Config, x *graph.Node, args Args) *grap
 	batch, seq := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
 	heads, kvHeads, headDim := cfg.NumHeads, cfg.KVHeads(), cfg.HeadSize()
 
-	q := graph.Reshape(project(ctx.In(QueryScope), x, heads*headDim, cfg.UseBias), batch, seq, heads, headDim)
-	k := graph.Reshape(project(ctx.In(KeyScope), x, kvHeads*headDim, cfg.UseBias), batch, seq, kvHeads, headDim)
-	v := graph.Reshape(project(ctx.In(ValueScope), x, kvHeads*headDim, cfg.UseBias), batch, seq, kvHeads, headDim)
+	q := graph.Reshape(Linear(ctx.In(QueryScope), x, heads*headDim, cfg.UseBias), batch, seq, heads, headDim)
+	k := graph.Reshape(Linear(ctx.In(KeyScope), x, kvHeads*headDim, cfg.UseBias), batch, seq, kvHeads, headDim)
+	v := graph.Reshape(Linear(ctx.In(ValueScope), x, kvHeads*headDim, cfg.UseBias), batch, seq, kvHeads, headDim)
 
 	if cfg.QKNorm {
 		q = headRMSNorm(ctx.In(QueryNormScope), q, cfg.normEpsilon())
@@ -212,11 +212,13 @@ func MultiHead(ctx *context.Context, cfg Config, x *graph.Node, args Args) *grap
 	}
 	out := ScaledDotProduct(q, k, v, opts...) // [batch, seq, heads, headDim]
 	out = graph.Reshape(out, batch, seq, heads*headDim)
-	return project(ctx.In(OutputScope), out, cfg.ModelDim, cfg.UseBias)
+	return Linear(ctx.In(OutputScope), out, cfg.ModelDim, cfg.UseBias)
 }
 
-// project is x·W (+ b) on the last axis, W `[in, out]`.
-func project(ctx *context.Context, x *graph.Node, out int, useBias bool) *graph.Node {
+// Linear is the projection every bitter layer uses: x·W (+ b) on the last axis of x, with the
+// variables WeightsVar `[in, out]` (ctx's initializer) and, with useBias, BiasesVar `[out]` (zeros)
+// in ctx's scope.
+func Linear(ctx *context.Context, x *graph.Node, out int, useBias bool) *graph.Node {
 	in := x.Shape().Dimensions[x.Rank()-1]
 	w := ctx.VariableWithShape(WeightsVar, shapes.Make(x.DType(), in, out)).ValueGraph(x.Graph())
 	y := graph.DotGeneral(x, []int{x.Rank() - 1}, nil, w, []int{0}, nil)

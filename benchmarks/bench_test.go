@@ -21,16 +21,7 @@ var (
 	sizes      bench.Sizes
 )
 
-func init() {
-	flag.IntVar(&sizes.Vocab, "vocab", 0, "vocabulary (0 = 256)")
-	flag.IntVar(&sizes.Dim, "dim", 0, "transformer width (0 = 128)")
-	flag.IntVar(&sizes.Layers, "layers", 0, "transformer blocks (0 = 4)")
-	flag.IntVar(&sizes.Heads, "heads", 0, "transformer heads (0 = 4)")
-	flag.IntVar(&sizes.FFN, "ffn", 0, "transformer MLP width (0 = 512)")
-	flag.IntVar(&sizes.Embed, "embed", 0, "lstm/gru embedding width (0 = 128)")
-	flag.IntVar(&sizes.Hidden, "hidden", 0, "lstm/gru state width (0 = 240 lstm, 272 gru)")
-	flag.IntVar(&sizes.RNNLayers, "rnn-layers", 0, "lstm/gru layers (0 = 2)")
-}
+func init() { sizes.RegisterFlags(flag.CommandLine) }
 
 // BenchmarkTrainStep/<model>/T=<len> times full training steps (forward, backward, AdamW) at a
 // fixed number of tokens per step, reporting tokens/s, ms/step, compile-s, params and MFU.

@@ -1,12 +1,8 @@
 package rnn_test
 
 import (
-	"math"
-	"sort"
-	"strings"
 	"testing"
 
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/stretchr/testify/require"
@@ -19,12 +15,10 @@ import (
 
 type goldenCase struct {
 	Config struct {
-		Cell                                     string
+		Cell                                      string
 		VocabSize, EmbedDim, HiddenDim, NumLayers int
 	}
-	Tokens, Targets, Logits golden.Array
-	Loss                    float64
-	Params, Grads           map[string]golden.Array
+	golden.ModelCase
 }
 
 // TestGolden loads torch.nn.LSTM / torch.nn.GRU weights and compares logits, loss and the gradient
@@ -38,36 +32,8 @@ func TestGolden(t *testing.T) {
 			cfg := rnn.Config{Cell: rnn.Cell(c.Config.Cell), VocabSize: c.Config.VocabSize, EmbedDim: c.Config.EmbedDim,
 				HiddenDim: c.Config.HiddenDim, NumLayers: c.Config.NumLayers}
 			require.NoError(t, cfg.Validate())
-			ctx := context.New()
-			var keys []string
-			total := 0
-			for key, a := range c.Params {
-				i := strings.LastIndex(key, "/")
-				ctx.InAbsPath("/"+key[:i]).VariableWithValue(key[i+1:], a.Tensor(dtypes.Float32))
-				keys = append(keys, key)
-				total += len(a.Data)
-			}
-			sort.Strings(keys)
-			require.Equal(t, total, cfg.NumParams())
-			exec, err := context.NewExec(backend.MustShared(), ctx.Reuse(), func(ctx *context.Context, tokens, targets *graph.Node) []*graph.Node {
-				logits := cfg.Logits(ctx, tokens)
-				loss := transformer.Loss(logits, targets)
-				var wrt []*graph.Node
-				for _, k := range keys {
-					i := strings.LastIndex(k, "/")
-					wrt = append(wrt, ctx.InAbsPath("/"+k[:i]).GetVariable(k[i+1:]).ValueGraph(tokens.Graph()))
-				}
-				return append([]*graph.Node{logits, loss}, graph.Gradient(loss, wrt...)...)
-			})
-			require.NoError(t, err)
-			outs, err := exec.Exec(c.Tokens.Tensor(dtypes.Int32), c.Targets.Tensor(dtypes.Int32))
-			require.NoError(t, err)
-			golden.Check(t.Errorf, "logits", outs[0], c.Logits, 2e-5)
-			loss := golden.Float64s(outs[1])[0]
-			require.LessOrEqual(t, math.Abs(loss-c.Loss)/c.Loss, 2e-5, "loss %g, PyTorch %g", loss, c.Loss)
-			for i, k := range keys {
-				golden.Check(t.Errorf, "d "+k, outs[2+i], c.Grads[k], 2e-5)
-			}
+			n := golden.CheckModel(t, backend.MustShared(), c.ModelCase, 2e-5, cfg.Logits)
+			require.Equal(t, n, cfg.NumParams(), "NumParams")
 		})
 	}
 }

@@ -28,8 +28,8 @@ const (
 	EmbeddingsVar          = "embeddings"
 	GainVar                = "gain"
 	BiasVar                = "bias"
-	WeightsVar             = "weights"
-	BiasesVar              = "biases"
+	WeightsVar             = attention.WeightsVar
+	BiasesVar              = attention.BiasesVar
 )
 
 // LayerScope returns the scope name of block i.
@@ -107,19 +107,7 @@ func forward(ctx *context.Context, cfg Config, tokens *graph.Node, cache *attent
 	if cfg.TieEmbeddings {
 		return graph.DotGeneral(x, []int{2}, nil, wte, []int{1}, nil)
 	}
-	return linear(ctx.In(HeadScope), x, cfg.VocabSize, false)
-}
-
-// linear is x·W (+ b) on the last axis.
-func linear(ctx *context.Context, x *graph.Node, out int, useBias bool) *graph.Node {
-	in := x.Shape().Dimensions[x.Rank()-1]
-	w := ctx.VariableWithShape(WeightsVar, shapes.Make(x.DType(), in, out)).ValueGraph(x.Graph())
-	y := graph.DotGeneral(x, []int{x.Rank() - 1}, nil, w, []int{0}, nil)
-	if useBias {
-		b := ctx.WithInitializer(initializers.Zero).VariableWithShape(BiasesVar, shapes.Make(x.DType(), out)).ValueGraph(x.Graph())
-		y = graph.Add(y, graph.ExpandLeftToRank(b, y.Rank()))
-	}
-	return y
+	return attention.Linear(ctx.In(HeadScope), x, cfg.VocabSize, false)
 }
 
 // norm is LayerNorm or RMSNorm over the last axis, statistics in x's dtype (float32 or float64).
@@ -149,7 +137,7 @@ func norm(ctx *context.Context, cfg Config, x *graph.Node) *graph.Node {
 
 // mlp is the position-wise feed-forward network.
 func mlp(ctx *context.Context, cfg Config, x *graph.Node) *graph.Node {
-	up := linear(ctx.In("up"), x, cfg.FFNDim, cfg.UseBias)
+	up := attention.Linear(ctx.In("up"), x, cfg.FFNDim, cfg.UseBias)
 	var h *graph.Node
 	switch cfg.Activation {
 	case GELU:
@@ -160,10 +148,10 @@ func mlp(ctx *context.Context, cfg Config, x *graph.Node) *graph.Node {
 		r := graph.Max(up, graph.ZerosLike(up))
 		h = graph.Mul(r, r)
 	case SwiGLU:
-		gate := linear(ctx.In("gate"), x, cfg.FFNDim, cfg.UseBias)
+		gate := attention.Linear(ctx.In("gate"), x, cfg.FFNDim, cfg.UseBias)
 		h = graph.Mul(graph.Mul(gate, graph.Sigmoid(gate)), up)
 	}
-	return linear(ctx.In("down"), h, cfg.ModelDim, cfg.UseBias)
+	return attention.Linear(ctx.In("down"), h, cfg.ModelDim, cfg.UseBias)
 }
 
 // gelu is the exact GELU, 0.5·x·(1 + erf(x/√2)).

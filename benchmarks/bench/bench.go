@@ -9,6 +9,7 @@
 package bench
 
 import (
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -220,4 +221,32 @@ func Median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// RegisterFlags defines the size flags on fs, writing into s: -vocab, -dim, -layers, -heads, -ffn,
+// -embed, -hidden, -rnn-layers (0 keeps the default).
+func (s *Sizes) RegisterFlags(fs *flag.FlagSet) {
+	fs.IntVar(&s.Vocab, "vocab", 0, "vocabulary (0 = 256)")
+	fs.IntVar(&s.Dim, "dim", 0, "transformer width (0 = 128)")
+	fs.IntVar(&s.Layers, "layers", 0, "transformer blocks (0 = 4)")
+	fs.IntVar(&s.Heads, "heads", 0, "transformer heads (0 = 4)")
+	fs.IntVar(&s.FFN, "ffn", 0, "transformer MLP width (0 = 512)")
+	fs.IntVar(&s.Embed, "embed", 0, "lstm/gru embedding width (0 = 128)")
+	fs.IntVar(&s.Hidden, "hidden", 0, "lstm/gru state width (0 = 240 lstm, 272 gru)")
+	fs.IntVar(&s.RNNLayers, "rnn-layers", 0, "lstm/gru layers (0 = 2)")
+}
+
+// Args returns the set size flags as arguments for the PyTorch reference script.
+func (s Sizes) Args() []string {
+	var args []string
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"vocab", s.Vocab}, {"dim", s.Dim}, {"layers", s.Layers}, {"heads", s.Heads}, {"ffn", s.FFN},
+		{"embed", s.Embed}, {"hidden", s.Hidden}, {"rnn-layers", s.RNNLayers}} {
+		if f.v > 0 {
+			args = append(args, "--"+f.name, fmt.Sprint(f.v))
+		}
+	}
+	return args
 }

@@ -74,14 +74,7 @@ func run() error {
 		onlyWrite = flag.Bool("write-only", false, "only regenerate RESULTS.md and charts from the results files")
 	)
 	var sizes bench.Sizes
-	flag.IntVar(&sizes.Vocab, "vocab", 0, "vocabulary (0 = 256)")
-	flag.IntVar(&sizes.Dim, "dim", 0, "transformer width (0 = 128)")
-	flag.IntVar(&sizes.Layers, "layers", 0, "transformer blocks (0 = 4)")
-	flag.IntVar(&sizes.Heads, "heads", 0, "transformer heads (0 = 4)")
-	flag.IntVar(&sizes.FFN, "ffn", 0, "transformer MLP width (0 = 512)")
-	flag.IntVar(&sizes.Embed, "embed", 0, "lstm/gru embedding width (0 = 128)")
-	flag.IntVar(&sizes.Hidden, "hidden", 0, "lstm/gru state width (0 = 240 lstm, 272 gru)")
-	flag.IntVar(&sizes.RNNLayers, "rnn-layers", 0, "lstm/gru layers (0 = 2)")
+	sizes.RegisterFlags(flag.CommandLine)
 	flag.Parse()
 	resultsDir := filepath.Join(*dir, "results")
 	if err := os.MkdirAll(resultsDir, 0o755); err != nil {
@@ -102,7 +95,7 @@ func run() error {
 		}
 		r.Command = "go run ./benchmarks/cmd/compare " + strings.Join(os.Args[1:], " ")
 		if *reference != "" {
-			extra := *refArgs + sizeArgs(sizes)
+			extra := *refArgs + " " + strings.Join(sizes.Args(), " ")
 			if py := pickPython(*python); py == "" {
 				r.TorchNote = "PyTorch reference skipped: no python3 here imports torch (Debian: apt-get install -y python3-torch)"
 			} else {
@@ -118,18 +111,6 @@ func run() error {
 		}
 	}
 	return writeResults(*dir, resultsDir)
-}
-
-// sizeArgs passes the size flags on to the reference script.
-func sizeArgs(s bench.Sizes) string {
-	var b strings.Builder
-	for name, v := range map[string]int{"vocab": s.Vocab, "dim": s.Dim, "layers": s.Layers, "heads": s.Heads, "ffn": s.FFN,
-		"embed": s.Embed, "hidden": s.Hidden, "rnn-layers": s.RNNLayers} {
-		if v > 0 {
-			fmt.Fprintf(&b, " --%s %d", name, v)
-		}
-	}
-	return b.String()
 }
 
 // pickPython returns the first Python that imports torch, or "".

@@ -1,0 +1,70 @@
+package golden
+
+import (
+	"math"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bitterlesson/bitter/transformer"
+)
+
+// ModelCase is a language model's golden case: PyTorch's parameters (keyed by scope path, e.g.
+// "layer_0/attention/query/weights"), tokens and targets, and the logits, mean cross-entropy and
+// gradients it computed.
+type ModelCase struct {
+	Tokens, Targets, Logits Array
+	Loss                    float64
+	Params, Grads           map[string]Array
+}
+
+// CheckModel loads c.Params into a new context as float32, runs logits over c.Tokens, and checks
+// the logits, the loss and the gradient of the loss with respect to every parameter within
+// relative error tol. It also checks that the model uses exactly PyTorch's trainable variables,
+// and returns how many scalars the parameters hold.
+func CheckModel(t *testing.T, b backends.Backend, c ModelCase, tol float64,
+	logits func(ctx *context.Context, tokens *graph.Node) *graph.Node) (numParams int) {
+	t.Helper()
+	ctx := context.New()
+	var keys []string
+	for key, a := range c.Params {
+		i := strings.LastIndex(key, "/")
+		ctx.InAbsPath("/"+key[:i]).VariableWithValue(key[i+1:], a.Tensor(dtypes.Float32))
+		keys = append(keys, key)
+		numParams += len(a.Data)
+	}
+	sort.Strings(keys)
+	exec, err := context.NewExec(b, ctx.Reuse(), func(ctx *context.Context, tokens, targets *graph.Node) []*graph.Node {
+		l := logits(ctx, tokens)
+		loss := transformer.Loss(l, targets)
+		var wrt []*graph.Node
+		for _, k := range keys {
+			i := strings.LastIndex(k, "/")
+			wrt = append(wrt, ctx.InAbsPath("/"+k[:i]).GetVariable(k[i+1:]).ValueGraph(tokens.Graph()))
+		}
+		return append([]*graph.Node{l, loss}, graph.Gradient(loss, wrt...)...)
+	})
+	require.NoError(t, err)
+	outs, err := exec.Exec(c.Tokens.Tensor(dtypes.Int32), c.Targets.Tensor(dtypes.Int32))
+	require.NoError(t, err)
+	Check(t.Errorf, "logits", outs[0], c.Logits, tol)
+	loss := Float64s(outs[1])[0]
+	require.LessOrEqual(t, math.Abs(loss-c.Loss)/c.Loss, tol, "loss %g, PyTorch %g", loss, c.Loss)
+	for i, k := range keys {
+		Check(t.Errorf, "d "+k, outs[2+i], c.Grads[k], tol)
+	}
+	trainable := 0
+	for v := range ctx.IterVariables() {
+		if v.Trainable {
+			trainable++
+		}
+	}
+	require.Equal(t, len(keys), trainable, "trainable variables: the model's against PyTorch's")
+	return numParams
+}
