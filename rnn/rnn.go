@@ -5,7 +5,8 @@
 // Formulation: each layer computes the input-to-hidden projections of all time steps in one matmul,
 // `[batch, seq, in] x [in, gates·hidden]`; only the hidden-to-hidden product runs inside the
 // sequential loop, which is unrolled (GoMLX v0.26 has no While op), so a graph holds seq steps per
-// layer. Gates follow PyTorch's order and parameterisation (LSTM: i, f, g, o; GRU: r, z, n with
+// layer. On GoMLX v0.26's pure-Go backend, [Config.Stepwise] moves the input projection into the
+// loop instead (see there for why). Gates follow PyTorch's order and parameterisation (LSTM: i, f, g, o; GRU: r, z, n with
 // n = tanh(W_in·x + b_in + r ⊙ (W_hn·h + b_hn))), checked against torch.nn.LSTM and torch.nn.GRU.
 package rnn
 
@@ -46,6 +47,18 @@ type Config struct {
 	NumLayers int
 	// DType is Float32 (default when zero) or Float64.
 	DType dtypes.DType
+	// Stepwise computes each step's input projection inside the loop instead of one matmul for all
+	// steps. Same weights and values; use it on GoMLX v0.26's pure-Go backend, where taking step t
+	// of the fused projection is a Slice whose gradient is a full-size tensor per step, all live at
+	// once (an LSTM at T=1024 with 4096 tokens per step ran out of 24 GB there). [ForBackend] sets it.
+	Stepwise bool
+}
+
+// ForBackend returns c with Stepwise set for a backend by name: on for the pure-Go backend ("go"),
+// off (the fused projection) for XLA.
+func (c Config) ForBackend(name string) Config {
+	c.Stepwise = name == "go"
+	return c
 }
 
 // Baseline returns the benchmark baseline for a cell: bytes, embedding 128 and 2 recurrent layers,
@@ -159,25 +172,58 @@ func (c Config) Logits(ctx *context.Context, tokens *graph.Node) *graph.Node {
 
 	emb := ctx.In(TokenEmbeddingScope).WithInitializer(initializers.RandomNormalFn(ctx, 1)).
 		VariableWithShape("embeddings", shapes.Make(dtype, c.VocabSize, c.EmbedDim)).ValueGraph(g)
-	x := graph.Gather(emb, graph.InsertAxes(graph.ConvertDType(tokens, dtypes.Int32), -1)) // [batch, seq, embed]
-	for l := range c.NumLayers {
+	type weights struct{ wih, whh, bih, bhh *graph.Node }
+	layers := make([]weights, c.NumLayers)
+	for l := range layers {
 		lctx := ctx.In(LayerScope(l)).WithInitializer(uniform)
-		in := x.Shape().Dimensions[2]
-		wih := lctx.VariableWithShape("weights_ih", shapes.Make(dtype, in, gh)).ValueGraph(g)
-		whh := lctx.VariableWithShape("weights_hh", shapes.Make(dtype, h, gh)).ValueGraph(g)
-		bih := lctx.VariableWithShape("bias_ih", shapes.Make(dtype, gh)).ValueGraph(g)
-		bhh := lctx.VariableWithShape("bias_hh", shapes.Make(dtype, gh)).ValueGraph(g)
-		// All time steps' input projections in one matmul: [batch, seq, gates·hidden].
-		xp := graph.Add(graph.DotGeneral(x, []int{2}, nil, wih, []int{0}, nil), graph.ExpandLeftToRank(bih, 3))
-		state := graph.Zeros(g, shapes.Make(dtype, batch, h))
-		cell := state // LSTM only.
+		in := h
+		if l == 0 {
+			in = c.EmbedDim
+		}
+		layers[l] = weights{
+			wih: lctx.VariableWithShape("weights_ih", shapes.Make(dtype, in, gh)).ValueGraph(g),
+			whh: lctx.VariableWithShape("weights_hh", shapes.Make(dtype, h, gh)).ValueGraph(g),
+			bih: lctx.VariableWithShape("bias_ih", shapes.Make(dtype, gh)).ValueGraph(g),
+			bhh: lctx.VariableWithShape("bias_hh", shapes.Make(dtype, gh)).ValueGraph(g),
+		}
+	}
+	ids := graph.ConvertDType(tokens, dtypes.Int32)
+	var x *graph.Node // [batch, seq, hidden]: the last layer's states.
+	if c.Stepwise {
+		states := make([]*graph.Node, c.NumLayers)
+		cells := make([]*graph.Node, c.NumLayers)
+		for l := range states {
+			states[l] = graph.Zeros(g, shapes.Make(dtype, batch, h))
+			cells[l] = states[l]
+		}
 		outs := make([]*graph.Node, seq)
 		for t := range seq {
-			xt := graph.Reshape(graph.Slice(xp, graph.AxisRange(), graph.AxisElem(t), graph.AxisRange()), batch, gh)
-			state, cell = c.cell(xt, state, cell, whh, bhh)
-			outs[t] = graph.InsertAxes(state, 1)
+			// Token ids are data: slicing them has no gradient. The lookup's gradient is [vocab, embed].
+			idt := graph.Slice(ids, graph.AxisRange(), graph.AxisElem(t)) // [batch, 1]
+			xt := graph.Gather(emb, idt)                                  // [batch, embed]
+			for l, w := range layers {
+				proj := graph.Add(graph.DotGeneral(xt, []int{1}, nil, w.wih, []int{0}, nil), graph.ExpandLeftToRank(w.bih, 2))
+				states[l], cells[l] = c.cell(proj, states[l], cells[l], w.whh, w.bhh)
+				xt = states[l]
+			}
+			outs[t] = graph.InsertAxes(xt, 1)
 		}
-		x = graph.Concatenate(outs, 1) // [batch, seq, hidden]
+		x = graph.Concatenate(outs, 1)
+	} else {
+		x = graph.Gather(emb, graph.InsertAxes(ids, -1)) // [batch, seq, embed]
+		for _, w := range layers {
+			// All time steps' input projections in one matmul: [batch, seq, gates·hidden].
+			xp := graph.Add(graph.DotGeneral(x, []int{2}, nil, w.wih, []int{0}, nil), graph.ExpandLeftToRank(w.bih, 3))
+			state := graph.Zeros(g, shapes.Make(dtype, batch, h))
+			cell := state // LSTM only.
+			outs := make([]*graph.Node, seq)
+			for t := range seq {
+				xt := graph.Reshape(graph.Slice(xp, graph.AxisRange(), graph.AxisElem(t), graph.AxisRange()), batch, gh)
+				state, cell = c.cell(xt, state, cell, w.whh, w.bhh)
+				outs[t] = graph.InsertAxes(state, 1)
+			}
+			x = graph.Concatenate(outs, 1) // [batch, seq, hidden]
+		}
 	}
 	hctx := ctx.In(HeadScope).WithInitializer(initializers.RandomUniformFn(ctx, -bound, bound))
 	w := hctx.VariableWithShape("weights", shapes.Make(dtype, h, c.VocabSize)).ValueGraph(g)

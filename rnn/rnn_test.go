@@ -1,6 +1,7 @@
 package rnn_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -28,13 +29,15 @@ func TestGolden(t *testing.T) {
 	require.NoError(t, golden.Load("testdata/golden.json", &f))
 	require.Len(t, f.Cases, 2)
 	for name, c := range f.Cases {
-		t.Run(name, func(t *testing.T) {
-			cfg := rnn.Config{Cell: rnn.Cell(c.Config.Cell), VocabSize: c.Config.VocabSize, EmbedDim: c.Config.EmbedDim,
-				HiddenDim: c.Config.HiddenDim, NumLayers: c.Config.NumLayers}
-			require.NoError(t, cfg.Validate())
-			n := golden.CheckModel(t, backend.MustShared(), c.ModelCase, 2e-5, cfg.Logits)
-			require.Equal(t, n, cfg.NumParams(), "NumParams")
-		})
+		for _, stepwise := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/stepwise=%v", name, stepwise), func(t *testing.T) {
+				cfg := rnn.Config{Cell: rnn.Cell(c.Config.Cell), VocabSize: c.Config.VocabSize, EmbedDim: c.Config.EmbedDim,
+					HiddenDim: c.Config.HiddenDim, NumLayers: c.Config.NumLayers, Stepwise: stepwise}
+				require.NoError(t, cfg.Validate())
+				n := golden.CheckModel(t, backend.MustShared(), c.ModelCase, 2e-5, cfg.Logits)
+				require.Equal(t, n, cfg.NumParams(), "NumParams")
+			})
+		}
 	}
 }
 

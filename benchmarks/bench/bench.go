@@ -47,8 +47,9 @@ type Model interface {
 	FLOPsPerToken(seqLen int) float64
 }
 
-// Build returns the model of the given kind and sizes for sequences of seqLen tokens.
-func Build(kind string, seqLen int, s Sizes) (Model, error) {
+// Build returns the model of the given kind and sizes for sequences of seqLen tokens, on the
+// backend of that name ("go" selects the RNNs' stepwise formulation, see rnn.Config.Stepwise).
+func Build(kind string, seqLen int, s Sizes, backendName string) (Model, error) {
 	set := func(dst *int, v int) {
 		if v > 0 {
 			*dst = v
@@ -70,6 +71,7 @@ func Build(kind string, seqLen int, s Sizes) (Model, error) {
 		set(&cfg.EmbedDim, s.Embed)
 		set(&cfg.HiddenDim, s.Hidden)
 		set(&cfg.NumLayers, s.RNNLayers)
+		cfg = cfg.ForBackend(backendName)
 		return cfg, cfg.Validate()
 	}
 	return nil, fmt.Errorf("bench: model %q is not one of transformer, lstm, gru", kind)
@@ -89,7 +91,7 @@ func NewTrainRun(b backends.Backend, kind string, seqLen, tokensPerStep int, s S
 	if seqLen < 1 || tokensPerStep < seqLen {
 		return nil, fmt.Errorf("bench: %d tokens per step hold no sequence of %d", tokensPerStep, seqLen)
 	}
-	model, err := Build(kind, seqLen, s)
+	model, err := Build(kind, seqLen, s, b.String())
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,7 @@ func MeasureGenerate(b backends.Backend, kind string, promptLen, newTokens int, 
 	if promptLen < 1 || newTokens < 2 {
 		return res, fmt.Errorf("bench: generation needs a prompt and at least 2 new tokens")
 	}
-	model, err := Build(kind, promptLen+newTokens, s)
+	model, err := Build(kind, promptLen+newTokens, s, b.String())
 	if err != nil {
 		return res, err
 	}

@@ -207,6 +207,10 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		return res, err
 	}
 	defer b.Finalize()
+	if o.Model != "transformer" {
+		rcfg = rcfg.ForBackend(b.String())
+		model = rcfg
+	}
 	fmt.Fprintf(stdout, "backend: %s (%s)\n", backend.Config(), b.Description())
 	fmt.Fprintf(stdout, "corpus: %s: %d bytes, %d for training, %d validation tokens evaluated\n",
 		corpus, len(tokens), len(trainTokens), len(valTokens)-1)
