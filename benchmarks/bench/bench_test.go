@@ -1,0 +1,46 @@
+package bench_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/bitterlesson/bitter/backend"
+	"github.com/bitterlesson/bitter/benchmarks/bench"
+)
+
+// small keeps the measurements quick: the code paths are the benchmarks', the sizes are not.
+var small = bench.Sizes{Dim: 16, Layers: 1, Heads: 2, FFN: 32, Embed: 8, Hidden: 16, RNNLayers: 1, Vocab: 32}
+
+func TestMeasureTrain(t *testing.T) {
+	for _, model := range bench.Models {
+		r, err := bench.MeasureTrain(backend.MustShared(), model, 8, 32, 2, small, 100)
+		require.NoError(t, err, model)
+		require.Equal(t, model, r.Model)
+		require.Equal(t, 4, r.Batch)
+		require.Positive(t, r.TokensPerSec)
+		require.Positive(t, r.Params)
+		require.Positive(t, r.FLOPsPerToken)
+		require.InDelta(t, r.FLOPsPerToken*r.TokensPerSec/100e12, r.MFU, 1e-15)
+		require.Equal(t, 2, r.Steps)
+	}
+	_, err := bench.MeasureTrain(backend.MustShared(), "cnn", 8, 32, 1, small, 0)
+	require.ErrorContains(t, err, `model "cnn" is not one of transformer, lstm, gru`)
+	_, err = bench.MeasureTrain(backend.MustShared(), "gru", 64, 32, 1, small, 0)
+	require.ErrorContains(t, err, "32 tokens per step hold no sequence of 64")
+}
+
+func TestMeasureGenerate(t *testing.T) {
+	for _, model := range bench.Models {
+		r, err := bench.MeasureGenerate(backend.MustShared(), model, 4, 3, small)
+		require.NoError(t, err, model)
+		require.Positive(t, r.TTFTms)
+		require.Positive(t, r.TokensPerSec)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	require.Equal(t, 2.0, bench.Median([]float64{3, 1, 2}))
+	require.Equal(t, 2.5, bench.Median([]float64{4, 1, 2, 3}))
+	require.Zero(t, bench.Median(nil))
+}
