@@ -38,6 +38,10 @@ type Config struct {
 	NormEpsilon float64
 	// Dropout is the rate at which attention probabilities are dropped in training (e.g. 0.1).
 	Dropout float64
+	// ComputeDType, when set (BFloat16 for mixed precision), is the dtype of the projections' inputs,
+	// weights and products and of q, k, v; the weights are stored in the input's dtype (the master
+	// copy), scores and softmax accumulate in float32, and the output is returned in the input's dtype.
+	ComputeDType dtypes.DType
 }
 
 // KVHeads returns the number of key/value heads, resolving 0 to NumHeads.
@@ -100,6 +104,11 @@ func (c Config) Validate() error {
 	}
 	if !(c.Dropout >= 0 && c.Dropout < 1) {
 		errs = append(errs, fmt.Errorf("Dropout %g must be in [0, 1)", c.Dropout))
+	}
+	switch c.ComputeDType {
+	case dtypes.InvalidDType, dtypes.Float32, dtypes.Float64, dtypes.BFloat16:
+	default:
+		errs = append(errs, fmt.Errorf("ComputeDType %s is not Float32, Float64 or BFloat16", c.ComputeDType))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("attention.Config: %w", errors.Join(errs...))
@@ -174,14 +183,18 @@ func MultiHead(ctx *context.Context, cfg Config, x *graph.Node, args Args) *grap
 	g := x.Graph()
 	batch, seq := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
 	heads, kvHeads, headDim := cfg.NumHeads, cfg.KVHeads(), cfg.HeadSize()
+	param := x.DType() // Weights are stored in the input's dtype.
+	if cfg.ComputeDType != dtypes.InvalidDType && cfg.ComputeDType != param {
+		x = graph.ConvertDType(x, cfg.ComputeDType)
+	}
 
-	q := graph.Reshape(Linear(ctx.In(QueryScope), x, heads*headDim, cfg.UseBias), batch, seq, heads, headDim)
-	k := graph.Reshape(Linear(ctx.In(KeyScope), x, kvHeads*headDim, cfg.UseBias), batch, seq, kvHeads, headDim)
-	v := graph.Reshape(Linear(ctx.In(ValueScope), x, kvHeads*headDim, cfg.UseBias), batch, seq, kvHeads, headDim)
+	q := graph.Reshape(MixedLinear(ctx.In(QueryScope), x, heads*headDim, cfg.UseBias, param), batch, seq, heads, headDim)
+	k := graph.Reshape(MixedLinear(ctx.In(KeyScope), x, kvHeads*headDim, cfg.UseBias, param), batch, seq, kvHeads, headDim)
+	v := graph.Reshape(MixedLinear(ctx.In(ValueScope), x, kvHeads*headDim, cfg.UseBias, param), batch, seq, kvHeads, headDim)
 
 	if cfg.QKNorm {
-		q = headRMSNorm(ctx.In(QueryNormScope), q, cfg.normEpsilon())
-		k = headRMSNorm(ctx.In(KeyNormScope), k, cfg.normEpsilon())
+		q = headRMSNorm(ctx.In(QueryNormScope), q, cfg.normEpsilon(), param)
+		k = headRMSNorm(ctx.In(KeyNormScope), k, cfg.normEpsilon(), param)
 	}
 
 	positions := args.Positions
@@ -212,28 +225,49 @@ func MultiHead(ctx *context.Context, cfg Config, x *graph.Node, args Args) *grap
 	}
 	out := ScaledDotProduct(q, k, v, opts...) // [batch, seq, heads, headDim]
 	out = graph.Reshape(out, batch, seq, heads*headDim)
-	return Linear(ctx.In(OutputScope), out, cfg.ModelDim, cfg.UseBias)
+	out = MixedLinear(ctx.In(OutputScope), out, cfg.ModelDim, cfg.UseBias, param)
+	if out.DType() != param {
+		out = graph.ConvertDType(out, param)
+	}
+	return out
 }
 
 // Linear is the projection every bitter layer uses: x·W (+ b) on the last axis of x, with the
 // variables WeightsVar `[in, out]` (ctx's initializer) and, with useBias, BiasesVar `[out]` (zeros)
 // in ctx's scope.
 func Linear(ctx *context.Context, x *graph.Node, out int, useBias bool) *graph.Node {
+	return MixedLinear(ctx, x, out, useBias, x.DType())
+}
+
+// MixedLinear is [Linear] with the variables stored in param (float32 master weights) and cast to
+// x's dtype (bfloat16, say) for the product, whose result is in x's dtype. Gradients flow back
+// through the casts to the stored weights.
+func MixedLinear(ctx *context.Context, x *graph.Node, out int, useBias bool, param dtypes.DType) *graph.Node {
 	in := x.Shape().Dimensions[x.Rank()-1]
-	w := ctx.VariableWithShape(WeightsVar, shapes.Make(x.DType(), in, out)).ValueGraph(x.Graph())
-	y := graph.DotGeneral(x, []int{x.Rank() - 1}, nil, w, []int{0}, nil)
+	cast := func(n *graph.Node) *graph.Node {
+		if n.DType() != x.DType() {
+			return graph.ConvertDType(n, x.DType())
+		}
+		return n
+	}
+	w := ctx.VariableWithShape(WeightsVar, shapes.Make(param, in, out)).ValueGraph(x.Graph())
+	y := graph.DotGeneral(x, []int{x.Rank() - 1}, nil, cast(w), []int{0}, nil)
 	if useBias {
-		b := ctx.WithInitializer(initializers.Zero).VariableWithShape(BiasesVar, shapes.Make(x.DType(), out)).ValueGraph(x.Graph())
-		y = graph.Add(y, graph.ExpandLeftToRank(b, y.Rank()))
+		b := ctx.WithInitializer(initializers.Zero).VariableWithShape(BiasesVar, shapes.Make(param, out)).ValueGraph(x.Graph())
+		y = graph.Add(y, graph.ExpandLeftToRank(cast(b), y.Rank()))
 	}
 	return y
 }
 
 // headRMSNorm normalises the last axis of x `[batch, seq, heads, headDim]` to unit RMS and scales it
-// by a learned `[headDim]` vector: x / sqrt(mean(x²) + eps) · scale, statistics in float32 or more.
-func headRMSNorm(ctx *context.Context, x *graph.Node, eps float64) *graph.Node {
+// by a learned `[headDim]` vector (stored in param): x / sqrt(mean(x²) + eps) · scale, statistics in
+// float32 or more.
+func headRMSNorm(ctx *context.Context, x *graph.Node, eps float64, param dtypes.DType) *graph.Node {
 	headDim := x.Shape().Dimensions[x.Rank()-1]
-	scale := ctx.WithInitializer(initializers.One).VariableWithShape(ScaleVar, shapes.Make(x.DType(), headDim)).ValueGraph(x.Graph())
+	scale := ctx.WithInitializer(initializers.One).VariableWithShape(ScaleVar, shapes.Make(param, headDim)).ValueGraph(x.Graph())
+	if scale.DType() != x.DType() {
+		scale = graph.ConvertDType(scale, x.DType())
+	}
 	acc := x
 	if x.DType() != dtypes.Float64 && x.DType() != dtypes.Float32 {
 		acc = graph.ConvertDType(x, dtypes.Float32)

@@ -34,7 +34,7 @@ func TestGolden(t *testing.T) {
 				cfg := rnn.Config{Cell: rnn.Cell(c.Config.Cell), VocabSize: c.Config.VocabSize, EmbedDim: c.Config.EmbedDim,
 					HiddenDim: c.Config.HiddenDim, NumLayers: c.Config.NumLayers, Stepwise: stepwise}
 				require.NoError(t, cfg.Validate())
-				n := golden.CheckModel(t, backend.MustShared(), c.ModelCase, 2e-5, cfg.Logits)
+				n := golden.CheckModel(t, backend.MustShared(), c.ModelCase, 2e-5, 2e-5, cfg.Logits)
 				require.Equal(t, n, cfg.NumParams(), "NumParams")
 			})
 		}

@@ -78,6 +78,11 @@ type Config struct {
 	RoPEBase float64
 	// DType is the dtype of parameters and activations: Float32 (default when zero) or Float64.
 	DType dtypes.DType
+	// ComputeDType, set to BFloat16, turns on mixed precision: matmuls (projections, attention,
+	// MLP, head) take bfloat16 inputs and weights cast from the float32 master copy; the residual
+	// stream, norms, softmax accumulation, activations' non-linearities, the loss and the optimizer
+	// state stay in float32. Zero means DType throughout.
+	ComputeDType dtypes.DType
 }
 
 // Tiny is the CPU default: 4 layers, 128 wide, 4 heads, FFN 512, GELU, LayerNorm, learned positions,
@@ -117,6 +122,14 @@ func (c Config) dtype() dtypes.DType {
 	return c.DType
 }
 
+// compute returns the matmul dtype.
+func (c Config) compute() dtypes.DType {
+	if c.ComputeDType == dtypes.InvalidDType {
+		return c.dtype()
+	}
+	return c.ComputeDType
+}
+
 func (c Config) normEpsilon() float64 {
 	if c.NormEpsilon == 0 {
 		return 1e-5
@@ -128,7 +141,7 @@ func (c Config) normEpsilon() float64 {
 func (c Config) Attention() attention.Config {
 	return attention.Config{ModelDim: c.ModelDim, NumHeads: c.NumHeads, NumKVHeads: c.NumKVHeads,
 		UseBias: c.UseBias, RoPE: c.Positional == RoPE, RoPEBase: c.RoPEBase, QKNorm: c.QKNorm,
-		NormEpsilon: 1e-6, Dropout: c.Dropout}
+		NormEpsilon: 1e-6, Dropout: c.Dropout, ComputeDType: c.ComputeDType}
 }
 
 // Validate returns an error naming every bad value, or nil.
@@ -169,6 +182,15 @@ func (c Config) Validate() error {
 	case dtypes.InvalidDType, dtypes.Float32, dtypes.Float64:
 	default:
 		add("DType %s is not Float32 or Float64", c.DType)
+	}
+	switch c.ComputeDType {
+	case dtypes.InvalidDType, c.dtype():
+	case dtypes.BFloat16:
+		if c.dtype() != dtypes.Float32 {
+			add("ComputeDType BFloat16 needs DType Float32 master weights, got %s", c.DType)
+		}
+	default:
+		add("ComputeDType %s is not BFloat16 (or DType)", c.ComputeDType)
 	}
 	if err := c.Attention().Validate(); err != nil {
 		errs = append(errs, err)

@@ -103,11 +103,19 @@ func forward(ctx *context.Context, cfg Config, tokens *graph.Node, cache *attent
 		h = mlp(lctx.In(MLPScope), cfg, norm(lctx.In(MLPNormScope), cfg, x))
 		x = graph.Add(x, layers.DropoutStatic(ctx, h, cfg.Dropout))
 	}
-	x = norm(ctx.In(FinalNormScope), cfg, x)
+	x = toDType(norm(ctx.In(FinalNormScope), cfg, x), cfg.compute())
 	if cfg.TieEmbeddings {
-		return graph.DotGeneral(x, []int{2}, nil, wte, []int{1}, nil)
+		return graph.DotGeneral(x, []int{2}, nil, toDType(wte, cfg.compute()), []int{1}, nil)
 	}
-	return attention.Linear(ctx.In(HeadScope), x, cfg.VocabSize, false)
+	return attention.MixedLinear(ctx.In(HeadScope), x, cfg.VocabSize, false, dtype)
+}
+
+// toDType converts x to dtype if it isn't already.
+func toDType(x *graph.Node, dtype dtypes.DType) *graph.Node {
+	if x.DType() == dtype {
+		return x
+	}
+	return graph.ConvertDType(x, dtype)
 }
 
 // norm is LayerNorm or RMSNorm over the last axis, statistics in x's dtype (float32 or float64).
@@ -135,9 +143,12 @@ func norm(ctx *context.Context, cfg Config, x *graph.Node) *graph.Node {
 	return y
 }
 
-// mlp is the position-wise feed-forward network.
+// mlp is the position-wise feed-forward network: matmuls in the compute dtype, the non-linearity
+// in x's dtype; it returns x's dtype.
 func mlp(ctx *context.Context, cfg Config, x *graph.Node) *graph.Node {
-	up := attention.Linear(ctx.In("up"), x, cfg.FFNDim, cfg.UseBias)
+	param := x.DType()
+	xc := toDType(x, cfg.compute())
+	up := toDType(attention.MixedLinear(ctx.In("up"), xc, cfg.FFNDim, cfg.UseBias, param), param)
 	var h *graph.Node
 	switch cfg.Activation {
 	case GELU:
@@ -148,10 +159,10 @@ func mlp(ctx *context.Context, cfg Config, x *graph.Node) *graph.Node {
 		r := graph.Max(up, graph.ZerosLike(up))
 		h = graph.Mul(r, r)
 	case SwiGLU:
-		gate := attention.Linear(ctx.In("gate"), x, cfg.FFNDim, cfg.UseBias)
+		gate := toDType(attention.MixedLinear(ctx.In("gate"), xc, cfg.FFNDim, cfg.UseBias, param), param)
 		h = graph.Mul(graph.Mul(gate, graph.Sigmoid(gate)), up)
 	}
-	return attention.Linear(ctx.In("down"), h, cfg.ModelDim, cfg.UseBias)
+	return toDType(attention.MixedLinear(ctx.In("down"), toDType(h, cfg.compute()), cfg.ModelDim, cfg.UseBias, param), param)
 }
 
 // gelu is the exact GELU, 0.5·x·(1 + erf(x/√2)).

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/dtypes/bfloat16"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
@@ -67,6 +68,13 @@ func Float64s(t *tensors.Tensor) []float64 {
 		out := make([]float64, len(f))
 		for i, x := range f {
 			out[i] = float64(x)
+		}
+		return out
+	case dtypes.BFloat16:
+		f := tensors.MustCopyFlatData[bfloat16.BFloat16](t)
+		out := make([]float64, len(f))
+		for i, x := range f {
+			out[i] = float64(x.Float32())
 		}
 		return out
 	}

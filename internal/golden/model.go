@@ -25,10 +25,10 @@ type ModelCase struct {
 }
 
 // CheckModel loads c.Params into a new context as float32, runs logits over c.Tokens, and checks
-// the logits, the loss and the gradient of the loss with respect to every parameter within
-// relative error tol. It also checks that the model uses exactly PyTorch's trainable variables,
-// and returns how many scalars the parameters hold.
-func CheckModel(t *testing.T, b backends.Backend, c ModelCase, tol float64,
+// the logits and the loss within relative error tol and the gradient of the loss with respect to
+// every parameter within gradTol. It also checks that the model uses exactly PyTorch's trainable
+// variables, and returns how many scalars the parameters hold.
+func CheckModel(t *testing.T, b backends.Backend, c ModelCase, tol, gradTol float64,
 	logits func(ctx *context.Context, tokens *graph.Node) *graph.Node) (numParams int) {
 	t.Helper()
 	ctx := context.New()
@@ -57,7 +57,7 @@ func CheckModel(t *testing.T, b backends.Backend, c ModelCase, tol float64,
 	loss := Float64s(outs[1])[0]
 	require.LessOrEqual(t, math.Abs(loss-c.Loss)/c.Loss, tol, "loss %g, PyTorch %g", loss, c.Loss)
 	for i, k := range keys {
-		Check(t.Errorf, "d "+k, outs[2+i], c.Grads[k], tol)
+		Check(t.Errorf, "d "+k, outs[2+i], c.Grads[k], gradTol)
 	}
 	trainable := 0
 	for v := range ctx.IterVariables() {

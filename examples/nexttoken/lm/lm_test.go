@@ -155,3 +155,25 @@ func TestRecurrentModels(t *testing.T) {
 	_, err := lm.Run(o, &out, &out)
 	require.ErrorContains(t, err, `-model "rnn" is not one of transformer, lstm, gru`)
 }
+
+// TestMixedPrecisionTracksFloat32 trains the same model from the same seed in float32 and with
+// bfloat16 matmuls (float32 master weights, optimizer, norms, softmax and loss) and checks that the
+// bf16 run's training loss stays within 0.05 nats of the float32 run's at every step, and its final
+// validation loss within 0.02.
+func TestMixedPrecisionTracksFloat32(t *testing.T) {
+	data := corpus(t)
+	var out bytes.Buffer
+	o := tinyOptions(t, data, t.TempDir())
+	o.Steps, o.EvalEvery, o.Dropout, o.Sample = 30, 30, 0, 5 // The sample runs the bf16 KV-cache path too.
+	f32, err := lm.Run(o, &out, &out)
+	require.NoError(t, err)
+	o.Precision, o.Out = "bfloat16", t.TempDir()
+	bf16, err := lm.Run(o, &out, &out)
+	require.NoError(t, err)
+	for i := range f32.History {
+		require.InDelta(t, f32.History[i].TrainLoss, bf16.History[i].TrainLoss, 0.05, "step %d", i+1)
+	}
+	require.InDelta(t, f32.ValLoss, bf16.ValLoss, 0.02)
+	require.Less(t, f32.History[29].TrainLoss, f32.History[0].TrainLoss-0.5, "the run learns")
+	require.NotEqual(t, f32.History[29].TrainLoss, bf16.History[29].TrainLoss, "bf16 really ran in bf16")
+}

@@ -10,6 +10,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
@@ -33,6 +34,7 @@ type Options struct {
 	Heads       int     // -heads (0 = preset)
 	FFN         int     // -ffn (0 = preset)
 	Dropout     float64 // -dropout (negative = preset)
+	Precision   string  // -precision: float32, or bfloat16 (mixed precision: bf16 matmuls, float32 master weights)
 	LR          float64 // -lr: peak learning rate
 	Warmup      int     // -warmup: linear warmup steps
 	Schedule    string  // -schedule: constant or cosine (to LR/10 at the last step)
@@ -54,9 +56,9 @@ type Options struct {
 // DefaultOptions are the flags' defaults: the Tiny model on GOROOT's Go source, sized to finish in
 // about five minutes on 2 CPU cores with the pure-Go backend.
 func DefaultOptions() Options {
-	return Options{Out: "runs/nexttoken", Model: "transformer", Preset: "tiny", Steps: 150, Batch: 16, Seq: 0, Dropout: -1,
-		LR: 2e-3, Warmup: 15, Schedule: "cosine", WeightDecay: 0.1, Clip: 1.0, ValFrac: 0.1, EvalEvery: 50,
-		EvalTokens: 16384, Seed: 1, Sample: 300, Prompt: "func ", Temperature: 0.8, TopK: 0, TopP: 0.95}
+	return Options{Out: "runs/nexttoken", Model: "transformer", Preset: "tiny", Steps: 100, Batch: 16, Seq: 0, Dropout: -1, Precision: "float32",
+		LR: 2e-3, Warmup: 10, Schedule: "cosine", WeightDecay: 0.1, Clip: 1.0, ValFrac: 0.1, EvalEvery: 25,
+		EvalTokens: 8192, Seed: 1, Sample: 300, Prompt: "func ", Temperature: 0.8, TopK: 0, TopP: 0.95}
 }
 
 // RegisterFlags defines the flags on fs with o's values as defaults, writing into o.
@@ -75,6 +77,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.Heads, "heads", o.Heads, "attention heads (0 = preset)")
 	fs.IntVar(&o.FFN, "ffn", o.FFN, "MLP hidden width (0 = preset)")
 	fs.Float64Var(&o.Dropout, "dropout", o.Dropout, "dropout rate (negative = preset)")
+	fs.StringVar(&o.Precision, "precision", o.Precision, "float32, or bfloat16: mixed precision (bf16 matmuls; float32 weights, optimizer, norms, softmax, loss)")
 	fs.Float64Var(&o.LR, "lr", o.LR, "peak learning rate")
 	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "linear warmup steps")
 	fs.StringVar(&o.Schedule, "schedule", o.Schedule, "learning-rate schedule after warmup: constant or cosine (to lr/10)")
@@ -99,6 +102,12 @@ func (o Options) Validate() error {
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if o.Model != "transformer" && o.Model != "lstm" && o.Model != "gru" {
 		add("-model %q is not one of transformer, lstm, gru", o.Model)
+	}
+	if o.Precision != "float32" && o.Precision != "bfloat16" {
+		add("-precision %q is not float32 or bfloat16", o.Precision)
+	}
+	if o.Precision == "bfloat16" && o.Model != "transformer" {
+		add("-precision bfloat16 is for -model transformer")
 	}
 	if o.Hidden < 0 {
 		add("-hidden %d must not be negative", o.Hidden)
@@ -182,6 +191,9 @@ func (o Options) ModelConfig() (transformer.Config, error) {
 	}
 	if o.Dropout >= 0 {
 		cfg.Dropout = o.Dropout
+	}
+	if o.Precision == "bfloat16" {
+		cfg.ComputeDType = dtypes.BFloat16
 	}
 	if err := cfg.Validate(); err != nil {
 		msg := strings.TrimPrefix(err.Error(), "transformer.Config: ")
