@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -38,6 +39,8 @@ type Sizes struct {
 	Vocab                    int // token ids (256)
 	Dim, Layers, Heads, FFN  int // transformer
 	Embed, Hidden, RNNLayers int // lstm, gru
+	// BF16 turns on the transformer's mixed precision (bfloat16 matmuls, float32 master weights).
+	BF16 bool
 }
 
 // Model is what the measurements need of a model.
@@ -64,6 +67,9 @@ func Build(kind string, seqLen int, s Sizes, backendName string) (Model, error) 
 		set(&cfg.NumHeads, s.Heads)
 		set(&cfg.FFNDim, s.FFN)
 		cfg.MaxSeqLen = max(cfg.MaxSeqLen, seqLen)
+		if s.BF16 {
+			cfg.ComputeDType = dtypes.BFloat16
+		}
 		return cfg, cfg.Validate()
 	case "lstm", "gru":
 		cfg := rnn.Baseline(rnn.Cell(kind))
@@ -236,6 +242,7 @@ func (s *Sizes) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&s.Embed, "embed", 0, "lstm/gru embedding width (0 = 128)")
 	fs.IntVar(&s.Hidden, "hidden", 0, "lstm/gru state width (0 = 240 lstm, 272 gru)")
 	fs.IntVar(&s.RNNLayers, "rnn-layers", 0, "lstm/gru layers (0 = 2)")
+	fs.BoolVar(&s.BF16, "bf16", false, "transformer mixed precision: bfloat16 matmuls, float32 master weights")
 }
 
 // Args returns the set size flags as arguments for the PyTorch reference script.
@@ -249,6 +256,9 @@ func (s Sizes) Args() []string {
 		if f.v > 0 {
 			args = append(args, "--"+f.name, fmt.Sprint(f.v))
 		}
+	}
+	if s.BF16 {
+		args = append(args, "--dtype", "bfloat16")
 	}
 	return args
 }
