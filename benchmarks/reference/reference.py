@@ -142,6 +142,17 @@ def main():
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.device == "cpu" and "BLAS_INFO=generic" in torch.__config__.show():
+        # Debian's python3-torch calls whatever libblas.so.3 is installed: the reference BLAS by
+        # default (about 5 GFLOP/s here), OpenBLAS after `apt-get install libopenblas0-pthread`.
+        a = torch.randn(512, 512)
+        start = time.perf_counter()
+        for _ in range(5):
+            a @ a
+        gflops = 5 * 2 * 512 ** 3 / (time.perf_counter() - start) / 1e9
+        if gflops < 20:
+            print("reference.py: torch's generic BLAS runs a matmul at %.1f GFLOP/s: install an optimized "
+                  "libblas.so.3 (apt-get install -y libopenblas0-pthread) for a fair peer" % gflops, file=sys.stderr)
     for kind in args.models.split(","):
         for seq in (int(s) for s in args.lengths.split(",")):
             print(json.dumps(measure(kind, seq, args)), flush=True)

@@ -12,9 +12,13 @@ import (
 )
 
 // Series is one line: its name in the legend and its points. NaN values are skipped.
+// Color, when positive, picks palette entry Color-1 so related series can share a color.
 type Series struct {
 	Name string
 	X, Y []float64
+	// Color indexes the palette (0 = by position); Dashed draws a dashed line (a peer, say).
+	Color  int
+	Dashed bool
 }
 
 // Chart describes a chart.
@@ -61,8 +65,15 @@ func (c Chart) Save(path string) error {
 		if err != nil {
 			return fmt.Errorf("plot %s: %w", path, err)
 		}
-		col := palette[i%len(palette)]
+		ci := i
+		if s.Color > 0 {
+			ci = s.Color - 1
+		}
+		col := palette[ci%len(palette)]
 		line.Color = col
+		if s.Dashed {
+			line.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		}
 		line.Width = vg.Points(1.5)
 		points.Color = col
 		points.Radius = vg.Points(1.5)

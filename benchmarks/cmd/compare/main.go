@@ -72,6 +72,7 @@ func run() error {
 		python    = flag.String("python", "", "the Python that has torch (empty: python3, else /usr/bin/python3, whichever imports torch)")
 		gen       = flag.Bool("generate", true, "also measure generation (TTFT, tokens/s)")
 		onlyWrite = flag.Bool("write-only", false, "only regenerate RESULTS.md and charts from the results files")
+		onlyRef   = flag.Bool("reference-only", false, "re-run only the PyTorch reference into the existing results file of -label")
 	)
 	var sizes bench.Sizes
 	sizes.RegisterFlags(flag.CommandLine)
@@ -80,7 +81,28 @@ func run() error {
 	if err := os.MkdirAll(resultsDir, 0o755); err != nil {
 		return err
 	}
-	if !*onlyWrite {
+	if *onlyRef {
+		path := filepath.Join(resultsDir, *label+".json")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("-reference-only: %w", err)
+		}
+		var r Run
+		if err := json.Unmarshal(b, &r); err != nil {
+			return fmt.Errorf("-reference-only: %s: %w", path, err)
+		}
+		py := pickPython(*python)
+		if py == "" {
+			return errors.New("-reference-only: no python3 here imports torch")
+		}
+		r.Torch, r.TorchNote = runReference(py, *reference, *refArgs+" "+strings.Join(sizes.Args(), " "), *models, *lengths, *tokens, *steps)
+		if b, err = json.MarshalIndent(r, "", "  "); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			return err
+		}
+	} else if !*onlyWrite {
 		var lens []int
 		for _, s := range strings.Split(*lengths, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -295,13 +317,13 @@ func section(md *strings.Builder, dir, resultsDir string, r Run) error {
 		}
 	}
 	var tp, cp []plotting.Series
-	for _, m := range order {
+	for i, m := range order {
+		series[m].Color, compile[m].Color = i+1, i+1
 		tp = append(tp, *series[m])
 		cp = append(cp, *compile[m])
 	}
-	for _, m := range order {
-		var s plotting.Series
-		s.Name = m + " (PyTorch)"
+	for i, m := range order {
+		s := plotting.Series{Name: m + " (PyTorch)", Color: i + 1, Dashed: true}
 		for _, res := range r.Ours {
 			if t, ok := torch[fmt.Sprintf("%s/%d", m, res.SeqLen)]; ok && res.Model == m {
 				s.X, s.Y = append(s.X, float64(t.SeqLen)), append(s.Y, t.TokensPerSec)
@@ -313,8 +335,8 @@ func section(md *strings.Builder, dir, resultsDir string, r Run) error {
 	}
 	throughput := filepath.Join(resultsDir, r.Label+"-throughput.png")
 	compilePNG := filepath.Join(resultsDir, r.Label+"-compile.png")
-	if err := (plotting.Chart{Title: "training throughput, " + r.Label, XLabel: "sequence length T", YLabel: "tokens/s",
-		LogX: true, Series: tp}).Save(throughput); err != nil {
+	if err := (plotting.Chart{Title: "training throughput, " + r.Label + " (solid: bitter, dashed: PyTorch)",
+		XLabel: "sequence length T (tokens per step fixed)", YLabel: "tokens/s", LogX: true, LogY: true, Series: tp}).Save(throughput); err != nil {
 		return err
 	}
 	if err := (plotting.Chart{Title: "first-step build and compile, " + r.Label, XLabel: "sequence length T", YLabel: "seconds",
