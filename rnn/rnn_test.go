@@ -93,3 +93,35 @@ func TestStepMatchesLogits(t *testing.T) {
 		})
 	}
 }
+
+// TestGeneratorMatchesLogits: greedy generation with the carried state picks, at every step, the
+// argmax of the full forward pass over the text so far.
+func TestGeneratorMatchesLogits(t *testing.T) {
+	cfg := rnn.Config{Cell: rnn.GRU, VocabSize: 9, EmbedDim: 4, HiddenDim: 6, NumLayers: 2}
+	ctx := context.New()
+	full, err := context.NewExec(backend.MustShared(), ctx, func(ctx *context.Context, tok *graph.Node) *graph.Node {
+		return cfg.Logits(ctx, tok)
+	})
+	require.NoError(t, err)
+	text := []int32{3, 1, 4}
+	full.MustExec([][]int32{text})
+	gen, err := rnn.NewGenerator(backend.MustShared(), ctx, cfg)
+	require.NoError(t, err)
+	out, err := gen.Generate(text, 6, transformer.Sampling{})
+	require.NoError(t, err)
+	require.Len(t, out, 6)
+	for _, next := range out {
+		logits := full.MustExec([][]int32{text})[0].Value().([][][]float32)[0]
+		last := logits[len(logits)-1]
+		best := 0
+		for j := range last {
+			if last[j] > last[best] {
+				best = j
+			}
+		}
+		require.Equal(t, int32(best), next)
+		text = append(text, next)
+	}
+	_, err = gen.Generate(nil, 2, transformer.Sampling{})
+	require.ErrorContains(t, err, "the prompt is empty")
+}

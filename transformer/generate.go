@@ -26,6 +26,9 @@ type Sampling struct {
 	Seed uint64
 }
 
+// NewRand returns the random source of a generation seeded with s.Seed.
+func (s Sampling) NewRand() *rand.Rand { return rand.New(rand.NewPCG(s.Seed, 0x67656e)) }
+
 // Validate returns an error naming a bad value, or nil.
 func (s Sampling) Validate() error {
 	if !(s.Temperature >= 0) || math.IsInf(s.Temperature, 0) {
@@ -88,7 +91,7 @@ func (gen *Generator) Generate(prompt []int32, n int, s Sampling) (out []int32, 
 			out, err = nil, fmt.Errorf("generate: %v", r)
 		}
 	}()
-	rng := rand.New(rand.NewPCG(s.Seed, 0x67656e))
+	rng := s.NewRand()
 	maxLen := gen.cfg.MaxSeqLen
 	keep := max(1, maxLen/2)
 	context := slices.Clone(prompt)
@@ -102,7 +105,7 @@ func (gen *Generator) Generate(prompt []int32, n int, s Sampling) (out []int32, 
 	}
 	pos := len(context)
 	for range n {
-		next := sample(logits, s, rng)
+		next := Sample(logits, s, rng)
 		out = append(out, next)
 		context = append(context, next)
 		if pos >= maxLen { // The cache is full: slide the window.
@@ -141,8 +144,9 @@ func (gen *Generator) step(tokens []int32, position int) ([]float64, error) {
 	return nil, fmt.Errorf("generate: unexpected logits %T", row)
 }
 
-// sample draws a token id from logits under s.
-func sample(logits []float64, s Sampling, rng *rand.Rand) int32 {
+// Sample draws a token id from logits under s: the argmax when Temperature is 0, else a draw from
+// [Probabilities] with rng.
+func Sample(logits []float64, s Sampling, rng *rand.Rand) int32 {
 	if s.Temperature == 0 {
 		best := 0
 		for i, l := range logits {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/bitterlesson/bitter/rnn"
@@ -24,7 +23,7 @@ type GenResult struct {
 
 // MeasureGenerate times greedy generation of newTokens after a prompt of promptLen tokens with a
 // freshly initialised model (speed does not depend on the weights). The transformer decodes on its
-// KV cache (one prefill, then one token per step); the RNNs carry their state (rnn.Config.Step),
+// KV cache (one prefill, then one token per step); the RNNs carry their state (rnn.Generator),
 // taking the prompt one token at a time as they must. Graphs are compiled by a warm-up run first.
 func MeasureGenerate(b backends.Backend, kind string, promptLen, newTokens int, s Sizes) (GenResult, error) {
 	res := GenResult{Model: kind, PromptLen: promptLen, NewTokens: newTokens}
@@ -58,10 +57,11 @@ func MeasureGenerate(b backends.Backend, kind string, promptLen, newTokens int, 
 		}
 		generate = func(n int) error { _, err := gen.Generate(prompt, n, transformer.Sampling{}); return err }
 	case rnn.Config:
-		generate, err = rnnGenerator(b, ctx, m, prompt)
+		gen, err := rnn.NewGenerator(b, ctx, m)
 		if err != nil {
 			return res, err
 		}
+		generate = func(n int) error { _, err := gen.Generate(prompt, n, transformer.Sampling{}); return err }
 	}
 	if err := generate(2); err != nil { // Warm-up: compiles every graph.
 		return res, err
@@ -79,39 +79,4 @@ func MeasureGenerate(b backends.Backend, kind string, promptLen, newTokens int, 
 	res.TTFTms = ttft * 1000
 	res.TokensPerSec = float64(newTokens-1) / max(1e-9, total-ttft)
 	return res, nil
-}
-
-// rnnGenerator returns a greedy generator that steps the RNN through the prompt and then n tokens.
-func rnnGenerator(b backends.Backend, ctx *context.Context, cfg rnn.Config, prompt []int32) (func(n int) error, error) {
-	exec, err := context.NewExec(b, ctx.Reuse(), func(ctx *context.Context, in []*graph.Node) []*graph.Node {
-		logits, states := cfg.Step(ctx, in[0], in[1:])
-		next := graph.ArgMax(logits, -1, in[0].DType())
-		return append([]*graph.Node{next}, states...)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return func(n int) error {
-		states := make([]any, cfg.NumStates())
-		for i := range states {
-			states[i] = tensors.FromValue([][]float32{make([]float32, cfg.HiddenDim)})
-		}
-		token := []int32{prompt[0]}
-		for pos := 1; pos < len(prompt)+n; pos++ {
-			outs, err := exec.Exec(append([]any{token}, states...)...)
-			if err != nil {
-				return err
-			}
-			next := outs[0].Value().([]int32)
-			for i := range states {
-				states[i] = outs[1+i]
-			}
-			if pos < len(prompt) {
-				token = []int32{prompt[pos]}
-			} else {
-				token = next
-			}
-		}
-		return nil
-	}, nil
 }

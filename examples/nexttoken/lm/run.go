@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -331,8 +330,14 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 			if err != nil {
 				return res, err
 			}
-		} else if out, err = generateByRerun(b, ctx, model, ids, o.Sample, seq, sampling); err != nil {
-			return res, err
+		} else {
+			gen, err := rnn.NewGenerator(b, ctx, rcfg)
+			if err != nil {
+				return res, err
+			}
+			if out, err = gen.Generate(ids, o.Sample, sampling); err != nil {
+				return res, err
+			}
 		}
 		toks := make([]data.Token, len(out))
 		for i, t := range out {
@@ -487,54 +492,4 @@ func (p *progress) finish() {
 		_ = p.bar.Finish()
 		fmt.Fprintln(p.w)
 	}
-}
-
-// generateByRerun samples from a model without a KV cache (the RNNs): each token runs the model
-// over the last `window` tokens and draws from the last position's logits.
-func generateByRerun(b backends.Backend, ctx *context.Context, model Model, prompt []int32, n, window int,
-	s transformer.Sampling) (out []int32, err error) {
-	if err := s.Validate(); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("generate: %v", r)
-		}
-	}()
-	exec := context.MustNewExec(b, ctx.Reuse(), func(ctx *context.Context, tokens *graph.Node) *graph.Node {
-		logits := model.Logits(ctx, tokens)
-		return graph.Slice(logits, graph.AxisRange(), graph.AxisElem(-1), graph.AxisRange())
-	})
-	rng := rand.New(rand.NewPCG(s.Seed, 0x67656e))
-	text := slices.Clone(prompt)
-	for range n {
-		start := max(0, len(text)-window)
-		outs, err := exec.Exec([][]int32{text[start:]})
-		if err != nil {
-			return nil, err
-		}
-		var logits []float64
-		switch v := outs[0].Value().(type) {
-		case [][][]float32:
-			for _, x := range v[0][0] {
-				logits = append(logits, float64(x))
-			}
-		case [][][]float64:
-			logits = v[0][0]
-		}
-		outs[0].FinalizeAll()
-		var next int
-		if s.Temperature == 0 {
-			for i := range logits {
-				if logits[i] > logits[next] {
-					next = i
-				}
-			}
-		} else {
-			next = transformer.SampleIndex(transformer.Probabilities(logits, s), rng.Float64())
-		}
-		text = append(text, int32(next))
-		out = append(out, int32(next))
-	}
-	return out, nil
 }

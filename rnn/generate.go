@@ -1,0 +1,92 @@
+package rnn
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/bitterlesson/bitter/transformer"
+)
+
+// Generator samples from a recurrent model by carrying its state ([Config.Step]): the prompt is fed
+// one token at a time, as a recurrent network must, then each new token costs one step.
+type Generator struct {
+	cfg  Config
+	exec *context.Exec
+}
+
+// NewGenerator returns a generator for the model whose variables are in ctx.
+func NewGenerator(backend backends.Backend, ctx *context.Context, cfg Config) (*Generator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	exec, err := context.NewExec(backend, ctx.Reuse(), func(ctx *context.Context, in []*graph.Node) []*graph.Node {
+		logits, states := cfg.Step(ctx, in[0], in[1:])
+		return append([]*graph.Node{logits}, states...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Generator{cfg: cfg, exec: exec}, nil
+}
+
+// Generate returns n tokens sampled after prompt (sampling as transformer.Sampling describes).
+func (gen *Generator) Generate(prompt []int32, n int, s transformer.Sampling) (out []int32, err error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if len(prompt) == 0 {
+		return nil, errors.New("generate: the prompt is empty; give at least one token")
+	}
+	for i, t := range prompt {
+		if t < 0 || int(t) >= gen.cfg.VocabSize {
+			return nil, fmt.Errorf("generate: prompt token %d at %d is outside the vocabulary of %d", t, i, gen.cfg.VocabSize)
+		}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("generate: %v", r)
+		}
+	}()
+	rng := s.NewRand()
+	states := make([]any, gen.cfg.NumStates())
+	for i := range states {
+		states[i] = tensors.FromShape(tensorsShape(gen.cfg))
+	}
+	token := prompt[0]
+	for pos := 1; pos < len(prompt)+n; pos++ {
+		outs, err := gen.exec.Exec(append([]any{[]int32{token}}, states...)...)
+		if err != nil {
+			return nil, err
+		}
+		for i := range states {
+			states[i] = outs[1+i]
+		}
+		if pos < len(prompt) {
+			outs[0].FinalizeAll()
+			token = prompt[pos]
+			continue
+		}
+		var logits []float64
+		switch v := outs[0].Value().(type) {
+		case [][]float32:
+			for _, x := range v[0] {
+				logits = append(logits, float64(x))
+			}
+		case [][]float64:
+			logits = v[0]
+		}
+		outs[0].FinalizeAll()
+		token = transformer.Sample(logits, s, rng)
+		out = append(out, token)
+	}
+	return out, nil
+}
+
+// tensorsShape is the shape of one state tensor at batch 1 (zeros at the start).
+func tensorsShape(cfg Config) shapes.Shape { return shapes.Make(cfg.dtype(), 1, cfg.HiddenDim) }
