@@ -2,7 +2,7 @@
 // memorises part of the table of a ∘ b mod p, then, long after, generalises to the rest. See
 // README.md for a run and what it shows.
 //
-//	go run ./examples/grokking                     # CPU default: a / b mod 31, 50% of pairs, with the weight-decay-0 control
+//	go run ./examples/grokking                     # CPU default: a / b mod 31, 70% of pairs, with the weight-decay-0 control
 //	go run ./examples/grokking -preset nanda       # Nanda et al. 2023 (p = 113), for a GPU
 package main
 

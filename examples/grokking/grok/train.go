@@ -26,7 +26,7 @@ type Params struct {
 	Dim         int     // -dim: model width (heads of Dim/Heads, MLP 4·Dim)
 	Heads       int     // -heads
 	LR          float64 // -lr (constant after a 10-step warmup)
-	WeightDecay float64 // -weight-decay: AdamW's decoupled decay, on every matrix and embedding
+	WeightDecay float64 // -weight-decay: AdamW's decoupled decay, on every parameter
 	Beta2       float64 // -beta2 (β1 = 0.9)
 	Steps       int     // -steps
 	Batch       int     // -batch: 0 = the whole training set each step
@@ -36,8 +36,8 @@ type Params struct {
 
 // CPUDefault is sized for 2 CPU cores and the pure-Go backend (see the README for why).
 func CPUDefault() Params {
-	return Params{Op: Div, P: 31, TrainFrac: 0.5, Layers: 1, Dim: 64, Heads: 4, LR: 3e-3, WeightDecay: 1,
-		Beta2: 0.98, Steps: 6000, EvalEvery: 50, Seed: 1}
+	return Params{Op: Div, P: 31, TrainFrac: 0.7, Layers: 1, Dim: 64, Heads: 4, LR: 1e-3, WeightDecay: 1,
+		Beta2: 0.98, Steps: 4000, EvalEvery: 50, Seed: 1}
 }
 
 // Presets are the papers' settings, for a GPU.
@@ -159,7 +159,11 @@ func Run(b backends.Backend, p Params, log io.Writer) (res Result, err error) {
 	cfg := p.model()
 	ocfg := optim.DefaultAdamW(p.LR)
 	ocfg.LR = optim.Schedule{Kind: optim.Constant, Peak: p.LR, WarmupSteps: 10}
-	ocfg.Beta2, ocfg.WeightDecay, ocfg.DecayEmbeddings = p.Beta2, p.WeightDecay, true
+	ocfg.Beta2, ocfg.WeightDecay = p.Beta2, p.WeightDecay
+	// Decay every parameter, as torch.optim.AdamW(model.parameters()) does in both papers: with the
+	// default exemption of norms' gains and biases, the final LayerNorm's gain could scale the logits
+	// up at no cost, and weight decay would no longer push towards the low-norm, general solution.
+	ocfg.NoDecay = func(*context.Variable) bool { return false }
 	opt, err := optim.New(ocfg)
 	if err != nil {
 		return res, err
