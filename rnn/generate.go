@@ -1,7 +1,6 @@
 package rnn
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/gomlx/gomlx/backends"
@@ -40,13 +39,8 @@ func (gen *Generator) Generate(prompt []int32, n int, s transformer.Sampling) (o
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	if len(prompt) == 0 {
-		return nil, errors.New("generate: the prompt is empty; give at least one token")
-	}
-	for i, t := range prompt {
-		if t < 0 || int(t) >= gen.cfg.VocabSize {
-			return nil, fmt.Errorf("generate: prompt token %d at %d is outside the vocabulary of %d", t, i, gen.cfg.VocabSize)
-		}
+	if err := transformer.ValidatePrompt(prompt, n, gen.cfg.VocabSize); err != nil {
+		return nil, err
 	}
 	defer func() {
 		if r := recover(); r != nil {

@@ -75,16 +75,8 @@ func (gen *Generator) Generate(prompt []int32, n int, s Sampling) (out []int32, 
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	if len(prompt) == 0 {
-		return nil, errors.New("generate: the prompt is empty; give at least one token")
-	}
-	if n < 0 {
-		return nil, fmt.Errorf("generate: %d tokens requested", n)
-	}
-	for i, t := range prompt {
-		if t < 0 || int(t) >= gen.cfg.VocabSize {
-			return nil, fmt.Errorf("generate: prompt token %d at %d is outside the vocabulary of %d", t, i, gen.cfg.VocabSize)
-		}
+	if err := ValidatePrompt(prompt, n, gen.cfg.VocabSize); err != nil {
+		return nil, err
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -121,6 +113,23 @@ func (gen *Generator) Generate(prompt []int32, n int, s Sampling) (out []int32, 
 		}
 	}
 	return out, nil
+}
+
+// ValidatePrompt returns an error when prompt is empty or holds a token outside the vocabulary, or n
+// (the tokens to generate) is negative.
+func ValidatePrompt(prompt []int32, n, vocabSize int) error {
+	if len(prompt) == 0 {
+		return errors.New("generate: the prompt is empty; give at least one token")
+	}
+	if n < 0 {
+		return fmt.Errorf("generate: %d tokens requested", n)
+	}
+	for i, t := range prompt {
+		if t < 0 || int(t) >= vocabSize {
+			return fmt.Errorf("generate: prompt token %d at %d is outside the vocabulary of %d", t, i, vocabSize)
+		}
+	}
+	return nil
 }
 
 // step runs tokens at position and returns the logits of the last one.

@@ -7,6 +7,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
 	"github.com/gomlx/gomlx/pkg/ml/layers"
@@ -200,4 +201,15 @@ func TokenLosses(logits, targets *graph.Node) *graph.Node {
 // wherever a model is an interface (the example trainer takes transformers and RNNs alike).
 func (c Config) Logits(ctx *context.Context, tokens *graph.Node) *graph.Node {
 	return forward(ctx, c, tokens, nil)
+}
+
+// LossValue reads a scalar loss (or any float32/float64 scalar metric) as float64; NaN otherwise.
+func LossValue(t *tensors.Tensor) float64 {
+	switch v := t.Value().(type) {
+	case float32:
+		return float64(v)
+	case float64:
+		return v
+	}
+	return math.NaN()
 }

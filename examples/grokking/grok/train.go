@@ -192,7 +192,7 @@ func Run(b backends.Backend, p Params, log io.Writer) (res Result, err error) {
 		if err != nil {
 			return 0, 0, err
 		}
-		return scalar(outs[0]), scalar(outs[1]), nil
+		return transformer.LossValue(outs[0]), transformer.LossValue(outs[1]), nil
 	}
 	fmt.Fprintf(log, "p=%d op=%s: %d train / %d test equations; model %d layers x %d wide: %d parameters\n",
 		p.P, p.Op, len(trainSet), len(testSet), p.Layers, p.Dim, cfg.NumParams())
@@ -216,7 +216,7 @@ func Run(b backends.Backend, p Params, log io.Writer) (res Result, err error) {
 		if err != nil {
 			return res, fmt.Errorf("step %d: %w", step, err)
 		}
-		if l := scalar(metrics[0]); math.IsNaN(l) || math.IsInf(l, 0) {
+		if l := transformer.LossValue(metrics[0]); math.IsNaN(l) || math.IsInf(l, 0) {
 			return res, fmt.Errorf("step %d: the loss is %v; lower -lr", step, l)
 		}
 		for _, m := range metrics {
@@ -273,14 +273,4 @@ func weightNorm(ctx *context.Context) float64 {
 		})
 	}
 	return math.Sqrt(sum)
-}
-
-func scalar(t *tensors.Tensor) float64 {
-	switch v := t.Value().(type) {
-	case float32:
-		return float64(v)
-	case float64:
-		return v
-	}
-	return math.NaN()
 }

@@ -261,7 +261,7 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 			return res, fmt.Errorf("step %d: %w", step, err)
 		}
 		elapsed := time.Since(start).Seconds()
-		loss := scalar(metrics[0])
+		loss := transformer.LossValue(metrics[0])
 		for _, m := range metrics {
 			m.FinalizeAll()
 		}
@@ -360,16 +360,6 @@ func trainStep(trainer *train.Trainer, x, y [][]int32) (metrics []*tensors.Tenso
 	return trainer.TrainStep(nil, []*tensors.Tensor{tensors.FromValue(x)}, []*tensors.Tensor{tensors.FromValue(y)})
 }
 
-func scalar(t *tensors.Tensor) float64 {
-	switch v := t.Value().(type) {
-	case float32:
-		return float64(v)
-	case float64:
-		return v
-	}
-	return math.NaN()
-}
-
 func medianRate(stepTimes []float64, tokensPerStep int) float64 {
 	if len(stepTimes) == 0 {
 		return 0
@@ -412,7 +402,7 @@ func (e *evaluator) loss() (mean float64, err error) {
 		if err != nil {
 			return 0, err
 		}
-		sum += scalar(outs[0])
+		sum += transformer.LossValue(outs[0])
 		outs[0].FinalizeAll()
 		count += (j - i) * len(e.inputs[i])
 		i = j
