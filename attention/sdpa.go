@@ -151,12 +151,11 @@ func ScaledDotProduct(q, k, v *graph.Node, opts ...Option) *graph.Node {
 
 	// Output: [b, kvHeads, group, qLen, kvLen] x [b, kvLen, kvHeads, vd] -> [b, kvHeads, group, qLen, vd].
 	probs = graph.Reshape(probs, batch, kvHeads, group, qLen, kvLen)
-	vAcc := v
-	if vAcc.DType() != accDType {
+	if dtype != accDType {
 		// Multiply probabilities in the input dtype (bf16 on the GPU) but accumulate in float32.
 		probs = graph.ConvertDType(probs, dtype)
 	}
-	out := graph.DotGeneral(probs, []int{4}, []int{0, 1}, vAcc, []int{1}, []int{0, 2})
+	out := graph.DotGeneral(probs, []int{4}, []int{0, 1}, v, []int{1}, []int{0, 2})
 	out = graph.TransposeAllAxes(out, 0, 3, 1, 2, 4) // [b, qLen, kvHeads, group, vd]
 	out = graph.Reshape(out, batch, qLen, heads, valueDim)
 	if out.DType() != dtype {

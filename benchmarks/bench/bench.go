@@ -194,28 +194,20 @@ func MeasureTrain(b backends.Backend, kind string, seqLen, tokensPerStep, steps 
 		}
 		times[i] = time.Since(start).Seconds()
 	}
-	return run.result(kind, first, times, peakTFLOPs), nil
+	return run.Result(kind, first, Median(times), steps, peakTFLOPs), nil
 }
 
-func (r *TrainRun) result(kind string, first float64, times []float64, peakTFLOPs float64) Result {
-	step := Median(times)
+// Result is the measurement of a run: first is the first step's seconds (build, compile and one
+// step), step the seconds of a timed step (a median, or a testing.B loop's mean), steps how many
+// were timed.
+func (r *TrainRun) Result(kind string, first, step float64, steps int, peakTFLOPs float64) Result {
 	res := Result{Model: kind, SeqLen: r.SeqLen, Batch: r.Batch, Params: r.Model.NumParams(),
 		TokensPerSec: float64(r.Tokens()) / step, MsPerStep: step * 1000, CompileSec: max(0, first-step),
-		FLOPsPerToken: r.Model.FLOPsPerToken(r.SeqLen), Steps: len(times)}
+		FLOPsPerToken: r.Model.FLOPsPerToken(r.SeqLen), Steps: steps}
 	if peakTFLOPs > 0 {
 		res.MFU = res.FLOPsPerToken * res.TokensPerSec / (peakTFLOPs * 1e12)
 	}
 	return res
-}
-
-// Result returns the measurement of a run stepped by a testing.B loop: first is the first step's
-// seconds, perStep the mean seconds of the timed steps.
-func (r *TrainRun) Result(kind string, first, perStep float64, steps int, peakTFLOPs float64) Result {
-	times := make([]float64, max(1, steps))
-	for i := range times {
-		times[i] = perStep
-	}
-	return r.result(kind, first, times, peakTFLOPs)
 }
 
 // Median returns the median of xs (0 for none).

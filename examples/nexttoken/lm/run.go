@@ -272,7 +272,7 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		if step > startStep {
 			stepTimes = append(stepTimes, elapsed)
 		}
-		rec := Record{Step: step, TrainLoss: loss, LR: optim.LearningRate(ctx), TokensPerSec: float64(tokensPerStep) / elapsed}
+		rec := Record{Step: step, TrainLoss: loss, LR: schedule.At(step), TokensPerSec: float64(tokensPerStep) / elapsed}
 		if step%o.EvalEvery == 0 || step == o.Steps {
 			v, err := eval.loss()
 			if err != nil {
