@@ -76,7 +76,9 @@ func NewWithConfig(config string) (b backends.Backend, err error) {
 			b, err = nil, fmt.Errorf("backend %q failed to start: %v", config, r)
 		}
 	}()
-	if name == "go" {
+	if _, rest, _ := strings.Cut(config, ":"); name == "xla" && newXLA != nil {
+		b, err = newXLA(rest)
+	} else if name == "go" {
 		// GoMLX's pure-Go backend prints a line to stdout when parallelism is set; keep stdout clean
 		// for programs whose output is their result (and for Example tests).
 		withoutStdout(func() { b, err = backends.NewWithConfig(config) })
@@ -88,6 +90,9 @@ func NewWithConfig(config string) (b backends.Backend, err error) {
 	}
 	return b, nil
 }
+
+// newXLA starts the XLA backend with bitter's options (see xla.go); nil in builds without XLA.
+var newXLA func(config string) (backends.Backend, error)
 
 var (
 	shared    backends.Backend

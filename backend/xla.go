@@ -2,4 +2,36 @@
 
 package backend
 
-import _ "github.com/gomlx/gomlx/backends/xla" // XLA/PJRT through go-xla: GOMLX_BACKEND=xla:cuda or xla:/path/plugin.so.
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/gomlx/go-xla/pkg/pjrt"
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/backends/xla" // XLA/PJRT through go-xla: GOMLX_BACKEND=xla:cuda or xla:/path/plugin.so.
+)
+
+// PreallocateEnvVar, when set to 1, keeps XLA's own GPU memory policy (take 75% of the card at
+// start). By default bitter asks a GPU plugin to allocate as it goes, so that another process (a
+// PyTorch peer in the same benchmark, a second experiment) can share the card, and so that the
+// card's memory in use tells how much a program needs.
+const PreallocateEnvVar = "BITTER_XLA_PREALLOCATE"
+
+func init() { newXLA = newXLABackend }
+
+// newXLABackend starts the XLA backend for the part of the configuration after "xla:".
+func newXLABackend(config string) (backends.Backend, error) {
+	plugin, _, _ := strings.Cut(config, ",")
+	gpu := strings.Contains(plugin, "cuda") || strings.Contains(plugin, "rocm") || strings.Contains(plugin, "gpu")
+	if !gpu || os.Getenv(PreallocateEnvVar) == "1" {
+		return xla.New(config)
+	}
+	b, err := xla.NewWithOptions(config, pjrt.NamedValuesMap{"preallocate": false})
+	if err != nil {
+		// A plugin that does not know the option: start it with its defaults, and say so.
+		fmt.Fprintf(os.Stderr, "backend: %s without preallocate=false (%v)\n", config, err)
+		return xla.New(config)
+	}
+	return b, nil
+}

@@ -1,86 +1,155 @@
 #!/usr/bin/env bash
 # GPU benchmark run for a machine without Go (the lent H100/H200): build here, run there.
 #
-#   benchmarks/gpu.sh build        # here, with Go: .device/{compare,nexttoken,gpusmoke?} for linux/amd64
-#   benchmarks/gpu.sh run [OUT]    # there: find the CUDA PJRT plugin, run the grid and PyTorch, write OUT
+#   benchmarks/gpu.sh build        # here, with Go: .device/ with compare, nexttoken, test binaries
+#   benchmarks/gpu.sh run [OUT]    # there: find the CUDA PJRT plugin, run every stage, write OUT
 #
 # "run" uses GOMLX_BACKEND when set; otherwise it finds the xla_cuda_plugin.so that a JAX install
-# ships (located with python3) and sets GOMLX_BACKEND=xla:<path> and GOMLX_NO_AUTO_INSTALL=1. It runs
-# (1) GPT-2 small at T=1024 in bf16 mixed precision, ours and PyTorch eager and torch.compile, (2) a
-# short end-to-end GPT2Small training on tiny Shakespeare (checkpoint, sample), (3) the 1M-parameter
-# Transformer/LSTM/GRU grid with PyTorch. It writes OUT/log.txt and OUT/results.tgz (results/*.json,
-# charts, RESULTS.md, the e2e loss.csv/png): unpack it into benchmarks/ here and run
-# `go run ./benchmarks/cmd/compare -write-only`. Knobs (environment): LABEL (default: the GPU's name),
-# PEAK_TFLOPS (790), STEPS (5), TOKENS (16384), GPT2_TOKENS (16384), LENGTHS (64,...,1024),
-# E2E_STEPS (60), E2E_BATCH (8).
-set -euo pipefail
+# ships (located with python3) and sets GOMLX_BACKEND=xla:<path> and GOMLX_NO_AUTO_INSTALL=1.
+# Stages, each under a time limit and all under one deadline (DEADLINE seconds, default 470), the
+# results packed into OUT/results.tgz after each one, so a run cut short keeps what it measured:
+#   0. versions, the plugin, a GPU memory/utilisation sampler (OUT/gpu.csv, every 0.5 s);
+#   1. smoke: the transformer golden tests (values and gradients against PyTorch) on the card; if the
+#      backend does not start, the run stops here and says why;
+#   2. GPT-2 small (untied, 163M parameters) at T=1024 in bf16 mixed precision: PyTorch eager and
+#      torch.compile first, then ours, with an XLA dump (optimized HLO, memory report) of our step;
+#   3. end to end: the GPT2Small preset trains on tiny Shakespeare, checkpoints and samples;
+#   4. the 1M-parameter grid, transformer then LSTM then GRU (their unrolled graphs compile slowest),
+#      each with PyTorch eager (TF32, as XLA's default float32 dot) in the same invocation.
+# Unpack OUT/results.tgz into benchmarks/ here, then `go run ./benchmarks/cmd/compare -write-only`.
+# Knobs (environment): LABEL (default: the GPU's name), PEAK_TFLOPS (790), STEPS (10), TOKENS (16384),
+# GPT2_TOKENS (16384), LENGTHS (64,...,1024), E2E_STEPS (40), E2E_BATCH (8), DEADLINE (470).
+set -uo pipefail
 cd "$(dirname "$0")/.."
 
 build() {
+	set -e
 	mkdir -p .device
 	grep -qx '/.device/' .git/info/exclude 2>/dev/null || echo '/.device/' >> .git/info/exclude
-	GOOS=linux GOARCH=amd64 go build -o .device/compare ./benchmarks/cmd/compare
-	GOOS=linux GOARCH=amd64 go build -o .device/nexttoken ./examples/nexttoken
-	if [ -f ../shared/data/tinyshakespeare.txt ]; then cp ../shared/data/tinyshakespeare.txt .device/; fi
-	echo "built .device/compare and .device/nexttoken; carry .device and call: benchmarks/gpu.sh run \$OUT"
+	export GOOS=linux GOARCH=amd64 CGO_ENABLED=1
+	local bin
+	bin="$(mktemp -d)"
+	go build -ldflags='-s -w' -o "$bin/compare" ./benchmarks/cmd/compare
+	go build -ldflags='-s -w' -o "$bin/nexttoken" ./examples/nexttoken
+	go test -c -ldflags='-s -w' -o "$bin/transformer.test" ./transformer
+	if [ -f ../shared/data/tinyshakespeare.txt ]; then cp ../shared/data/tinyshakespeare.txt "$bin/"; fi
+	# Compressed: what travels to the device machine is limited to 64 MiB with the working tree.
+	rm -rf .device/*
+	tar -czf .device/bin.tgz -C "$bin" .
+	rm -rf "$bin"
+	du -sh .device
+	echo "built .device; carry .device and call: benchmarks/gpu.sh run \$OUT"
 }
 
 find_plugin() {
+	export GOPJRT_CUDA_CHECKS=0 # go-xla's own guess of the CUDA library folder is wrong for a JAX install
 	if [ -n "${GOMLX_BACKEND:-}" ]; then return; fi
 	local dir so
 	dir="$(python3 -c 'import jax_plugins.xla_cuda13 as p; print(p.__path__[0])' 2>/dev/null ||
 		python3 -c 'import jax_plugins.xla_cuda12 as p; print(p.__path__[0])' 2>/dev/null || true)"
 	so=""
 	[ -n "$dir" ] && so="$(find "$dir" -name 'xla_cuda_plugin.so' | head -1)"
-	[ -z "$so" ] && so="$(find / -name 'xla_cuda_plugin.so' 2>/dev/null | head -1)"
+	[ -z "$so" ] && so="$(find / -name 'xla_cuda_plugin.so' -not -path '/proc/*' 2>/dev/null | head -1)"
 	if [ -z "$so" ]; then
 		echo "gpu.sh: no xla_cuda_plugin.so found; set GOMLX_BACKEND=xla:/path/to/xla_cuda_plugin.so" >&2
-		exit 1
+		return 1
 	fi
 	export GOMLX_BACKEND="xla:$so" GOMLX_NO_AUTO_INSTALL=1
 	# The plugin's CUDA libraries come from the nvidia-* pip packages beside it.
 	local site libs
 	site="$(python3 -c 'import site; print(site.getsitepackages()[0])' 2>/dev/null || true)"
 	if [ -n "$site" ] && [ -d "$site/nvidia" ]; then
-		libs="$(find "$site/nvidia" -maxdepth 2 -name lib -type d | tr '\n' ':')"
+		libs="$(find "$site/nvidia" -maxdepth 3 -name lib -type d | tr '\n' ':')"
 		export LD_LIBRARY_PATH="${libs}${LD_LIBRARY_PATH:-}"
+	fi
+	# libdevice for XLA's GPU compiler: the system CUDA if it has it, else a pip package's.
+	local libdevice
+	libdevice="$(ls /usr/local/cuda/nvvm/libdevice/libdevice*.bc 2>/dev/null | head -1)"
+	[ -z "$libdevice" ] && [ -n "$site" ] && libdevice="$(find "$site/nvidia" -name 'libdevice*.bc' 2>/dev/null | head -1)"
+	if [ -n "$libdevice" ]; then
+		export XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_cuda_data_dir=$(dirname "$(dirname "$(dirname "$libdevice")")")"
 	fi
 }
 
 run() {
-	local out="${1:-${OUT:-gpu-out}}" work
+	local out="${1:-${OUT:-gpu-out}}" work start=$SECONDS deadline="${DEADLINE:-470}"
 	work="$(mktemp -d)"
 	mkdir -p "$out"
-	find_plugin
+	local log="$out/log.txt"
+	exec > >(tee -a "$log") 2>&1
+	# limit CAP: seconds for the next stage, at most CAP and what the deadline leaves (0: skip it).
+	limit() {
+		local left=$((deadline - (SECONDS - start) - 15))
+		if [ "$left" -lt 20 ]; then echo 0; elif [ "$left" -lt "$1" ]; then echo "$left"; else echo "$1"; fi
+	}
+	stage() { echo; echo "=== $(date -u +%H:%M:%S) t=$((SECONDS - start))s $*"; }
+	pack() { tar -czf "$out/results.tgz" -C "$work" . 2>/dev/null; }
+
+	stage "0. machine"
+	if [ -f .device/bin.tgz ]; then tar -xzf .device/bin.tgz -C .device || return 1; fi
+	nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1 | head -3
+	python3 -c 'import torch, jax; print("torch", torch.__version__, "cuda", torch.version.cuda, "| jax", jax.__version__)' 2>&1 | tail -1
+	find_plugin || return 1
+	echo "GOMLX_BACKEND=$GOMLX_BACKEND"
+	echo "XLA_FLAGS=${XLA_FLAGS:-}"
+	nvidia-smi --query-gpu=timestamp,memory.used,utilization.gpu --format=csv,noheader,nounits -lms 500 > "$out/gpu.csv" 2>/dev/null &
+	local sampler=$!
 	local label="${LABEL:-$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr -c 'A-Za-z0-9\n' '-' | sed 's/-*$//')}"
 	label="${label:-gpu}"
-	local peak="${PEAK_TFLOPS:-790}" log="$out/log.txt"
-	{
-		echo "GOMLX_BACKEND=$GOMLX_BACKEND"
-		nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>/dev/null || true
-		python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' 2>/dev/null || true
-	} | tee "$log"
-	local gpt2=(-dim 768 -layers 12 -heads 12 -ffn 3072 -vocab 50257)
-	# 1. GPT-2 small at T=1024, bf16 mixed precision: ours and PyTorch eager (same run), then torch.compile.
-	.device/compare -dir "$work" -label "$label-gpt2small-bf16" -models transformer -lengths 1024 -tokens "${GPT2_TOKENS:-16384}" \
-		"${gpt2[@]}" -bf16 -steps "${STEPS:-5}" -generate=false -peak-tflops "$peak" \
-		-reference benchmarks/reference/reference.py -reference-args "--device cuda" 2>&1 | tee -a "$log" || true
-	python3 benchmarks/reference/reference.py --device cuda --dtype bfloat16 --compile --models transformer --lengths 1024 \
-		--tokens "${GPT2_TOKENS:-16384}" --steps "${STEPS:-5}" --dim 768 --layers 12 --heads 12 --ffn 3072 --vocab 50257 \
-		> "$work/torch-compile-gpt2small.jsonl" 2>> "$log" || echo "torch.compile run failed" | tee -a "$log"
-	# 2. End to end: GPT2Small trains on real text, checkpoints and samples.
-	if [ -f .device/tinyshakespeare.txt ]; then
-		.device/nexttoken -preset gpt2-small -seq 1024 -batch "${E2E_BATCH:-8}" -steps "${E2E_STEPS:-60}" -precision bfloat16 \
-			-lr 6e-4 -warmup 10 -data .device/tinyshakespeare.txt -eval-every 30 -eval-tokens 65536 -sample 300 \
-			-prompt "ROMEO:" -out "$work/e2e" -quiet 2>&1 | tee -a "$log" || true
-		rm -f "$work/e2e/checkpoint.bin" # 1.5 GB with AdamW state: too large to bring back; its writing is in the log.
+	local peak="${PEAK_TFLOPS:-790}" steps="${STEPS:-10}" t
+
+	stage "1. smoke: transformer golden tests on the card"
+	(cd transformer && timeout "$(limit 50)" ../.device/transformer.test -test.run 'TestModelGolden|TestMixedPrecisionGolden|TestGreedyOnCacheMatchesFullForward' -test.v 2>&1) |
+		grep -v '^=== RUN' | tee "$work/golden-gpu.txt" | tail -40
+	if grep -q 'failed to start\|no xla_cuda_plugin\|cannot open shared object' "$work/golden-gpu.txt"; then
+		echo "gpu.sh: the XLA backend did not start on the card: stopping here"
+		kill "$sampler" 2>/dev/null; pack; return 1
 	fi
-	# 3. The 1M-parameter grid: transformer, LSTM, GRU across T, float32, with PyTorch eager.
-	.device/compare -dir "$work" -label "$label" -peak-tflops "$peak" -steps "${STEPS:-5}" -tokens "${TOKENS:-16384}" \
-		-lengths "${LENGTHS:-64,128,256,512,1024}" -reference benchmarks/reference/reference.py \
-		-reference-args "--device cuda" 2>&1 | tee -a "$log" || true
-	tar -czf "$out/results.tgz" -C "$work" .
-	echo "wrote $out/results.tgz: unpack into benchmarks/ (results/*.json, RESULTS.md is regenerated by compare -write-only)" | tee -a "$log"
+
+	local gpt2=(-dim 768 -layers 12 -heads 12 -ffn 3072 -vocab 50257)
+	t="$(limit 240)"
+	stage "2. GPT-2 small, T=1024, bf16 (limit ${t}s)"
+	if [ "$t" -gt 0 ]; then
+		XLA_FLAGS="${XLA_FLAGS:-} --xla_dump_to=$work/xla-dump --xla_dump_hlo_as_text" timeout "$t" \
+			.device/compare -dir "$work" -label "$label-gpt2small-bf16" -models transformer -lengths 1024 -tokens "${GPT2_TOKENS:-16384}" \
+			"${gpt2[@]}" -bf16 -steps "$steps" -generate=false -peak-tflops "$peak" \
+			-reference benchmarks/reference/reference.py -reference-args "--device cuda;--device cuda --compile"
+		echo "exit $?"
+		# Keep the optimized HLO and XLA's memory reports of the biggest module (the train step).
+		if [ -d "$work/xla-dump" ]; then
+			ls -S "$work/xla-dump" | head -5
+			find "$work/xla-dump" -type f ! -name '*after_optimizations.txt' ! -name '*memory-usage-report.txt' -delete
+		fi
+		pack
+	fi
+
+	t="$(limit 150)"
+	stage "3. end to end: GPT2Small on tiny Shakespeare (limit ${t}s)"
+	if [ "$t" -gt 0 ] && [ -f .device/tinyshakespeare.txt ]; then
+		timeout "$t" .device/nexttoken -preset gpt2-small -seq 1024 -batch "${E2E_BATCH:-8}" -steps "${E2E_STEPS:-40}" -precision bfloat16 \
+			-lr 6e-4 -warmup 10 -data .device/tinyshakespeare.txt -eval-every 20 -eval-tokens 32768 -sample 200 \
+			-prompt "ROMEO:" -out "$work/e2e"
+		echo "exit $?"
+		ls -la "$work/e2e" 2>/dev/null
+		rm -f "$work/e2e/checkpoint.bin" # 1.5 GB with AdamW state: too large to bring back; its size is listed above
+		pack
+	fi
+
+	for model in transformer lstm gru; do
+		local cap=70
+		[ "$model" != transformer ] && cap=100
+		t="$(limit "$cap")"
+		stage "4. 1M grid: $model (limit ${t}s)"
+		[ "$t" -gt 0 ] || continue
+		timeout "$t" .device/compare -dir "$work" -label "$label" -append -peak-tflops "$peak" -steps "$steps" -tokens "${TOKENS:-16384}" \
+			-models "$model" -lengths "${LENGTHS:-64,128,256,512,1024}" -reference benchmarks/reference/reference.py \
+			-reference-args "--device cuda --tf32" -generate="$([ "$model" = transformer ] && echo true || echo false)"
+		echo "exit $?"
+		pack
+	done
+	kill "$sampler" 2>/dev/null
+	pack
+	stage "done: $out/results.tgz (unpack into benchmarks/, then compare -write-only)"
 }
 
 case "${1:-}" in

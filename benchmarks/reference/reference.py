@@ -87,6 +87,9 @@ def sync(device):
 def measure(kind, seq, args):
     torch.manual_seed(1)
     device = args.device
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
     model = build(kind, seq, args).to(device)
     params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -116,9 +119,14 @@ def measure(kind, seq, args):
         sync(device)
         times.append(time.perf_counter() - start)
     med = statistics.median(times)
-    impl = "torch %s %s%s %s" % (torch.__version__, device, " compile" if args.compile else " eager", args.dtype)
-    return {"model": kind, "seq_len": seq, "batch": batch, "params": params, "tokens_per_sec": batch * seq / med,
-            "ms_per_step": med * 1000, "compile_s": max(0.0, first - med), "steps": len(times), "impl": impl}
+    impl = "torch %s %s%s %s%s" % (torch.__version__, device, " compile" if args.compile else " eager", args.dtype,
+                                   " tf32" if args.tf32 and args.dtype == "float32" else "")
+    out = {"model": kind, "seq_len": seq, "batch": batch, "params": params, "tokens_per_sec": batch * seq / med,
+           "ms_per_step": med * 1000, "compile_s": max(0.0, first - med), "steps": len(times), "impl": impl}
+    if device.startswith("cuda"):
+        out["peak_mem_gb"] = torch.cuda.max_memory_allocated() / 1e9
+    del model, opt, fwd
+    return out
 
 
 def main():
@@ -130,6 +138,8 @@ def main():
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     p.add_argument("--compile", action="store_true", help="torch.compile the model (torch 2.x)")
+    p.add_argument("--tf32", action="store_true",
+                   help="allow TF32 matmuls for float32 on CUDA (what XLA does for float32 dots at default precision)")
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0 = torch's default)")
     p.add_argument("--vocab", type=int, default=256)
     p.add_argument("--dim", type=int, default=128)
@@ -140,6 +150,8 @@ def main():
     p.add_argument("--hidden", type=int, default=0)
     p.add_argument("--rnn-layers", type=int, default=2)
     args = p.parse_args()
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    torch.backends.cudnn.allow_tf32 = args.tf32
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.device == "cpu" and "BLAS_INFO=generic" in torch.__config__.show():
@@ -155,7 +167,10 @@ def main():
                   "libblas.so.3 (apt-get install -y libopenblas0-pthread) for a fair peer" % gflops, file=sys.stderr)
     for kind in args.models.split(","):
         for seq in (int(s) for s in args.lengths.split(",")):
-            print(json.dumps(measure(kind, seq, args)), flush=True)
+            try:
+                print(json.dumps(measure(kind, seq, args)), flush=True)
+            except Exception as e:  # one cell (out of memory, a compile error) must not lose the others
+                print("reference.py: %s T=%d: %s" % (kind, seq, str(e).splitlines()[0] if str(e) else repr(e)), file=sys.stderr)
     return 0
 
 

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,6 +45,7 @@ type Run struct {
 	Torch      []json.RawMessage `json:"torch,omitempty"`
 	TorchNote  string            `json:"torch_note,omitempty"`
 	Generate   []bench.GenResult `json:"generate,omitempty"`
+	Failed     []string          `json:"failed,omitempty"` // cells of ours that did not complete, and why
 }
 
 type torchResult struct {
@@ -68,11 +70,12 @@ func run() error {
 		lengths   = flag.String("lengths", "64,128,256,512,1024", "sequence lengths")
 		peak      = flag.Float64("peak-tflops", 0, "device peak TFLOP/s for MFU (0 = none)")
 		reference = flag.String("reference", "benchmarks/reference/reference.py", "the PyTorch reference script (empty = skip)")
-		refArgs   = flag.String("reference-args", "", "extra arguments for the reference script")
+		refArgs   = flag.String("reference-args", "", "extra arguments for the reference script; several runs of it separated by ';' (eager;compile)")
 		python    = flag.String("python", "", "the Python that has torch (empty: python3, else /usr/bin/python3, whichever imports torch)")
 		gen       = flag.Bool("generate", true, "also measure generation (TTFT, tokens/s)")
 		onlyWrite = flag.Bool("write-only", false, "only regenerate RESULTS.md and charts from the results files")
 		onlyRef   = flag.Bool("reference-only", false, "re-run only the PyTorch reference into the existing results file of -label")
+		appendRes = flag.Bool("append", false, "add to the existing results file of -label, replacing the cells measured again")
 	)
 	var sizes bench.Sizes
 	sizes.RegisterFlags(flag.CommandLine)
@@ -81,25 +84,26 @@ func run() error {
 	if err := os.MkdirAll(resultsDir, 0o755); err != nil {
 		return err
 	}
+	path := filepath.Join(resultsDir, *label+".json")
+	save := func(r Run) error {
+		b, err := json.MarshalIndent(r, "", "  ")
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(path, b, 0o644)
+	}
+	refExtra := func() string { return strings.Join(sizes.Args(), " ") }
 	if *onlyRef {
-		path := filepath.Join(resultsDir, *label+".json")
-		b, err := os.ReadFile(path)
+		r, err := load(path)
 		if err != nil {
 			return fmt.Errorf("-reference-only: %w", err)
-		}
-		var r Run
-		if err := json.Unmarshal(b, &r); err != nil {
-			return fmt.Errorf("-reference-only: %s: %w", path, err)
 		}
 		py := pickPython(*python)
 		if py == "" {
 			return errors.New("-reference-only: no python3 here imports torch")
 		}
-		r.Torch, r.TorchNote = runReference(py, *reference, *refArgs+" "+strings.Join(sizes.Args(), " "), *models, *lengths, *tokens, *steps)
-		if b, err = json.MarshalIndent(r, "", "  "); err != nil {
-			return err
-		}
-		if err := os.WriteFile(path, b, 0o644); err != nil {
+		r.Torch, r.TorchNote = runReferences(py, *reference, *refArgs, refExtra(), *models, *lengths, *tokens, *steps)
+		if err := save(r); err != nil {
 			return err
 		}
 	} else if !*onlyWrite {
@@ -111,24 +115,35 @@ func run() error {
 			}
 			lens = append(lens, n)
 		}
-		r, err := measure(*label, strings.Split(*models, ","), lens, *tokens, *steps, *peak, *gen, sizes)
-		if err != nil {
-			return err
-		}
-		r.Command = "go run ./benchmarks/cmd/compare " + strings.Join(os.Args[1:], " ")
-		if *reference != "" {
-			extra := *refArgs + " " + strings.Join(sizes.Args(), " ")
-			if py := pickPython(*python); py == "" {
-				r.TorchNote = "PyTorch reference skipped: no python3 here imports torch (Debian: apt-get install -y python3-torch)"
-			} else {
-				r.Torch, r.TorchNote = runReference(py, *reference, extra, *models, *lengths, *tokens, *steps)
+		var prev Run
+		if *appendRes {
+			var err error
+			if prev, err = load(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("-append: %w", err)
 			}
 		}
-		b, err := json.MarshalIndent(r, "", "  ")
-		if err != nil {
-			return err
+		// The peer runs first, before this process takes the device: on a GPU both would otherwise
+		// hold memory at once, and a grid cell that hangs in compilation would leave no peer numbers.
+		var torch []json.RawMessage
+		var torchNote string
+		if *reference != "" {
+			if py := pickPython(*python); py == "" {
+				torchNote = "PyTorch reference skipped: no python3 here imports torch (Debian: apt-get install -y python3-torch)"
+			} else {
+				torch, torchNote = runReferences(py, *reference, *refArgs, refExtra(), *models, *lengths, *tokens, *steps)
+			}
 		}
-		if err := os.WriteFile(filepath.Join(resultsDir, *label+".json"), b, 0o644); err != nil {
+		command := "go run ./benchmarks/cmd/compare " + strings.Join(os.Args[1:], " ")
+		if *appendRes && prev.Command != "" {
+			command = prev.Command + "; " + command
+		}
+		// Every finished cell is saved at once, so a run cut short keeps what it measured.
+		err := measure(*label, strings.Split(*models, ","), lens, *tokens, *steps, *peak, *gen, sizes, func(r Run) error {
+			r.Command = command
+			r.Torch, r.TorchNote = torch, torchNote
+			return save(merge(prev, r))
+		})
+		if err != nil {
 			return err
 		}
 	}
@@ -149,32 +164,147 @@ func pickPython(explicit string) string {
 	return ""
 }
 
-func measure(label string, models []string, lens []int, tokens, steps int, peak float64, gen bool, sizes bench.Sizes) (Run, error) {
+// measure runs the grid, calling save after every cell. A cell that fails is recorded in Failed and
+// the grid goes on; only a backend that does not start is an error.
+func measure(label string, models []string, lens []int, tokens, steps int, peak float64, gen bool, sizes bench.Sizes, save func(Run) error) error {
 	b, err := backend.New()
 	if err != nil {
-		return Run{}, err
+		return err
 	}
 	r := Run{Label: label, Date: time.Now().UTC().Format("2006-01-02"), Machine: machine(), GoVersion: runtime.Version(),
 		GoMLX: gomlxVersion(), Tokens: tokens, PeakTFLOPs: peak, Backend: backend.Config() + " (" + b.Description() + ")"}
+	if err := save(r); err != nil {
+		return err
+	}
 	for _, m := range models {
 		for _, t := range lens {
 			res, err := bench.MeasureTrain(b, m, t, tokens, steps, sizes, peak)
 			if err != nil {
-				return r, fmt.Errorf("%s T=%d: %w", m, t, err)
+				fmt.Fprintf(os.Stderr, "%-11s T=%-5d failed: %v\n", m, t, err)
+				r.Failed = append(r.Failed, fmt.Sprintf("%s T=%d: %v", m, t, firstLine(err.Error())))
+			} else {
+				fmt.Fprintf(os.Stderr, "%-11s T=%-5d %8.0f tokens/s %9.1f ms/step compile %.2f s\n", m, t, res.TokensPerSec, res.MsPerStep, res.CompileSec)
+				r.Ours = append(r.Ours, res)
 			}
-			fmt.Fprintf(os.Stderr, "%-11s T=%-5d %8.0f tokens/s %9.1f ms/step compile %.2f s\n", m, t, res.TokensPerSec, res.MsPerStep, res.CompileSec)
-			r.Ours = append(r.Ours, res)
+			if err := save(r); err != nil {
+				return err
+			}
 		}
 		if gen {
 			g, err := bench.MeasureGenerate(b, m, 64, 64, sizes)
 			if err != nil {
-				return r, fmt.Errorf("%s generation: %w", m, err)
+				fmt.Fprintf(os.Stderr, "%-11s generation failed: %v\n", m, err)
+				r.Failed = append(r.Failed, fmt.Sprintf("%s generation: %v", m, firstLine(err.Error())))
+			} else {
+				fmt.Fprintf(os.Stderr, "%-11s generation: TTFT %.1f ms, %.0f tokens/s\n", m, g.TTFTms, g.TokensPerSec)
+				r.Generate = append(r.Generate, g)
 			}
-			fmt.Fprintf(os.Stderr, "%-11s generation: TTFT %.1f ms, %.0f tokens/s\n", m, g.TTFTms, g.TokensPerSec)
-			r.Generate = append(r.Generate, g)
+			if err := save(r); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// load reads a results file.
+func load(path string) (Run, error) {
+	var r Run
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("%s: %w", path, err)
+	}
 	return r, nil
+}
+
+// merge returns cur with the cells of prev that cur did not measure again (ours by model and T,
+// generation by model, PyTorch by implementation, model and T), in prev's order first.
+func merge(prev, cur Run) Run {
+	if prev.Label == "" {
+		return cur
+	}
+	out := cur
+	out.Ours, out.Generate, out.Torch, out.Failed = nil, nil, nil, nil
+	ours := map[string]bool{}
+	for _, r := range cur.Ours {
+		ours[fmt.Sprintf("%s/%d", r.Model, r.SeqLen)] = true
+	}
+	for _, r := range prev.Ours {
+		if !ours[fmt.Sprintf("%s/%d", r.Model, r.SeqLen)] {
+			out.Ours = append(out.Ours, r)
+		}
+	}
+	out.Ours = append(out.Ours, cur.Ours...)
+	gen := map[string]bool{}
+	for _, g := range cur.Generate {
+		gen[g.Model] = true
+	}
+	for _, g := range prev.Generate {
+		if !gen[g.Model] {
+			out.Generate = append(out.Generate, g)
+		}
+	}
+	out.Generate = append(out.Generate, cur.Generate...)
+	key := func(raw json.RawMessage) string {
+		var t torchResult
+		_ = json.Unmarshal(raw, &t)
+		return fmt.Sprintf("%s/%s/%d", t.Impl, t.Model, t.SeqLen)
+	}
+	torch := map[string]bool{}
+	for _, raw := range cur.Torch {
+		torch[key(raw)] = true
+	}
+	for _, raw := range prev.Torch {
+		if !torch[key(raw)] {
+			out.Torch = append(out.Torch, raw)
+		}
+	}
+	out.Torch = append(out.Torch, cur.Torch...)
+	for _, f := range prev.Failed {
+		cell, _, _ := strings.Cut(f, ":")
+		again := slices.ContainsFunc(cur.Failed, func(g string) bool { return strings.HasPrefix(g, cell+":") })
+		for _, r := range cur.Ours {
+			again = again || cell == fmt.Sprintf("%s T=%d", r.Model, r.SeqLen)
+		}
+		if !again {
+			out.Failed = append(out.Failed, f)
+		}
+	}
+	out.Failed = append(out.Failed, cur.Failed...)
+	out.TorchNote = strings.Trim(prev.TorchNote+"; "+cur.TorchNote, "; ")
+	return out
+}
+
+// peerName names the i-th of n PyTorch implementations in column headers: "" when there is one.
+func peerName(i, n int) string {
+	if n == 1 {
+		return ""
+	}
+	return fmt.Sprintf(" (%c)", 'A'+i)
+}
+
+// runReferences runs the reference script once per ';'-separated variant of variants.
+func runReferences(python, script, variants, extra, models, lengths string, tokens, steps int) ([]json.RawMessage, string) {
+	var all []json.RawMessage
+	var notes []string
+	for _, v := range strings.Split(variants, ";") {
+		lines, note := runReference(python, script, v+" "+extra, models, lengths, tokens, steps)
+		all = append(all, lines...)
+		if note != "" {
+			notes = append(notes, note)
+		}
+	}
+	return all, strings.Join(notes, "; ")
 }
 
 // runReference runs the PyTorch script; when it can't (no python3, no torch), the note says why.
@@ -183,7 +313,8 @@ func runReference(python, script, extra, models, lengths string, tokens, steps i
 	args = append(args, strings.Fields(extra)...)
 	cmd := exec.Command(python, args...)
 	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	cmd.Stderr = io.MultiWriter(&stderr, os.Stderr) // its per-cell failures show in the log
+
 	out, err := cmd.Output()
 	var lines []json.RawMessage
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -258,34 +389,55 @@ func writeResults(dir, resultsDir string) error {
 }
 
 func section(md *strings.Builder, dir, resultsDir string, r Run) error {
+	// PyTorch results by implementation (eager, compile, ...), each a column of the table.
 	torch := map[string]torchResult{}
-	impl := ""
+	var impls []string
 	for _, raw := range r.Torch {
 		var t torchResult
 		if json.Unmarshal(raw, &t) == nil {
-			torch[fmt.Sprintf("%s/%d", t.Model, t.SeqLen)] = t
-			impl = t.Impl
+			torch[fmt.Sprintf("%s/%s/%d", t.Impl, t.Model, t.SeqLen)] = t
+			if !slices.Contains(impls, t.Impl) {
+				impls = append(impls, t.Impl)
+			}
 		}
 	}
 	fmt.Fprintf(md, "\n## %s\n\n", r.Label)
 	fmt.Fprintf(md, "- machine: %s\n- backend: %s\n- Go %s, GoMLX %s; date %s; %d tokens per step\n", r.Machine, r.Backend, r.GoVersion, r.GoMLX, r.Date, r.Tokens)
-	if impl != "" {
-		fmt.Fprintf(md, "- peer: %s\n", impl)
+	for i, impl := range impls {
+		fmt.Fprintf(md, "- peer%s: %s\n", peerName(i, len(impls)), impl)
 	}
 	if r.TorchNote != "" {
 		fmt.Fprintf(md, "- peer: %s\n", r.TorchNote)
 	}
-	fmt.Fprintf(md, "- command: `%s`\n\n", r.Command)
+	fmt.Fprintf(md, "- command: `%s`\n", r.Command)
+	for _, f := range r.Failed {
+		fmt.Fprintf(md, "- did not complete: %s\n", f)
+	}
+	md.WriteString("\n")
 	mfu := r.PeakTFLOPs > 0
 	md.WriteString("| model | T | batch | params | tokens/s | ms/step | compile s |")
 	if mfu {
 		fmt.Fprintf(md, " MFU (peak %.0f TFLOP/s) |", r.PeakTFLOPs)
 	}
-	md.WriteString(" PyTorch tokens/s | ours / PyTorch |\n|---|---|---|---|---|---|---|")
+	for i := range impls {
+		name := peerName(i, len(impls))
+		fmt.Fprintf(md, " PyTorch%s tokens/s |", name)
+		if mfu {
+			fmt.Fprintf(md, " PyTorch%s MFU |", name)
+		}
+		fmt.Fprintf(md, " ours / PyTorch%s |", name)
+	}
+	md.WriteString("\n|---|---|---|---|---|---|---|")
 	if mfu {
 		md.WriteString("---|")
 	}
-	md.WriteString("---|---|\n")
+	for range impls {
+		md.WriteString("---|---|")
+		if mfu {
+			md.WriteString("---|")
+		}
+	}
+	md.WriteString("\n")
 	series := map[string]*plotting.Series{}
 	compile := map[string]*plotting.Series{}
 	var order []string
@@ -294,11 +446,25 @@ func section(md *strings.Builder, dir, resultsDir string, r Run) error {
 		if mfu {
 			fmt.Fprintf(md, " %.1f%% |", 100*res.MFU)
 		}
-		if t, ok := torch[fmt.Sprintf("%s/%d", res.Model, res.SeqLen)]; ok {
-			fmt.Fprintf(md, " %.0f | %.2f |\n", t.TokensPerSec, res.TokensPerSec/t.TokensPerSec)
-		} else {
-			md.WriteString(" | |\n")
+		for _, impl := range impls {
+			t, ok := torch[fmt.Sprintf("%s/%s/%d", impl, res.Model, res.SeqLen)]
+			switch {
+			case !ok:
+				md.WriteString(" |")
+				if mfu {
+					md.WriteString(" |")
+				}
+				md.WriteString(" |")
+			default:
+				fmt.Fprintf(md, " %.0f |", t.TokensPerSec)
+				if mfu {
+					// The same FLOP count per token as ours: the models are the same.
+					fmt.Fprintf(md, " %.1f%% |", 100*res.FLOPsPerToken*t.TokensPerSec/(r.PeakTFLOPs*1e12))
+				}
+				fmt.Fprintf(md, " %.2f |", res.TokensPerSec/t.TokensPerSec)
+			}
 		}
+		md.WriteString("\n")
 		if series[res.Model] == nil {
 			series[res.Model] = &plotting.Series{Name: res.Model + " (bitter)"}
 			compile[res.Model] = &plotting.Series{Name: res.Model}
@@ -322,15 +488,17 @@ func section(md *strings.Builder, dir, resultsDir string, r Run) error {
 		tp = append(tp, *series[m])
 		cp = append(cp, *compile[m])
 	}
-	for i, m := range order {
-		s := plotting.Series{Name: m + " (PyTorch)", Color: i + 1, Dashed: true}
-		for _, res := range r.Ours {
-			if t, ok := torch[fmt.Sprintf("%s/%d", m, res.SeqLen)]; ok && res.Model == m {
-				s.X, s.Y = append(s.X, float64(t.SeqLen)), append(s.Y, t.TokensPerSec)
+	if len(impls) > 0 { // the first peer, dashed
+		for i, m := range order {
+			s := plotting.Series{Name: m + " (PyTorch)", Color: i + 1, Dashed: true}
+			for _, res := range r.Ours {
+				if t, ok := torch[fmt.Sprintf("%s/%s/%d", impls[0], m, res.SeqLen)]; ok && res.Model == m {
+					s.X, s.Y = append(s.X, float64(t.SeqLen)), append(s.Y, t.TokensPerSec)
+				}
 			}
-		}
-		if len(s.X) > 0 {
-			tp = append(tp, s)
+			if len(s.X) > 0 {
+				tp = append(tp, s)
+			}
 		}
 	}
 	throughput := filepath.Join(resultsDir, r.Label+"-throughput.png")
