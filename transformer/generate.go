@@ -132,25 +132,92 @@ func ValidatePrompt(prompt []int32, n, vocabSize int) error {
 	return nil
 }
 
-// step runs tokens at position and returns the logits of the last one.
-func (gen *Generator) step(tokens []int32, position int) ([]float64, error) {
-	outs, err := gen.exec.Exec([][]int32{tokens}, int32(position))
+// GenerateBatch samples n tokens after each of several prompts at once, on one KV cache of
+// len(prompts) rows: one prefill of all prompts, then one decode step per token for all rows. The
+// prompts must have the same length, and prompt length + n must fit in MaxSeqLen (no sliding
+// window). Rows draw from rng in row order at each step, so a seeded rng gives the same samples.
+// Every row gets n tokens; a caller that stops at an end token cuts the rows itself.
+//
+// The cache variables are shaped by the first batch size a model's context runs with: use one
+// batch size per context (Generate runs batch 1).
+func (gen *Generator) GenerateBatch(prompts [][]int32, n int, s Sampling, rng *rand.Rand) (out [][]int32, err error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if len(prompts) == 0 {
+		return nil, errors.New("generate: no prompts")
+	}
+	for i, p := range prompts {
+		if err := ValidatePrompt(p, n, gen.cfg.VocabSize); err != nil {
+			return nil, fmt.Errorf("prompt %d: %w", i, err)
+		}
+		if len(p) != len(prompts[0]) {
+			return nil, fmt.Errorf("generate: prompt %d has %d tokens, prompt 0 has %d: a batch needs one length", i, len(p), len(prompts[0]))
+		}
+	}
+	if len(prompts[0])+n > gen.cfg.MaxSeqLen {
+		return nil, fmt.Errorf("generate: %d prompt tokens + %d new exceed MaxSeqLen %d", len(prompts[0]), n, gen.cfg.MaxSeqLen)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("generate: %v", r)
+		}
+	}()
+	logits, err := gen.steps(prompts, 0)
 	if err != nil {
 		return nil, err
 	}
-	row := outs[0].Value()
-	outs[0].FinalizeAll()
-	switch r := row.(type) {
-	case [][]float32:
-		l := make([]float64, len(r[0]))
-		for i, x := range r[0] {
-			l[i] = float64(x)
+	out = make([][]int32, len(prompts))
+	pos := len(prompts[0])
+	next := make([][]int32, len(prompts))
+	for range n {
+		for i := range prompts {
+			t := Sample(logits[i], s, rng)
+			out[i] = append(out[i], t)
+			next[i] = []int32{t}
 		}
-		return l, nil
-	case [][]float64:
-		return r[0], nil
+		if len(out[0]) == n {
+			break
+		}
+		if logits, err = gen.steps(next, pos); err != nil {
+			return nil, err
+		}
+		pos++
 	}
-	return nil, fmt.Errorf("generate: unexpected logits %T", row)
+	return out, nil
+}
+
+// step runs tokens at position and returns the logits of the last one.
+func (gen *Generator) step(tokens []int32, position int) ([]float64, error) {
+	rows, err := gen.steps([][]int32{tokens}, position)
+	if err != nil {
+		return nil, err
+	}
+	return rows[0], nil
+}
+
+// steps runs a batch of token rows at position and returns each row's last logits.
+func (gen *Generator) steps(tokens [][]int32, position int) ([][]float64, error) {
+	outs, err := gen.exec.Exec(tokens, int32(position))
+	if err != nil {
+		return nil, err
+	}
+	v := outs[0].Value()
+	outs[0].FinalizeAll()
+	switch r := v.(type) {
+	case [][]float32:
+		rows := make([][]float64, len(r))
+		for b, row := range r {
+			rows[b] = make([]float64, len(row))
+			for i, x := range row {
+				rows[b][i] = float64(x)
+			}
+		}
+		return rows, nil
+	case [][]float64:
+		return r, nil
+	}
+	return nil, fmt.Errorf("generate: unexpected logits %T", v)
 }
 
 // Sample draws a token id from logits under s: the argmax when Temperature is 0, else a draw from

@@ -146,3 +146,46 @@ func TestConfigValidateAndCounts(t *testing.T) {
 	require.Equal(t, 256*128+128*128+4*block+2*128+128*256, tiny.NumParams())
 	require.Equal(t, 4*block+2*128+128*256, tiny.NonEmbeddingParams())
 }
+
+// TestGenerateBatchMatchesOneByOne: greedy batched decoding on one cache gives, row by row, what
+// batch-1 generation gives for each prompt (each in its own context with the same weights).
+func TestGenerateBatchMatchesOneByOne(t *testing.T) {
+	cfg := smallConfig(transformer.Learned)
+	cfg.MaxSeqLen = 12
+	newCtx := func() *context.Context {
+		ctx := context.New()
+		require.NoError(t, ctx.SetRNGStateFromSeed(5))
+		_, err := context.ExecOnce(backend.MustShared(), ctx, func(ctx *context.Context, tokens *graph.Node) *graph.Node {
+			return transformer.Logits(ctx, cfg, tokens)
+		}, [][]int32{{1}})
+		require.NoError(t, err)
+		return ctx
+	}
+	prompts := [][]int32{{1, 2, 3}, {4, 5, 6}, {7, 8, 9}, {10, 11, 12}}
+	gen, err := transformer.NewGenerator(backend.MustShared(), newCtx(), cfg)
+	require.NoError(t, err)
+	got, err := gen.GenerateBatch(prompts, 9, transformer.Sampling{}, rand.New(rand.NewPCG(1, 2)))
+	require.NoError(t, err)
+	require.Len(t, got, 4)
+	one, err := transformer.NewGenerator(backend.MustShared(), newCtx(), cfg)
+	require.NoError(t, err)
+	for i, p := range prompts {
+		want, err := one.Generate(p, 9, transformer.Sampling{})
+		require.NoError(t, err)
+		require.Equal(t, want, got[i], "row %d", i)
+	}
+	// Seeded sampling: the same rng seed, the same rows.
+	s := transformer.Sampling{Temperature: 1}
+	a, err := gen.GenerateBatch(prompts, 5, s, rand.New(rand.NewPCG(3, 4)))
+	require.NoError(t, err)
+	b, err := gen.GenerateBatch(prompts, 5, s, rand.New(rand.NewPCG(3, 4)))
+	require.NoError(t, err)
+	require.Equal(t, a, b)
+
+	_, err = gen.GenerateBatch([][]int32{{1, 2}, {3}, {4, 5}, {6, 7}}, 2, s, rand.New(rand.NewPCG(1, 1)))
+	require.ErrorContains(t, err, "prompt 1 has 1 tokens, prompt 0 has 2")
+	_, err = gen.GenerateBatch(prompts, 10, s, rand.New(rand.NewPCG(1, 1)))
+	require.ErrorContains(t, err, "3 prompt tokens + 10 new exceed MaxSeqLen 12")
+	_, err = gen.GenerateBatch(nil, 2, s, rand.New(rand.NewPCG(1, 1)))
+	require.ErrorContains(t, err, "no prompts")
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/train"
 
+	"github.com/bitterlesson/bitter/internal/batcher"
 	"github.com/bitterlesson/bitter/optim"
 	"github.com/bitterlesson/bitter/transformer"
 )
@@ -201,11 +202,11 @@ func Run(b backends.Backend, p Params, log io.Writer) (res Result, err error) {
 	start := time.Now()
 	full := []*tensors.Tensor{tensors.FromValue(trainX)}
 	fullY := []*tensors.Tensor{tensors.FromValue(trainY)}
-	rng := newBatcher(len(trainX), p.Batch, p.Seed)
+	rng := batcher.New(len(trainX), p.Batch, p.Seed)
 	for step := 1; step <= p.Steps; step++ {
 		x, y := full, fullY
 		if p.Batch > 0 {
-			idx := rng.next()
+			idx := rng.Next()
 			bx, by := make([][]int32, len(idx)), make([][]int32, len(idx))
 			for i, j := range idx {
 				bx[i], by[i] = trainX[j], trainY[j]
