@@ -218,11 +218,11 @@ type Sample struct {
 
 // Result is a run.
 type Result struct {
-	Params               Params
-	History              []Record
-	Before, After        Eval
-	SamplesBefore        []Sample
-	SamplesAfter         []Sample
+	Params                Params
+	History               []Record
+	Before, After         Eval
+	SamplesBefore         []Sample
+	SamplesAfter          []Sample
 	PretrainSeconds, Secs float64
 }
 
