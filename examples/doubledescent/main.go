@@ -17,6 +17,7 @@ import (
 
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/examples/doubledescent/dd"
+	"github.com/bitterlesson/bitter/internal/cli"
 )
 
 func main() {
@@ -27,7 +28,7 @@ func main() {
 }
 
 func run(args []string) error {
-	preset := presetArg(args)
+	preset := cli.PresetArg(args, "cpu")
 	mk, ok := dd.Presets[preset]
 	if !ok {
 		return fmt.Errorf("-preset %q is not one of cpu, gpu", preset)
@@ -113,19 +114,4 @@ func joinUints(xs []uint64) string {
 		s[i] = strconv.FormatUint(x, 10)
 	}
 	return strings.Join(s, ",")
-}
-
-// presetArg returns the value of -preset in args, or "cpu".
-func presetArg(args []string) string {
-	for i, a := range args {
-		for _, name := range []string{"-preset", "--preset"} {
-			if a == name && i+1 < len(args) {
-				return args[i+1]
-			}
-			if v, ok := strings.CutPrefix(a, name+"="); ok {
-				return v
-			}
-		}
-	}
-	return "cpu"
 }

@@ -10,10 +10,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/examples/grokking/grok"
+	"github.com/bitterlesson/bitter/internal/cli"
 )
 
 func main() {
@@ -25,7 +25,7 @@ func main() {
 
 func run(args []string) error {
 	// The preset gives the other flags their defaults, so find it before defining them.
-	preset := presetArg(args)
+	preset := cli.PresetArg(args, "cpu")
 	mk, ok := grok.Presets[preset]
 	if !ok {
 		return fmt.Errorf("-preset %q is not one of cpu, nanda, power", preset)
@@ -89,19 +89,4 @@ func run(args []string) error {
 	fmt.Printf("wrote %s/grokking.csv, accuracy.png, weight_norm.png\n", *out)
 	fmt.Println(res.Summary())
 	return nil
-}
-
-// presetArg returns the value of -preset in args, or "cpu".
-func presetArg(args []string) string {
-	for i, a := range args {
-		for _, name := range []string{"-preset", "--preset"} {
-			if a == name && i+1 < len(args) {
-				return args[i+1]
-			}
-			if v, ok := strings.CutPrefix(a, name+"="); ok {
-				return v
-			}
-		}
-	}
-	return "cpu"
 }

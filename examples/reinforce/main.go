@@ -44,6 +44,7 @@ func run(args []string) error {
 	fs.IntVar(&p.MaxNew, "max-new", p.MaxNew, "tokens generated per answer")
 	fs.IntVar(&p.EvalEvery, "eval-every", p.EvalEvery, "RL steps between held-out evaluations")
 	fs.IntVar(&p.EvalPrompts, "eval-prompts", p.EvalPrompts, "held-out prompts per evaluation (rounded to whole batches)")
+	fs.IntVar(&p.EvalSamples, "eval-samples", p.EvalSamples, "sampled answers per held-out prompt in each evaluation")
 	fs.IntVar(&p.Layers, "layers", p.Layers, "Transformer blocks")
 	fs.IntVar(&p.Dim, "dim", p.Dim, "model width")
 	fs.IntVar(&p.Heads, "heads", p.Heads, "attention heads")
@@ -92,8 +93,8 @@ func run(args []string) error {
 	if len(res.History) > 0 {
 		lastKL = res.History[len(res.History)-1].KL
 	}
-	fmt.Printf("held-out mean reward: %.3f -> %.3f sampled, %.3f -> %.3f greedy (%d prompts each); KL at the end %.4f nats/token; RL %.1f min, pretraining %.1f min\n",
-		res.Before.Sampled, res.After.Sampled, res.Before.Greedy, res.After.Greedy, res.After.N, lastKL, res.Secs/60, res.PretrainSeconds/60)
+	fmt.Printf("held-out mean reward (%d prompts; %d samples each, and greedy): sampled %.3f -> %.3f, greedy %.3f -> %.3f; KL at the end %.4f nats/token; RL %.1f min, pretraining %.1f min\n",
+		res.After.N, p.EvalSamples, res.Before.Sampled, res.After.Sampled, res.Before.Greedy, res.After.Greedy, lastKL, res.Secs/60, res.PretrainSeconds/60)
 	fmt.Printf("wrote %s/reinforce.csv, reinforce.png, samples.txt\n", *out)
 	return nil
 }

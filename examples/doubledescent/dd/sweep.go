@@ -36,7 +36,7 @@ type Params struct {
 // CPUDefault is sized for 2 CPU cores and the pure-Go backend (README: why these numbers).
 func CPUDefault() Params {
 	return Params{Task: CountTask{Vocab: 4, SeqLen: 8}, Train: 400, Test: 2000, Noise: 0.2,
-		Widths: []int{2, 4, 6, 8, 12, 16, 24, 32, 48, 64}, Layers: 1, Steps: 3000, LR: 1e-3, Seeds: []uint64{1}}
+		Widths: []int{2, 4, 6, 8, 12, 16, 24, 32}, Layers: 1, Steps: 3000, LR: 1e-3, Seeds: []uint64{1}}
 }
 
 // Presets are the starting points of the command's -preset flag.

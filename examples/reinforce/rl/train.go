@@ -44,6 +44,7 @@ type Params struct {
 	MaxNew      int     // -max-new: tokens generated per episode
 	EvalEvery   int     // -eval-every
 	EvalPrompts int     // -eval-prompts: held-out prompts in each evaluation (rounded up to whole batches)
+	EvalSamples int     // -eval-samples: sampled completions per held-out prompt (greedy is one)
 
 	Layers, Dim, Heads int     // the model (-layers, -dim, -heads)
 	PretrainSteps      int     // -pretrain-steps: language-model pretraining on the training additions
@@ -55,9 +56,9 @@ type Params struct {
 
 // CPUDefault is sized for 2 CPU cores and the pure-Go backend (README: why).
 func CPUDefault() Params {
-	return Params{Algo: GRPO, Reward: "correct", Gamma: 1, Group: 8, Prompts: 16, Steps: 150, LR: 3e-4, KLCoef: 0.04,
-		ClipEps: 0.2, Inner: 2, Temperature: 1, MaxNew: 4, EvalEvery: 25, EvalPrompts: 512,
-		Layers: 2, Dim: 64, Heads: 4, PretrainSteps: 400, PretrainBatch: 64, PretrainLR: 3e-3, Seed: 1}
+	return Params{Algo: GRPO, Reward: "correct", Gamma: 1, Group: 8, Prompts: 16, Steps: 800, LR: 1e-4, KLCoef: 0.04,
+		ClipEps: 0.2, Inner: 2, Temperature: 1, MaxNew: 4, EvalEvery: 50, EvalPrompts: 512, EvalSamples: 4,
+		Layers: 2, Dim: 64, Heads: 4, PretrainSteps: 600, PretrainBatch: 64, PretrainLR: 3e-3, Seed: 1}
 }
 
 // Batch is the number of episodes per step.
@@ -90,8 +91,8 @@ func (p Params) Validate() error {
 	if p.Group < 2 && p.Algo == GRPO {
 		add("-group %d: GRPO needs at least 2 samples per prompt", p.Group)
 	}
-	if p.Group < 1 || p.Prompts < 1 || p.Steps < 0 || p.Inner < 1 || p.EvalEvery < 1 || p.EvalPrompts < 1 {
-		add("-group, -prompts, -inner, -eval-every, -eval-prompts must be positive, -steps non-negative")
+	if p.Group < 1 || p.Prompts < 1 || p.Steps < 0 || p.Inner < 1 || p.EvalEvery < 1 || p.EvalPrompts < 1 || p.EvalSamples < 1 {
+		add("-group, -prompts, -inner, -eval-every, -eval-prompts, -eval-samples must be positive, -steps non-negative")
 	}
 	if p.MaxNew < 2 {
 		add("-max-new %d: an answer needs at least 2 tokens (a digit and the newline)", p.MaxNew)
@@ -226,7 +227,8 @@ type Result struct {
 	PretrainSeconds, Secs float64
 }
 
-// Eval is a held-out evaluation: mean reward of sampled and of greedy completions over N prompts.
+// Eval is a held-out evaluation: mean reward of sampled completions (EvalSamples per prompt) and of
+// greedy ones over N prompts.
 type Eval struct {
 	Sampled, Greedy float64
 	N               int
@@ -336,18 +338,19 @@ func Run(b backends.Backend, p Params, log io.Writer) (res Result, err error) {
 			return res, err
 		}
 		if step%p.EvalEvery == 0 || step == p.Steps {
-			ev, _, err := pol.evaluate()
+			ev, samples, err := pol.evaluate()
 			if err != nil {
 				return res, err
 			}
+			res.After, res.SamplesAfter = ev, samples // the last one is the final evaluation
 			rec.HeldOutReward, rec.HeldOutGreedy, rec.HeldOutN = ev.Sampled, ev.Greedy, float64(ev.N)
 			fmt.Fprintf(log, "step %d: reward %.3f | KL %.4f | entropy %.3f | length %.2f | held-out %.3f sampled, %.3f greedy | %.0f s\n",
 				step, rec.Reward, rec.KL, rec.Entropy, rec.Length, ev.Sampled, ev.Greedy, time.Since(start).Seconds())
 		}
 		res.History = append(res.History, rec)
 	}
-	if res.After, res.SamplesAfter, err = pol.evaluate(); err != nil {
-		return res, err
+	if p.Steps == 0 {
+		res.After, res.SamplesAfter = res.Before, res.SamplesBefore
 	}
 	res.Secs = time.Since(start).Seconds()
 	return res, nil
@@ -521,8 +524,9 @@ func zeros(n, l int) [][]float32 {
 	return out
 }
 
-// evaluate measures the mean reward on held-out prompts, sampled and greedy, in whole batches, and
-// returns the completions of the first few (the same prompts every time).
+// evaluate measures the mean reward on held-out prompts, EvalSamples sampled completions and one
+// greedy completion per prompt, in whole batches, and returns the completions of the first few
+// prompts (the same prompts every time).
 func (pol *policy) evaluate() (Eval, []Sample, error) {
 	batch := pol.p.Batch()
 	n := (pol.p.EvalPrompts + batch - 1) / batch * batch
@@ -531,24 +535,28 @@ func (pol *policy) evaluate() (Eval, []Sample, error) {
 	var shown []Sample
 	for s := 0; s < n; s += batch {
 		problems := pol.heldOut[s : s+batch]
-		sampled, _, _, rs, err := pol.episodes(problems, transformer.Sampling{Temperature: pol.p.Temperature})
-		if err != nil {
-			return ev, nil, err
-		}
 		greedy, _, _, rg, err := pol.episodes(problems, transformer.Sampling{})
 		if err != nil {
 			return ev, nil, err
 		}
-		for i := range problems {
-			ev.Sampled += rs[i]
-			ev.Greedy += rg[i]
-			if s == 0 && i < pol.numShown {
-				shown = append(shown, Sample{Prompt: problems[i].Prompt(), Sampled: sampled[i], Greedy: greedy[i]})
+		for k := range pol.p.EvalSamples {
+			sampled, _, _, rs, err := pol.episodes(problems, transformer.Sampling{Temperature: pol.p.Temperature})
+			if err != nil {
+				return ev, nil, err
 			}
+			for i := range problems {
+				ev.Sampled += rs[i]
+				if s == 0 && k == 0 && i < pol.numShown {
+					shown = append(shown, Sample{Prompt: problems[i].Prompt(), Sampled: sampled[i], Greedy: greedy[i]})
+				}
+			}
+		}
+		for i := range problems {
+			ev.Greedy += rg[i]
 		}
 	}
 	ev.N = n
-	ev.Sampled /= float64(n)
+	ev.Sampled /= float64(n * pol.p.EvalSamples)
 	ev.Greedy /= float64(n)
 	return ev, shown, nil
 }

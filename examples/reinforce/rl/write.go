@@ -30,18 +30,24 @@ func Write(dir string, res Result) error {
 		}
 		return strconv.FormatFloat(x, 'f', 5, 64)
 	}
-	train := plotting.Series{Name: "mean reward, training batch", Color: 1}
+	train := plotting.Series{Name: "mean reward, training batches (mean of the last 10 steps)", Color: 1}
 	held := plotting.Series{Name: "mean reward, held-out prompts (sampled)", Color: 3}
 	greedy := plotting.Series{Name: "mean reward, held-out prompts (greedy)", Color: 3, Dashed: true}
-	kl := plotting.Series{Name: "KL to the reference, per token (k3)", Color: 4}
+	kl := plotting.Series{Name: "KL to the reference, per token (k3; mean of the last 10 steps)", Color: 4}
 	held.X, held.Y = append(held.X, 0), append(held.Y, res.Before.Sampled)
 	greedy.X, greedy.Y = append(greedy.X, 0), append(greedy.Y, res.Before.Greedy)
-	for _, r := range res.History {
+	for i, r := range res.History {
 		_ = w.Write([]string{strconv.Itoa(r.Step), num(r.Reward), num(r.KL), num(r.Entropy), num(r.Length),
 			num(r.HeldOutReward), num(r.HeldOutGreedy)})
 		x := float64(r.Step)
-		train.X, train.Y = append(train.X, x), append(train.Y, r.Reward)
-		kl.X, kl.Y = append(kl.X, x), append(kl.Y, r.KL)
+		// The per-step values are of 16 prompts each: the chart shows their trailing 10-step means.
+		var reward, div float64
+		window := res.History[max(0, i-9) : i+1]
+		for _, h := range window {
+			reward, div = reward+h.Reward, div+h.KL
+		}
+		train.X, train.Y = append(train.X, x), append(train.Y, reward/float64(len(window)))
+		kl.X, kl.Y = append(kl.X, x), append(kl.Y, div/float64(len(window)))
 		if !math.IsNaN(r.HeldOutReward) {
 			held.X, held.Y = append(held.X, x), append(held.Y, r.HeldOutReward)
 			greedy.X, greedy.Y = append(greedy.X, x), append(greedy.Y, r.HeldOutGreedy)
