@@ -25,6 +25,8 @@ type Series struct {
 type Chart struct {
 	Title, XLabel, YLabel string
 	LogX, LogY            bool
+	// YMax, when above the data, raises the top of the y axis (room for the legend); 0 = fit the data.
+	YMax float64
 	Series                []Series
 }
 
@@ -84,6 +86,9 @@ func (c Chart) Save(path string) error {
 		p.Legend.Add(s.Name, line)
 	}
 	p.Legend.Top = true
+	if c.YMax > p.Y.Max {
+		p.Y.Max = c.YMax
+	}
 	if err := p.Save(8*vg.Inch, 5*vg.Inch, path); err != nil {
 		return fmt.Errorf("plot %s: %w", path, err)
 	}

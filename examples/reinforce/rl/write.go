@@ -59,7 +59,7 @@ func Write(dir string, res Result) error {
 	}
 	p := res.Params
 	title := fmt.Sprintf("%s, reward %q, %d prompts x %d samples per step, β=%g", p.Algo, p.Reward, p.Prompts, p.Group, p.KLCoef)
-	return plotting.Chart{Title: title, XLabel: "RL step", YLabel: "reward (0-1); KL (nats/token)",
+	return plotting.Chart{Title: title, XLabel: "RL step", YLabel: "reward (0-1); KL (nats/token)", YMax: 1.35,
 		Series: []plotting.Series{train, held, greedy, kl}}.Save(filepath.Join(dir, "reinforce.png"))
 }
 
