@@ -26,8 +26,8 @@ type Chart struct {
 	Title, XLabel, YLabel string
 	LogX, LogY            bool
 	// YMax, when above the data, raises the top of the y axis (room for the legend); 0 = fit the data.
-	YMax float64
-	Series                []Series
+	YMax   float64
+	Series []Series
 }
 
 var palette = []color.Color{
