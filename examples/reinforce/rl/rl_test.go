@@ -127,6 +127,9 @@ func TestValidate(t *testing.T) {
 	p = CPUDefault()
 	p.Group = 1
 	require.ErrorContains(t, p.Validate(), "GRPO needs at least 2 samples")
+	p = CPUDefault()
+	p.Prompts = 300
+	require.ErrorContains(t, p.Validate(), "2400 answers per batch")
 }
 
 // A few steps of each algorithm end to end: pretraining, sampling, updates, evaluation, outputs;

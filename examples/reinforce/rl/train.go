@@ -61,6 +61,12 @@ func CPUDefault() Params {
 		Layers: 2, Dim: 64, Heads: 4, PretrainSteps: 600, PretrainBatch: 64, PretrainLR: 3e-3, Seed: 1}
 }
 
+// The held-out share of the 10,000 additions: prompts no pretraining or RL step sees.
+const (
+	heldOutFrac     = 0.2
+	heldOutProblems = 2000
+)
+
 // Batch is the number of episodes per step.
 func (p Params) Batch() int { return p.Group * p.Prompts }
 
@@ -93,6 +99,9 @@ func (p Params) Validate() error {
 	}
 	if p.Group < 1 || p.Prompts < 1 || p.Steps < 0 || p.Inner < 1 || p.EvalEvery < 1 || p.EvalPrompts < 1 || p.EvalSamples < 1 {
 		add("-group, -prompts, -inner, -eval-every, -eval-prompts, -eval-samples must be positive, -steps non-negative")
+	}
+	if p.Batch() > heldOutProblems {
+		add("-prompts x -group = %d answers per batch: more than the %d held-out prompts an evaluation batch draws from", p.Batch(), heldOutProblems)
 	}
 	if p.MaxNew < 2 {
 		add("-max-new %d: an answer needs at least 2 tokens (a digit and the newline)", p.MaxNew)
@@ -290,7 +299,7 @@ func Run(b backends.Backend, p Params, log io.Writer) (res Result, err error) {
 		return res, err
 	}
 	res.Params = p
-	trainSet, heldOut, err := Problems(0.2, p.Seed)
+	trainSet, heldOut, err := Problems(heldOutFrac, p.Seed)
 	if err != nil {
 		return res, err
 	}
