@@ -94,7 +94,7 @@ func run(args []string) error {
 		lastKL = res.History[len(res.History)-1].KL
 	}
 	fmt.Printf("held-out mean reward (%d prompts; %d samples each, and greedy): sampled %.3f -> %.3f, greedy %.3f -> %.3f; KL at the end %.4f nats/token; RL %.1f min, pretraining %.1f min\n",
-		res.After.N, p.EvalSamples, res.Before.Sampled, res.After.Sampled, res.Before.Greedy, res.After.Greedy, lastKL, res.Secs/60, res.PretrainSeconds/60)
+		res.After.N, p.EvalSamples, res.Before.Sampled, res.After.Sampled, res.Before.Greedy, res.After.Greedy, lastKL, res.RLSeconds/60, res.PretrainSeconds/60)
 	fmt.Printf("wrote %s/reinforce.csv, reinforce.png, samples.txt\n", *out)
 	return nil
 }

@@ -92,7 +92,7 @@ func run() error {
 		}
 		return os.WriteFile(path, b, 0o644)
 	}
-	refExtra := func() string { return strings.Join(sizes.Args(), " ") }
+	refExtra := strings.Join(sizes.Args(), " ") // the model sizes, for the reference script
 	if *onlyRef {
 		r, err := load(path)
 		if err != nil {
@@ -102,7 +102,7 @@ func run() error {
 		if py == "" {
 			return errors.New("-reference-only: no python3 here imports torch")
 		}
-		r.Torch, r.TorchNote = runReferences(py, *reference, *refArgs, refExtra(), *models, *lengths, *tokens, *steps)
+		r.Torch, r.TorchNote = runReferences(py, *reference, *refArgs, refExtra, *models, *lengths, *tokens, *steps)
 		if err := save(r); err != nil {
 			return err
 		}
@@ -130,7 +130,7 @@ func run() error {
 			if py := pickPython(*python); py == "" {
 				torchNote = "PyTorch reference skipped: no python3 here imports torch (Debian: apt-get install -y python3-torch)"
 			} else {
-				torch, torchNote = runReferences(py, *reference, *refArgs, refExtra(), *models, *lengths, *tokens, *steps)
+				torch, torchNote = runReferences(py, *reference, *refArgs, refExtra, *models, *lengths, *tokens, *steps)
 			}
 		}
 		command := "go run ./benchmarks/cmd/compare " + strings.Join(os.Args[1:], " ")

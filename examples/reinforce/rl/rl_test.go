@@ -162,7 +162,7 @@ func TestSmokeRun(t *testing.T) {
 			require.Contains(t, log.String(), "loaded the pretrained model", "the second run reuses the checkpoint")
 			again, err := Run(b, p, &strings.Builder{})
 			require.NoError(t, err)
-			again.Secs, again.PretrainSeconds = res.Secs, res.PretrainSeconds
+			again.RLSeconds, again.PretrainSeconds = res.RLSeconds, res.PretrainSeconds
 			noNaN := func(r Result) Result { // NaN (not evaluated) is not equal to itself
 				h := append([]Record(nil), r.History...)
 				for i := range h {

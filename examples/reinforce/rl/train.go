@@ -228,12 +228,12 @@ type Sample struct {
 
 // Result is a run.
 type Result struct {
-	Params                Params
-	History               []Record
-	Before, After         Eval
-	SamplesBefore         []Sample
-	SamplesAfter          []Sample
-	PretrainSeconds, Secs float64
+	Params                     Params
+	History                    []Record
+	Before, After              Eval
+	SamplesBefore              []Sample
+	SamplesAfter               []Sample
+	PretrainSeconds, RLSeconds float64
 }
 
 // Eval is a held-out evaluation: mean reward of sampled completions (EvalSamples per prompt) and of
@@ -245,17 +245,18 @@ type Eval struct {
 
 // policy bundles what an RL run needs of the model being trained.
 type policy struct {
-	p        Params
-	cfg      transformer.Config
-	reward   Reward
-	gen      *transformer.Generator
-	inspect  *context.Exec // policy: tokens -> log-probabilities of targets, entropies
-	ref      *context.Exec // reference: tokens -> log-probabilities of targets
-	trainer  *train.Trainer
-	rng      *rand.Rand
-	heldOut  []Problem
-	numShown int
+	p       Params
+	reward  Reward
+	gen     *transformer.Generator
+	inspect *context.Exec // policy: tokens -> log-probabilities of targets, entropies
+	ref     *context.Exec // reference: tokens -> log-probabilities of targets
+	trainer *train.Trainer
+	rng     *rand.Rand
+	heldOut []Problem
 }
+
+// shownSamples is how many fixed held-out prompts an evaluation returns the answers of.
+const shownSamples = 6
 
 // logpAndEntropy are the log-probabilities of the targets and the entropy of each position's
 // distribution: [batch, L-1] each.
@@ -361,7 +362,7 @@ func Run(b backends.Backend, p Params, log io.Writer) (res Result, err error) {
 	if p.Steps == 0 {
 		res.After, res.SamplesAfter = res.Before, res.SamplesBefore
 	}
-	res.Secs = time.Since(start).Seconds()
+	res.RLSeconds = time.Since(start).Seconds()
 	return res, nil
 }
 
@@ -380,7 +381,7 @@ func newPolicy(b backends.Backend, p Params, base *context.Context, heldOut []Pr
 	if err != nil {
 		return nil, err
 	}
-	pol := &policy{p: p, cfg: cfg, reward: Rewards[p.Reward], rng: rand.New(rand.NewPCG(p.Seed, 0x726c)), heldOut: heldOut, numShown: 6}
+	pol := &policy{p: p, reward: Rewards[p.Reward], rng: rand.New(rand.NewPCG(p.Seed, 0x726c)), heldOut: heldOut}
 	if pol.gen, err = transformer.NewGenerator(b, ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -555,7 +556,7 @@ func (pol *policy) evaluate() (Eval, []Sample, error) {
 			}
 			for i := range problems {
 				ev.Sampled += rs[i]
-				if s == 0 && k == 0 && i < pol.numShown {
+				if s == 0 && k == 0 && i < shownSamples {
 					shown = append(shown, Sample{Prompt: problems[i].Prompt(), Sampled: sampled[i], Greedy: greedy[i]})
 				}
 			}
