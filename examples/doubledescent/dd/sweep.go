@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -155,20 +156,19 @@ func TrainPoint(b backends.Backend, p Params, width int, seed uint64, clean, noi
 		},
 		func(labels, logits []*graph.Node) *graph.Node { return transformer.Loss(logits[0], labels[0]) },
 		opt, nil, nil)
-	// Per-example loss and correctness, so one pass measures every split.
+	// Per-example loss and predicted class: the errors against any labels of the same inputs (noisy
+	// or clean) are then counted on the host.
 	eval := context.MustNewExec(b, ctx.Reuse(), func(ctx *context.Context, tokens, answers *graph.Node) []*graph.Node {
 		logits := lastLogits(cfg, ctx, tokens)
 		losses := graph.Reshape(transformer.TokenLosses(logits, answers), -1)
-		pred := graph.ArgMax(logits, -1, answers.DType())
-		right := graph.Reshape(graph.ConvertDType(graph.Equal(pred, answers), losses.DType()), -1)
-		return []*graph.Node{losses, right}
+		return []*graph.Node{losses, graph.Reshape(graph.ArgMax(logits, -1, dtypes.Int32), -1)}
 	})
-	measure := func(d Dataset) (losses, right []float32, err error) {
+	measure := func(d Dataset) (losses []float32, pred []int32, err error) {
 		outs, err := eval.Exec(d.X, labels(d.Y))
 		if err != nil {
 			return nil, nil, err
 		}
-		return outs[0].Value().([]float32), outs[1].Value().([]float32), nil
+		return outs[0].Value().([]float32), outs[1].Value().([]int32), nil
 	}
 	start := time.Now()
 	x := []*tensors.Tensor{tensors.FromValue(noisy.X)}
@@ -194,25 +194,24 @@ func TrainPoint(b backends.Backend, p Params, width int, seed uint64, clean, noi
 			m.FinalizeAll()
 		}
 	}
-	trainLoss, trainRight, err := measure(noisy)
+	trainLoss, trainPred, err := measure(noisy)
 	if err != nil {
 		return pt, err
 	}
-	_, cleanRight, err := measure(clean)
+	testLoss, testPred, err := measure(test)
 	if err != nil {
 		return pt, err
 	}
-	testLoss, testRight, err := measure(test)
-	if err != nil {
-		return pt, err
-	}
-	pt.TrainLoss, pt.TrainErr = mean(trainLoss), 1-mean(trainRight)
-	pt.TestLoss, pt.TestErr = mean(testLoss), 1-mean(testRight)
-	pt.CleanTrain = 1 - mean(cleanRight)
+	pt.TrainLoss, pt.TrainErr = mean(trainLoss), errorRate(trainPred, noisy.Y)
+	pt.TestLoss, pt.TestErr = mean(testLoss), errorRate(testPred, test.Y)
+	pt.CleanTrain = errorRate(trainPred, clean.Y)
 	var fit, n float64
-	for i, r := range trainRight {
+	for i, y := range noisy.Y {
 		if isNoisy[i] {
-			fit, n = fit+float64(r), n+1
+			n++
+			if trainPred[i] == y {
+				fit++
+			}
 		}
 	}
 	if n > 0 {
@@ -220,6 +219,17 @@ func TrainPoint(b backends.Backend, p Params, width int, seed uint64, clean, noi
 	}
 	pt.Seconds = time.Since(start).Seconds()
 	return pt, nil
+}
+
+// errorRate is the fraction of predictions that differ from the labels.
+func errorRate(pred, labels []int32) float64 {
+	wrong := 0
+	for i, y := range labels {
+		if pred[i] != y {
+			wrong++
+		}
+	}
+	return float64(wrong) / float64(max(1, len(labels)))
 }
 
 func mean(xs []float32) float64 {
