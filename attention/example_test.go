@@ -30,10 +30,10 @@ func ExampleScaledDotProduct() {
 		return
 	}
 	for i, row := range out.Value().([][][][]float32)[0] {
-		fmt.Printf("query %d: [%.3f %.3f]\n", i, row[0][0], row[0][1])
+		fmt.Printf("query %d: [%.2f %.2f]\n", i, row[0][0], row[0][1])
 	}
 	// Output:
-	// query 0: [10.000 0.000]
-	// query 1: [3.302 6.698]
-	// query 2: [5.000 5.000]
+	// query 0: [10.00 0.00]
+	// query 1: [3.30 6.70]
+	// query 2: [5.00 5.00]
 }

@@ -88,7 +88,7 @@ func NewWithConfig(config string) (b backends.Backend, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("backend %q failed to start: %w", config, err)
 	}
-	return b, nil
+	return emulateTF32FromEnv(b), nil
 }
 
 // newXLA starts the XLA backend with bitter's options (see xla.go); nil in builds without XLA.

@@ -9,7 +9,8 @@
 # Stages, each under a time limit and all under one deadline (DEADLINE seconds, default 470), the
 # results packed into OUT/results.tgz after each one, so a run cut short keeps what it measured:
 #   0. versions, the plugin, a GPU memory/utilisation sampler (OUT/gpu.csv, every 0.5 s);
-#   1. smoke: the transformer golden tests (values and gradients against PyTorch) on the card; if the
+#   1. smoke: the transformer golden tests (values and gradients against PyTorch; float32 within the
+#      TF32 tolerances, golden.TF32Tol, since XLA runs float32 matmuls in TF32 there) on the card; if the
 #      backend does not start, the run stops here and says why;
 #   2. GPT-2 small (untied, 163M parameters) at T=1024 in bf16 mixed precision: PyTorch eager and
 #      torch.compile first, then ours, with an XLA dump (optimized HLO, memory report) of our step;

@@ -30,7 +30,8 @@ func (c goldenCase) config() transformer.Config {
 }
 
 // TestModelGolden loads PyTorch's weights into a float32 model and compares the logits, the loss
-// and the gradient of the loss with respect to every parameter, each within 2e-5 relative error.
+// and the gradient of the loss with respect to every parameter, each within 2e-5 relative error
+// (golden.TF32Tol and TF32GradTol where float32 matmuls run in TF32, as XLA runs them on a GPU).
 // It also checks that the model has exactly PyTorch's parameters and that NumParams counts them.
 func TestModelGolden(t *testing.T) {
 	var f struct{ Cases map[string]goldenCase }
@@ -40,7 +41,8 @@ func TestModelGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cfg := c.config()
 			require.NoError(t, cfg.Validate())
-			n := golden.CheckModel(t, backend.MustShared(), c.ModelCase, 2e-5, 2e-5, cfg.Logits)
+			tol, gradTol := golden.Tol(backend.MustShared(), dtypes.Float32, 2e-5, 2e-5)
+			n := golden.CheckModel(t, backend.MustShared(), c.ModelCase, tol, gradTol, cfg.Logits)
 			require.Equal(t, n, cfg.NumParams(), "NumParams")
 		})
 	}

@@ -17,7 +17,8 @@ import os
 
 import torch
 
-torch.manual_seed(20261127)
+SEED = 20261127
+torch.manual_seed(SEED)
 DT = torch.float64
 
 
@@ -140,7 +141,8 @@ def multihead_case(name, b, s, dim, heads, kvh, use_bias, use_rope, qk_norm, cau
     return name, case
 
 
-def main():
+def build():
+    """The golden file's contents (draws from torch's global generator: seed it with SEED first)."""
     sd = dict([
         sdpa_case("plain", 2, 5, 5, 4, 4, 8),
         sdpa_case("causal", 2, 5, 5, 4, 4, 8, causal=True),
@@ -160,9 +162,15 @@ def main():
         multihead_case("masked_noncausal", 2, 4, 12, 3, 3, use_bias=True, use_rope=True, qk_norm=False, causal=False,
                        mask=torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]], dtype=torch.bool).reshape(2, 1, 1, 4)),
     ])
+    return {"torch_version": torch.__version__, "sdpa": sd, "multihead": mh}
+
+
+def main():
+    torch.manual_seed(SEED)
+    out = build()
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden.json")
     with open(path, "w") as f:
-        json.dump({"torch_version": torch.__version__, "sdpa": sd, "multihead": mh}, f)
+        json.dump(out, f)
     print("wrote", path)
 
 

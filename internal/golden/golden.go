@@ -8,10 +8,36 @@ import (
 	"math"
 	"os"
 
+	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/dtypes/bfloat16"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/bitterlesson/bitter/backend"
 )
+
+// Tolerances (relative error in the max norm, see [RelErr]) of float32 results against PyTorch's
+// float64 where float32 matmuls run in TF32 (XLA on an NVIDIA GPU; see backend.TF32): operands with
+// 10 mantissa bits instead of 23. Measured on the golden cases, largest values / gradients:
+//   - `BITTER_EMULATE_TF32=1 go test ./...` (operands rounded to nearest), every package:
+//     8.9e-4 / 3.3e-3;
+//   - tf32.py beside this file (PyTorch, the transformer and attention cases, tf32.txt): rounded to
+//     nearest 8.9e-4 / 3.9e-3, truncated (tensor cores fed raw float32) 2.7e-3 / 9.2e-3.
+//
+// The tolerances are about twice the truncated figures.
+const (
+	TF32Tol     = 5e-3
+	TF32GradTol = 2e-2
+)
+
+// Tol returns the tolerances for values and gradients computed in dtype on b: tol and gradTol,
+// raised to [TF32Tol] and [TF32GradTol] for float32 on a backend whose float32 matmuls run in TF32.
+func Tol(b backends.Backend, dtype dtypes.DType, tol, gradTol float64) (float64, float64) {
+	if dtype == dtypes.Float32 && backend.TF32(b) {
+		return max(tol, TF32Tol), max(gradTol, TF32GradTol)
+	}
+	return tol, gradTol
+}
 
 // Array is a float64 tensor as the generators write it: a shape and row-major data.
 type Array struct {

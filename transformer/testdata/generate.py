@@ -17,7 +17,8 @@ import os
 import torch
 import torch.nn.functional as F
 
-torch.manual_seed(27112026)
+SEED = 27112026
+torch.manual_seed(SEED)
 DT = torch.float64
 
 
@@ -194,7 +195,8 @@ def base(**kw):
     return cfg
 
 
-def main():
+def build():
+    """The golden file's contents (draws from torch's global generator: seed it with SEED first)."""
     cases = {
         "gpt2_style": case(base()),
         "llama_style": case(base(Norm="rmsnorm", Activation="swiglu", Positional="rope", TieEmbeddings=True,
@@ -203,9 +205,15 @@ def main():
         "sinusoidal_relu_tied": case(base(Positional="sinusoidal", Activation="relu", TieEmbeddings=True)),
         "nopos_swiglu_bias": case(base(Positional="none", Activation="swiglu", Norm="rmsnorm")),
     }
+    return {"torch_version": torch.__version__, "cases": cases}
+
+
+def main():
+    torch.manual_seed(SEED)
+    out = build()
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden.json")
     with open(path, "w") as f:
-        json.dump({"torch_version": torch.__version__, "cases": cases}, f)
+        json.dump(out, f)
     print("wrote", path)
 
 
