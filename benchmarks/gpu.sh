@@ -11,7 +11,9 @@
 #   0. versions, the plugin, a GPU memory/utilisation sampler (OUT/gpu.csv, every 0.5 s);
 #   1. smoke: the transformer golden tests (values and gradients against PyTorch; float32 within the
 #      TF32 tolerances, golden.TF32Tol, since XLA runs float32 matmuls in TF32 there) on the card; if the
-#      backend does not start, the run stops here and says why;
+#      backend does not start, the run stops here and says why; then determinism: the trainer's test
+#      that a resumed run equals an uninterrupted one bit for bit, and if XLA's default fails it
+#      (atomic scatter-adds in the embedding gradient, say), again with --xla_gpu_deterministic_ops;
 #   2. GPT-2 small (untied, 163M parameters) at T=1024 in bf16 mixed precision: PyTorch eager and
 #      torch.compile first, then ours, with an XLA dump (optimized HLO, memory report) of our step;
 #   3. end to end: the GPT2Small preset trains on tiny Shakespeare, checkpoints and samples;
@@ -33,6 +35,7 @@ build() {
 	go build -ldflags='-s -w' -o "$bin/compare" ./benchmarks/cmd/compare
 	go build -ldflags='-s -w' -o "$bin/nexttoken" ./examples/nexttoken
 	go test -c -ldflags='-s -w' -o "$bin/transformer.test" ./transformer
+	go test -c -ldflags='-s -w' -o "$bin/lm.test" ./examples/nexttoken/lm
 	if [ -f ../shared/data/tinyshakespeare.txt ]; then cp ../shared/data/tinyshakespeare.txt "$bin/"; fi
 	# Compressed: what travels to the device machine is limited to 64 MiB with the working tree.
 	rm -rf .device/*
@@ -106,6 +109,16 @@ run() {
 		echo "gpu.sh: the XLA backend did not start on the card: stopping here"
 		kill "$sampler" 2>/dev/null; pack; return 1
 	fi
+	local resume='TestResumeReproducesUninterruptedRun'
+	(cd examples/nexttoken/lm && timeout "$(limit 30)" ../../../.device/lm.test -test.run "$resume" -test.v 2>&1) |
+		grep -v '^=== RUN' | tee "$work/determinism-gpu.txt" | tail -15
+	if ! grep -q "^--- PASS: $resume" "$work/determinism-gpu.txt"; then
+		echo "not reproducible with XLA's defaults: again with --xla_gpu_deterministic_ops=true"
+		(cd examples/nexttoken/lm && XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_deterministic_ops=true" \
+			timeout "$(limit 30)" ../../../.device/lm.test -test.run "$resume" -test.v 2>&1) |
+			grep -v '^=== RUN' | tee "$work/determinism-gpu-flag.txt" | tail -15
+	fi
+	pack
 
 	local gpt2=(-dim 768 -layers 12 -heads 12 -ffn 3072 -vocab 50257)
 	t="$(limit 240)"
