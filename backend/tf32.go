@@ -2,6 +2,7 @@ package backend
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/gomlx/gomlx/backends"
@@ -24,11 +25,14 @@ func TF32(b backends.Backend) bool {
 	if _, ok := b.(tf32Backend); ok {
 		return true
 	}
-	if b.Name() != "xla" {
-		return false
-	}
-	// "xla:<plugin> - PJRT ... plugin (<path>) ...": xla:cuda or a path to xla_cuda_plugin.so.
-	return strings.Contains(strings.ToLower(b.Description()), "cuda")
+	return b.Name() == "xla" && cudaPlugin(b.Description())
+}
+
+// cudaPlugin reports whether an XLA backend's description, "xla:<plugin> - PJRT ...", names a CUDA
+// plugin: cuda, or a path to xla_cuda_plugin.so.
+func cudaPlugin(description string) bool {
+	plugin, _, _ := strings.Cut(strings.TrimPrefix(description, "xla:"), " - ")
+	return strings.Contains(strings.ToLower(filepath.Base(plugin)), "cuda")
 }
 
 // EmulateTF32 returns b with the operands of every float32 matmul (Dot, DotGeneral) rounded to TF32 (round to
