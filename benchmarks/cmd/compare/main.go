@@ -171,8 +171,12 @@ func measure(label string, models []string, lens []int, tokens, steps int, peak 
 	if err != nil {
 		return err
 	}
+	desc := backend.Config() + " (" + b.Description() + ")"
+	if backend.TF32(b) {
+		desc += "; float32 matmuls in TF32"
+	}
 	r := Run{Label: label, Date: time.Now().UTC().Format("2006-01-02"), Machine: machine(), GoVersion: runtime.Version(),
-		GoMLX: gomlxVersion(), Tokens: tokens, PeakTFLOPs: peak, Backend: backend.Config() + " (" + b.Description() + ")"}
+		GoMLX: gomlxVersion(), Tokens: tokens, PeakTFLOPs: peak, Backend: desc}
 	if err := save(r); err != nil {
 		return err
 	}
