@@ -24,12 +24,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MATMUL = torch.Tensor.__matmul__
 
 
-def load(pkg):
+def rebuild(pkg):
+    """(what pkg's generator builds now from its seed, the committed golden.json)."""
     spec = importlib.util.spec_from_file_location(pkg + "_generate", os.path.join(ROOT, pkg, "testdata", "generate.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+    torch.manual_seed(mod.SEED)
+    got = mod.build()
     with open(os.path.join(ROOT, pkg, "testdata", "golden.json")) as f:
-        return mod, json.load(f)
+        return got, json.load(f)
 
 
 def tf32(x, mode):
@@ -79,9 +82,7 @@ def measure(mode):
     torch.Tensor.__matmul__ = MATMUL if mode == "exact" else tf32_matmul(mode)
     try:
         rows = []
-        tr, want = load("transformer")
-        torch.manual_seed(tr.SEED)
-        got = tr.build()
+        got, want = rebuild("transformer")
         values, grads = [], []
         for name, c in got["cases"].items():
             w = want["cases"][name]
@@ -90,9 +91,7 @@ def measure(mode):
             grads += [(name + " d " + k, c["grads"][k], w["grads"][k]) for k in c["grads"]]
         rows.append(("transformer", worst(values), worst(grads)))
 
-        at, want = load("attention")
-        torch.manual_seed(at.SEED)
-        got = at.build()
+        got, want = rebuild("attention")
         values, grads = [], []
         for name, c in got["sdpa"].items():
             w = want["sdpa"][name]
