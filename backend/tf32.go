@@ -15,7 +15,7 @@ import (
 // precision they get from XLA on an NVIDIA GPU.
 const EmulateTF32EnvVar = "BITTER_EMULATE_TF32"
 
-// TF32 reports whether float32 matmuls (DotGeneral) on b take their operands in TensorFloat-32:
+// TF32 reports whether float32 matmuls on b take their operands in TensorFloat-32:
 // 10 explicit mantissa bits instead of 23, a relative rounding of 2⁻¹¹ ≈ 4.9e-4, with float32
 // accumulation. XLA does this on NVIDIA GPUs (Ampere and later) at the default precision, which is
 // what GoMLX v0.26 asks for, as JAX does and PyTorch does not (torch.backends.cuda.matmul.allow_tf32).
@@ -35,10 +35,10 @@ func cudaPlugin(description string) bool {
 	return strings.Contains(strings.ToLower(filepath.Base(plugin)), "cuda")
 }
 
-// EmulateTF32 returns b with the operands of every float32 matmul (Dot, DotGeneral) rounded to TF32 (round to
-// nearest, by Veltkamp splitting: hi = c - (c - x) with c = x·(2¹³+1)), the precision XLA gives
-// float32 matmuls on an NVIDIA GPU (see [TF32]). It is for checking on a CPU that a model, or a
-// test's tolerance, stands that precision; its results are those of b otherwise. Operands above
+// EmulateTF32 returns b with the operands of every float32 matmul (Dot, DotGeneral) rounded to
+// TF32, to nearest, by Veltkamp splitting (hi = c - (c - x) with c = x·(2¹³+1)): the precision XLA
+// gives float32 matmuls on an NVIDIA GPU (see [TF32]). It is for checking on a CPU that a model, or
+// a test's tolerance, stands that precision; its results are those of b otherwise. Operands above
 // 4e34 in magnitude overflow the split.
 func EmulateTF32(b backends.Backend) backends.Backend {
 	if _, ok := b.(tf32Backend); ok {

@@ -15,6 +15,7 @@ func TestEmulateTF32RoundsFloat32MatmulOperands(t *testing.T) {
 	t.Setenv(backend.EmulateTF32EnvVar, "")
 	b, err := backend.NewWithConfig(backend.DefaultConfig)
 	require.NoError(t, err)
+	defer b.Finalize()
 	require.False(t, backend.TF32(b))
 	e := backend.EmulateTF32(b)
 	require.True(t, backend.TF32(e))
