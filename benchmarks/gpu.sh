@@ -60,11 +60,13 @@ find_plugin() {
 	fi
 	export GOMLX_BACKEND="xla:$so" GOMLX_NO_AUTO_INSTALL=1
 	# The plugin's CUDA libraries come from the nvidia-* pip packages beside it.
+	# They sit in the site-packages folder that holds jax_plugins/ (…/jax_plugins/xla_cuda13/plugin.so).
 	local site libs
-	site="$(python3 -c 'import site; print(site.getsitepackages()[0])' 2>/dev/null || true)"
+	site="$(dirname "$(dirname "$(dirname "$so")")")"
+	[ -d "$site/nvidia" ] || site="$(python3 -c 'import site; print(site.getsitepackages()[0])' 2>/dev/null || true)"
 	if [ -n "$site" ] && [ -d "$site/nvidia" ]; then
 		libs="$(find "$site/nvidia" -maxdepth 3 -name lib -type d | tr '\n' ':')"
-		export LD_LIBRARY_PATH="${libs}${LD_LIBRARY_PATH:-}"
+		export LD_LIBRARY_PATH="${libs%:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 	fi
 	# libdevice for XLA's GPU compiler: the system CUDA if it has it, else a pip package's.
 	local libdevice
@@ -73,6 +75,13 @@ find_plugin() {
 	if [ -n "$libdevice" ]; then
 		export XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_cuda_data_dir=$(dirname "$(dirname "$(dirname "$libdevice")")")"
 	fi
+	# ptxas and nvlink, should XLA call them rather than its linked-in compiler: from a pip package too.
+	local tool
+	for tool in ptxas nvlink; do
+		command -v "$tool" >/dev/null 2>&1 && continue
+		tool="$([ -n "$site" ] && find "$site/nvidia" -name "$tool" -type f 2>/dev/null | head -1)"
+		[ -n "$tool" ] && export PATH="$(dirname "$tool"):$PATH"
+	done
 }
 
 run() {
@@ -96,6 +105,7 @@ run() {
 	find_plugin || return 1
 	echo "GOMLX_BACKEND=$GOMLX_BACKEND"
 	echo "XLA_FLAGS=${XLA_FLAGS:-}"
+	echo "ptxas: $(command -v ptxas || echo none)"
 	nvidia-smi --query-gpu=timestamp,memory.used,utilization.gpu --format=csv,noheader,nounits -lms 500 > "$out/gpu.csv" 2>/dev/null &
 	local sampler=$!
 	local label="${LABEL:-$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr -c 'A-Za-z0-9\n' '-' | sed 's/-*$//')}"
