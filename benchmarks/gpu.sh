@@ -14,14 +14,18 @@
 #      backend does not start, the run stops here and says why; then determinism: the trainer's test
 #      that a resumed run equals an uninterrupted one bit for bit, and if XLA's default fails it
 #      (atomic scatter-adds in the embedding gradient, say), again with --xla_gpu_deterministic_ops;
-#   2. GPT-2 small (untied, 163M parameters) at T=1024 in bf16 mixed precision: PyTorch eager and
-#      torch.compile first, then ours, with an XLA dump (optimized HLO, memory report) of our step;
+#   2. GPT-2 small (untied, 163M parameters) at T=1024 in bf16 mixed precision: ours, with an XLA dump
+#      (optimized HLO, memory report) of our step, then PyTorch eager and torch.compile, each variant
+#      under its own time limit, into the same results file;
 #   3. end to end: the GPT2Small preset trains on tiny Shakespeare, checkpoints and samples;
 #   4. the 1M-parameter grid, transformer then LSTM then GRU (their unrolled graphs compile slowest),
 #      each with PyTorch eager (TF32, as XLA's default float32 dot) in the same invocation.
 # Unpack OUT/results.tgz into benchmarks/ here, then `go run ./benchmarks/cmd/compare -write-only`.
 # Knobs (environment): LABEL (default: the GPU's name), PEAK_TFLOPS (790), STEPS (10), TOKENS (16384),
-# GPT2_TOKENS (16384), LENGTHS (64,...,1024), E2E_STEPS (40), E2E_BATCH (8), DEADLINE (470).
+# GPT2_TOKENS (16384), LENGTHS (64,...,1024), E2E_STEPS (40), E2E_BATCH (8), DEADLINE (470),
+# REF_TIMEOUT (110: seconds per PyTorch variant of stage 2), STAGES (1,2,3,4: the stages to run; stage 0
+# always runs). To split the work over two calls on a warm machine, run STAGES=1,2 then STAGES=3,4
+# (keep stage 4 in one call: its results file is built across its three invocations).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -112,32 +116,38 @@ run() {
 	label="${label:-gpu}"
 	local peak="${PEAK_TFLOPS:-790}" steps="${STEPS:-10}" t
 
-	stage "1. smoke: transformer golden tests on the card"
-	(cd transformer && timeout "$(limit 50)" ../.device/transformer.test -test.run 'TestModelGolden|TestMixedPrecisionGolden|TestGreedyOnCacheMatchesFullForward' -test.v 2>&1) |
-		grep -v '^=== RUN' | tee "$work/golden-gpu.txt" | tail -40
-	if grep -q 'failed to start\|no xla_cuda_plugin\|cannot open shared object' "$work/golden-gpu.txt"; then
-		echo "gpu.sh: the XLA backend did not start on the card: stopping here"
-		kill "$sampler" 2>/dev/null; pack; return 1
-	fi
-	local resume='TestResumeReproducesUninterruptedRun'
-	(cd examples/nexttoken/lm && timeout "$(limit 30)" ../../../.device/lm.test -test.run "$resume" -test.v 2>&1) |
-		grep -v '^=== RUN' | tee "$work/determinism-gpu.txt" | tail -15
-	if ! grep -q "^--- PASS: $resume" "$work/determinism-gpu.txt"; then
-		echo "not reproducible with XLA's defaults: again with --xla_gpu_deterministic_ops=true"
-		(cd examples/nexttoken/lm && XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_deterministic_ops=true" \
-			timeout "$(limit 30)" ../../../.device/lm.test -test.run "$resume" -test.v 2>&1) |
-			grep -v '^=== RUN' | tee "$work/determinism-gpu-flag.txt" | tail -15
-	fi
-	pack
+	# want N: whether stage N is among STAGES (default: all).
+	want() { [[ ",${STAGES:-1,2,3,4}," == *",$1,"* ]]; }
 
-	local gpt2=(-dim 768 -layers 12 -heads 12 -ffn 3072 -vocab 50257)
-	t="$(limit 240)"
-	stage "2. GPT-2 small, T=1024, bf16 (limit ${t}s)"
-	if [ "$t" -gt 0 ]; then
+	if want 1; then
+		stage "1. smoke: transformer golden tests on the card"
+		(cd transformer && timeout "$(limit 50)" ../.device/transformer.test -test.run 'TestModelGolden|TestMixedPrecisionGolden|TestGreedyOnCacheMatchesFullForward' -test.v 2>&1) |
+			grep -v '^=== RUN' | tee "$work/golden-gpu.txt" | tail -40
+		if grep -q 'failed to start\|no xla_cuda_plugin\|cannot open shared object' "$work/golden-gpu.txt"; then
+			echo "gpu.sh: the XLA backend did not start on the card: stopping here"
+			kill "$sampler" 2>/dev/null; pack; return 1
+		fi
+		local resume='TestResumeReproducesUninterruptedRun'
+		(cd examples/nexttoken/lm && timeout "$(limit 30)" ../../../.device/lm.test -test.run "$resume" -test.v 2>&1) |
+			grep -v '^=== RUN' | tee "$work/determinism-gpu.txt" | tail -15
+		if ! grep -q "^--- PASS: $resume" "$work/determinism-gpu.txt"; then
+			echo "not reproducible with XLA's defaults: again with --xla_gpu_deterministic_ops=true"
+			(cd examples/nexttoken/lm && XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_deterministic_ops=true" \
+				timeout "$(limit 30)" ../../../.device/lm.test -test.run "$resume" -test.v 2>&1) |
+				grep -v '^=== RUN' | tee "$work/determinism-gpu-flag.txt" | tail -15
+		fi
+		pack
+	fi
+
+	# Ours first, under its own limit, then the PyTorch peers into the same results file, each variant
+	# under -reference-timeout: torch.compile's compile time cannot eat our measurement.
+	local gpt2=(-dim 768 -layers 12 -heads 12 -ffn 3072 -vocab 50257 -bf16 -models transformer -lengths 1024
+		-tokens "${GPT2_TOKENS:-16384}" -steps "$steps" -label "$label-gpt2small-bf16" -dir "$work")
+	t="$(limit 150)"
+	want 2 && stage "2a. GPT-2 small, T=1024, bf16: ours (limit ${t}s)"
+	if want 2 && [ "$t" -gt 0 ]; then
 		XLA_FLAGS="${XLA_FLAGS:-} --xla_dump_to=$work/xla-dump --xla_dump_hlo_as_text" timeout "$t" \
-			.device/compare -dir "$work" -label "$label-gpt2small-bf16" -models transformer -lengths 1024 -tokens "${GPT2_TOKENS:-16384}" \
-			"${gpt2[@]}" -bf16 -steps "$steps" -generate=false -peak-tflops "$peak" \
-			-reference benchmarks/reference/reference.py -reference-args "--device cuda;--device cuda --compile"
+			.device/compare "${gpt2[@]}" -generate=false -peak-tflops "$peak" -reference ""
 		echo "exit $?"
 		# Keep the optimized HLO and XLA's memory reports of the biggest module (the train step).
 		if [ -d "$work/xla-dump" ]; then
@@ -146,10 +156,18 @@ run() {
 		fi
 		pack
 	fi
+	t="$(limit 180)"
+	want 2 && stage "2b. GPT-2 small, T=1024, bf16: PyTorch eager and torch.compile (limit ${t}s)"
+	if want 2 && [ "$t" -gt 0 ]; then
+		timeout "$t" .device/compare "${gpt2[@]}" -reference-only -reference benchmarks/reference/reference.py \
+			-reference-args "--device cuda;--device cuda --compile" -reference-timeout "${REF_TIMEOUT:-110}s"
+		echo "exit $?"
+		pack
+	fi
 
 	t="$(limit 150)"
-	stage "3. end to end: GPT2Small on tiny Shakespeare (limit ${t}s)"
-	if [ "$t" -gt 0 ] && [ -f .device/tinyshakespeare.txt ]; then
+	want 3 && stage "3. end to end: GPT2Small on tiny Shakespeare (limit ${t}s)"
+	if want 3 && [ "$t" -gt 0 ] && [ -f .device/tinyshakespeare.txt ]; then
 		timeout "$t" .device/nexttoken -preset gpt2-small -seq 1024 -batch "${E2E_BATCH:-8}" -steps "${E2E_STEPS:-40}" -precision bfloat16 \
 			-lr 6e-4 -warmup 10 -data .device/tinyshakespeare.txt -eval-every 20 -eval-tokens 32768 -sample 200 \
 			-prompt "ROMEO:" -out "$work/e2e"
@@ -160,6 +178,7 @@ run() {
 	fi
 
 	for model in transformer lstm gru; do
+		want 4 || break
 		local cap=70
 		[ "$model" != transformer ] && cap=100
 		t="$(limit "$cap")"

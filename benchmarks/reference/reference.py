@@ -87,6 +87,8 @@ def sync(device):
 def measure(kind, seq, args):
     torch.manual_seed(1)
     device = args.device
+    if args.tokens // seq < 1:
+        raise ValueError("%d tokens per step hold no sequence of %d" % (args.tokens, seq))
     if device.startswith("cuda"):
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()

@@ -2,6 +2,7 @@
 package plotting
 
 import (
+	"errors"
 	"fmt"
 	"image/color"
 	"math"
@@ -38,8 +39,18 @@ var palette = []color.Color{
 	color.RGBA{R: 148, G: 103, B: 189, A: 255},
 }
 
+// ErrNoData is Save's error for a chart with no point to draw (none at all, or none positive on a
+// log axis); no file is written.
+var ErrNoData = errors.New("no data to plot")
+
 // Save draws the chart into a PNG file at path, 8x5 inches.
-func (c Chart) Save(path string) error {
+func (c Chart) Save(path string) (err error) {
+	defer func() {
+		// gonum/plot panics on some degenerate axes; a chart is never worth a crash.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("plot %s: %v", path, r)
+		}
+	}()
 	p := plot.New()
 	p.Title.Text = c.Title
 	p.X.Label.Text = c.XLabel
@@ -53,6 +64,7 @@ func (c Chart) Save(path string) error {
 		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	}
 	p.Add(plotter.NewGrid())
+	drawn := 0
 	for i, s := range c.Series {
 		var pts plotter.XYs
 		for j := range s.X {
@@ -63,6 +75,7 @@ func (c Chart) Save(path string) error {
 		if len(pts) == 0 {
 			continue
 		}
+		drawn += len(pts)
 		line, points, err := plotter.NewLinePoints(pts)
 		if err != nil {
 			return fmt.Errorf("plot %s: %w", path, err)
@@ -84,6 +97,9 @@ func (c Chart) Save(path string) error {
 			p.Add(points)
 		}
 		p.Legend.Add(s.Name, line)
+	}
+	if drawn == 0 {
+		return fmt.Errorf("plot %s: %w", path, ErrNoData)
 	}
 	p.Legend.Top = true
 	if c.YMax > p.Y.Max {

@@ -10,6 +10,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -75,6 +76,7 @@ func run() error {
 		gen       = flag.Bool("generate", true, "also measure generation (TTFT, tokens/s)")
 		onlyWrite = flag.Bool("write-only", false, "only regenerate RESULTS.md and charts from the results files")
 		onlyRef   = flag.Bool("reference-only", false, "re-run only the PyTorch reference into the existing results file of -label")
+		refTime   = flag.Duration("reference-timeout", 0, "time limit of each reference variant (0 = none); one cut short keeps the cells it finished")
 		appendRes = flag.Bool("append", false, "add to the existing results file of -label, replacing the cells measured again")
 	)
 	var sizes bench.Sizes
@@ -92,19 +94,27 @@ func run() error {
 		}
 		return os.WriteFile(path, b, 0o644)
 	}
-	refExtra := strings.Join(sizes.Args(), " ") // the model sizes, for the reference script
+	ref := references{script: *reference, extra: strings.Join(sizes.Args(), " "), // the model sizes
+		models: *models, lengths: *lengths, tokens: *tokens, steps: *steps, timeout: *refTime}
 	if *onlyRef {
 		r, err := load(path)
 		if err != nil {
 			return fmt.Errorf("-reference-only: %w", err)
 		}
-		py := pickPython(*python)
-		if py == "" {
+		if ref.python = pickPython(*python); ref.python == "" {
 			return errors.New("-reference-only: no python3 here imports torch")
 		}
-		r.Torch, r.TorchNote = runReferences(py, *reference, *refArgs, refExtra, *models, *lengths, *tokens, *steps)
-		if err := save(r); err != nil {
-			return err
+		r.Command += "; go run ./benchmarks/cmd/compare " + strings.Join(os.Args[1:], " ")
+		// Saved after every variant, so a run cut short keeps the variants it finished.
+		var saveErr error
+		ref.run(*refArgs, func(torch []json.RawMessage, note string) {
+			r.Torch, r.TorchNote = torch, note
+			if err := save(r); err != nil && saveErr == nil {
+				saveErr = err
+			}
+		})
+		if saveErr != nil {
+			return saveErr
 		}
 	} else if !*onlyWrite {
 		var lens []int
@@ -127,13 +137,13 @@ func run() error {
 		var torch []json.RawMessage
 		var torchNote string
 		if *reference != "" {
-			if py := pickPython(*python); py == "" {
+			if ref.python = pickPython(*python); ref.python == "" {
 				torchNote = "PyTorch reference skipped: no python3 here imports torch (Debian: apt-get install -y python3-torch)"
 			} else {
-				torch, torchNote = runReferences(py, *reference, *refArgs, refExtra, *models, *lengths, *tokens, *steps)
+				torch, torchNote = ref.run(*refArgs, nil)
 			}
 		}
-		command := "go run ./benchmarks/cmd/compare " + strings.Join(os.Args[1:], " ")
+		command := "go run ./benchmarks/cmd/compare " + shellJoin(os.Args[1:])
 		if *appendRes && prev.Command != "" {
 			command = prev.Command + "; " + command
 		}
@@ -148,6 +158,20 @@ func run() error {
 		}
 	}
 	return writeResults(*dir, resultsDir)
+}
+
+// shellJoin joins args into a command line a shell reads back as args: empty words and words with
+// spaces or shell characters are single-quoted.
+func shellJoin(args []string) string {
+	words := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && !strings.ContainsAny(a, " \t\n'\"\\;&|<>()$`*?[]{}~#!") {
+			words[i] = a
+		} else {
+			words[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(words, " ")
 }
 
 // pickPython returns the first Python that imports torch, or "".
@@ -297,25 +321,46 @@ func peerName(i, n int) string {
 	return fmt.Sprintf(" (%c)", 'A'+i)
 }
 
-// runReferences runs the reference script once per ';'-separated variant of variants.
-func runReferences(python, script, variants, extra, models, lengths string, tokens, steps int) ([]json.RawMessage, string) {
+// references runs the PyTorch reference script on one grid.
+type references struct {
+	python, script  string
+	extra           string // arguments for every variant: the model sizes
+	models, lengths string
+	tokens, steps   int
+	timeout         time.Duration // per variant; 0: none
+}
+
+// run runs the script once per ';'-separated variant, calling progress (when not nil) with the cells
+// and notes so far after each one, and returns them all.
+func (r references) run(variants string, progress func([]json.RawMessage, string)) ([]json.RawMessage, string) {
 	var all []json.RawMessage
 	var notes []string
 	for _, v := range strings.Split(variants, ";") {
-		lines, note := runReference(python, script, v+" "+extra, models, lengths, tokens, steps)
+		lines, note := r.runOne(v)
 		all = append(all, lines...)
 		if note != "" {
 			notes = append(notes, note)
+		}
+		if progress != nil {
+			progress(all, strings.Join(notes, "; "))
 		}
 	}
 	return all, strings.Join(notes, "; ")
 }
 
-// runReference runs the PyTorch script; when it can't (no python3, no torch), the note says why.
-func runReference(python, script, extra, models, lengths string, tokens, steps int) ([]json.RawMessage, string) {
-	args := []string{script, "--models", models, "--lengths", lengths, "--tokens", strconv.Itoa(tokens), "--steps", strconv.Itoa(steps)}
-	args = append(args, strings.Fields(extra)...)
-	cmd := exec.Command(python, args...)
+// runOne runs one variant; when it can't finish (no python3, no torch, the time limit), the note
+// says why and the cells it printed are kept.
+func (r references) runOne(variant string) ([]json.RawMessage, string) {
+	args := []string{r.script, "--models", r.models, "--lengths", r.lengths, "--tokens", strconv.Itoa(r.tokens), "--steps", strconv.Itoa(r.steps)}
+	args = append(args, strings.Fields(variant+" "+r.extra)...)
+	ctx := context.Background()
+	if r.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.timeout)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, r.python, args...)
+	cmd.WaitDelay = 5 * time.Second // do not wait on pipes a killed script's children still hold
 	var stderr bytes.Buffer
 	cmd.Stderr = io.MultiWriter(&stderr, os.Stderr) // its per-cell failures show in the log
 
@@ -326,6 +371,9 @@ func runReference(python, script, extra, models, lengths string, tokens, steps i
 		if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 && line[0] == '{' {
 			lines = append(lines, json.RawMessage(slices.Clone(line)))
 		}
+	}
+	if ctx.Err() != nil {
+		return lines, fmt.Sprintf("PyTorch reference %q stopped at its time limit of %s", strings.TrimSpace(variant), r.timeout)
 	}
 	if err != nil {
 		msg := strings.TrimSpace(stderr.String())
@@ -505,17 +553,29 @@ func section(md *strings.Builder, dir, resultsDir string, r Run) error {
 			}
 		}
 	}
-	throughput := filepath.Join(resultsDir, r.Label+"-throughput.png")
-	compilePNG := filepath.Join(resultsDir, r.Label+"-compile.png")
-	if err := (plotting.Chart{Title: "training throughput, " + r.Label + " (solid: bitter, dashed: PyTorch)",
-		XLabel: "sequence length T (tokens per step fixed)", YLabel: "tokens/s", LogX: true, LogY: true, Series: tp}).Save(throughput); err != nil {
-		return err
-	}
-	if err := (plotting.Chart{Title: "first-step build and compile, " + r.Label, XLabel: "sequence length T", YLabel: "seconds",
-		LogX: true, Series: cp}).Save(compilePNG); err != nil {
-		return err
-	}
 	rel := func(p string) string { r, _ := filepath.Rel(dir, p); return r }
-	fmt.Fprintf(md, "\n![tokens/s against T](%s)\n![compile time against T](%s)\n", rel(throughput), rel(compilePNG))
+	md.WriteString("\n")
+	for _, c := range []struct {
+		file, alt string
+		chart     plotting.Chart
+	}{
+		{r.Label + "-throughput.png", "tokens/s against T", plotting.Chart{Title: "training throughput, " + r.Label + " (solid: bitter, dashed: PyTorch)",
+			XLabel: "sequence length T (tokens per step fixed)", YLabel: "tokens/s", LogX: true, LogY: true, Series: tp}},
+		{r.Label + "-compile.png", "compile time against T", plotting.Chart{Title: "first-step build and compile, " + r.Label,
+			XLabel: "sequence length T", YLabel: "seconds", LogX: true, Series: cp}},
+	} {
+		path := filepath.Join(resultsDir, c.file)
+		err := c.chart.Save(path)
+		if errors.Is(err, plotting.ErrNoData) { // no cell finished: no chart (and none left from before)
+			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(md, "![%s](%s)\n", c.alt, rel(path))
+	}
 	return nil
 }

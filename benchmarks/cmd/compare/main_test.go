@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -69,4 +70,61 @@ func TestMerge(t *testing.T) {
 	require.Equal(t, []string{"gru T=64: oom again"}, got.Failed)
 	require.Equal(t, "second", got.Command)
 	require.Equal(t, cur, merge(Run{}, cur))
+}
+
+// TestReferenceVariantsAndTimeLimit runs a stand-in for reference.py (a shell script): each variant's
+// cells are collected and reported as they finish, and a variant past its time limit is stopped with
+// a note, keeping the cells it printed.
+func TestReferenceVariantsAndTimeLimit(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "ref.sh")
+	// $9 is the variant's first word (after --models m --lengths l --tokens n --steps n).
+	require.NoError(t, os.WriteFile(script, []byte(`echo "{\"variant\":\"$9\"}"
+echo "not a cell"
+if [ "$9" = slow ]; then exec sleep 30; fi
+`), 0o755))
+	r := references{python: "sh", script: script, extra: "--dim 8", models: "transformer", lengths: "64",
+		tokens: 128, steps: 1, timeout: 2 * time.Second}
+	var seen []int
+	start := time.Now()
+	cells, note := r.run("fast;slow;fast2", func(c []json.RawMessage, _ string) { seen = append(seen, len(c)) })
+	require.Less(t, time.Since(start), 15*time.Second)
+	require.Equal(t, []int{1, 2, 3}, seen)
+	require.Len(t, cells, 3)
+	for i, v := range []string{"fast", "slow", "fast2"} {
+		require.JSONEq(t, `{"variant":"`+v+`"}`, string(cells[i]))
+	}
+	require.Equal(t, `PyTorch reference "slow" stopped at its time limit of 2s`, note)
+
+	r.script = filepath.Join(t.TempDir(), "missing.sh")
+	cells, note = r.run("x", nil)
+	require.Empty(t, cells)
+	require.Contains(t, note, "PyTorch reference did not complete (exit status")
+}
+
+// TestWriteResultsWithoutFinishedCells: a run whose every cell failed (or whose peer reported zeros)
+// gets its table and notes but no charts, instead of a panic in the log-scale axis.
+func TestWriteResultsWithoutFinishedCells(t *testing.T) {
+	dir := t.TempDir()
+	results := filepath.Join(dir, "results")
+	require.NoError(t, os.MkdirAll(results, 0o755))
+	zero, err := json.Marshal(torchResult{Result: bench.Result{Model: "transformer", SeqLen: 1024}, Impl: "torch test"})
+	require.NoError(t, err)
+	run := Run{Label: "gpu-none", Machine: "m", Backend: "xla", Tokens: 512, Command: "compare",
+		Torch: []json.RawMessage{zero}, Failed: []string{"transformer T=1024: bench: 512 tokens per step hold no sequence of 1024"}}
+	b, err := json.Marshal(run)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(results, "gpu-none.json"), b, 0o644))
+	stale := filepath.Join(results, "gpu-none-throughput.png") // from an earlier run of the label
+	require.NoError(t, os.WriteFile(stale, []byte("old"), 0o644))
+	require.NoError(t, writeResults(dir, results))
+	md, err := os.ReadFile(filepath.Join(dir, "RESULTS.md"))
+	require.NoError(t, err)
+	require.Contains(t, string(md), "- did not complete: transformer T=1024")
+	require.NotContains(t, string(md), ".png")
+	require.NoFileExists(t, stale)
+}
+
+func TestShellJoin(t *testing.T) {
+	require.Equal(t, `-reference '' -reference-args '--device cuda;--device cuda --compile' -label 'it'\''s' -steps 2`,
+		shellJoin([]string{"-reference", "", "-reference-args", "--device cuda;--device cuda --compile", "-label", "it's", "-steps", "2"}))
 }
