@@ -83,7 +83,9 @@ find_plugin() {
 	local tool
 	for tool in ptxas nvlink; do
 		command -v "$tool" >/dev/null 2>&1 && continue
-		tool="$([ -n "$site" ] && find "$site/nvidia" -name "$tool" -type f 2>/dev/null | head -1)"
+		local name="$tool"
+		tool="$([ -n "$site" ] && find "$site/nvidia" -name "$name" -type f 2>/dev/null | head -1)"
+		[ -z "$tool" ] && [ -x "/usr/local/cuda/bin/$name" ] && tool="/usr/local/cuda/bin/$name"
 		[ -n "$tool" ] && export PATH="$(dirname "$tool"):$PATH"
 	done
 }
