@@ -20,7 +20,8 @@
 #   3. end to end: the GPT2Small preset trains on tiny Shakespeare, checkpoints and samples;
 #   4. the 1M-parameter grid, transformer then LSTM then GRU (their unrolled graphs compile slowest),
 #      each with PyTorch eager (TF32, as XLA's default float32 dot) in the same invocation.
-# Unpack OUT/results.tgz into benchmarks/ here, then `go run ./benchmarks/cmd/compare -write-only`.
+# Unpack OUT/results.tgz into benchmarks/ here, then `go run ./benchmarks/cmd/compare -write-only`;
+# `go run ./benchmarks/cmd/hlostat <unpacked>/xla-dump` summarises what XLA made of the GPT-2 step.
 # Knobs (environment): LABEL (default: the GPU's name), PEAK_TFLOPS (790), STEPS (10), TOKENS (16384),
 # GPT2_TOKENS (16384), LENGTHS (64,...,1024), E2E_STEPS (40), E2E_BATCH (8), DEADLINE (470),
 # REF_TIMEOUT (110: seconds per PyTorch variant of stage 2), STAGES (1,2,3,4: the stages to run; stage 0
