@@ -177,6 +177,9 @@ type Result struct {
 // MeasureTrain times steps training steps after a first (compile) step.
 // peakTFLOPs, when positive, gives MFU = FLOPsPerToken · tokens/s / peak.
 func MeasureTrain(b backends.Backend, kind string, seqLen, tokensPerStep, steps int, s Sizes, peakTFLOPs float64) (Result, error) {
+	if steps < 1 {
+		return Result{}, fmt.Errorf("bench: %d timed steps: need at least 1", steps)
+	}
 	run, err := NewTrainRun(b, kind, seqLen, tokensPerStep, s)
 	if err != nil {
 		return Result{}, err

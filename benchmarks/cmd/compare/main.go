@@ -82,6 +82,9 @@ func run() error {
 	var sizes bench.Sizes
 	sizes.RegisterFlags(flag.CommandLine)
 	flag.Parse()
+	if err := checkFlags(*steps, *tokens, *peak, *refTime, *models); err != nil {
+		return err
+	}
 	resultsDir := filepath.Join(*dir, "results")
 	if err := os.MkdirAll(resultsDir, 0o755); err != nil {
 		return err
@@ -158,6 +161,26 @@ func run() error {
 		}
 	}
 	return writeResults(*dir, resultsDir)
+}
+
+// checkFlags rejects settings no cell could run with, before anything runs.
+func checkFlags(steps, tokens int, peak float64, refTimeout time.Duration, models string) error {
+	switch {
+	case steps < 1:
+		return fmt.Errorf("-steps %d: need at least 1 timed step", steps)
+	case tokens < 1:
+		return fmt.Errorf("-tokens %d: need at least 1 token per step", tokens)
+	case !(peak >= 0):
+		return fmt.Errorf("-peak-tflops %g: must be 0 (no MFU) or positive", peak)
+	case refTimeout < 0:
+		return fmt.Errorf("-reference-timeout %s: must be 0 (none) or positive", refTimeout)
+	}
+	for _, m := range strings.Split(models, ",") {
+		if !slices.Contains(bench.Models, m) {
+			return fmt.Errorf("-models: %q is not one of %s", m, strings.Join(bench.Models, ", "))
+		}
+	}
+	return nil
 }
 
 // shellJoin joins args into a command line a shell reads back as args: empty words and words with

@@ -128,3 +128,16 @@ func TestShellJoin(t *testing.T) {
 	require.Equal(t, `-reference '' -reference-args '--device cuda;--device cuda --compile' -label 'it'\''s' -steps 2`,
 		shellJoin([]string{"-reference", "", "-reference-args", "--device cuda;--device cuda --compile", "-label", "it's", "-steps", "2"}))
 }
+
+func TestCheckFlags(t *testing.T) {
+	require.NoError(t, checkFlags(2, 4096, 0, 0, "transformer,lstm,gru"))
+	for want, err := range map[string]error{
+		"-steps 0: need at least 1 timed step":                 checkFlags(0, 4096, 0, 0, "gru"),
+		"-tokens -5: need at least 1 token per step":           checkFlags(2, -5, 0, 0, "gru"),
+		"-peak-tflops -1: must be 0 (no MFU) or positive":      checkFlags(2, 4096, -1, 0, "gru"),
+		"-reference-timeout -1s: must be 0 (none) or positive": checkFlags(2, 4096, 0, -time.Second, "gru"),
+		`-models: "foo" is not one of transformer, lstm, gru`:  checkFlags(2, 4096, 0, 0, "gru,foo"),
+	} {
+		require.EqualError(t, err, want)
+	}
+}
