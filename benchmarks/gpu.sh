@@ -21,7 +21,7 @@
 #   4. the 1M-parameter grid, transformer then LSTM then GRU (their unrolled graphs compile slowest),
 #      each with PyTorch eager (TF32, as XLA's default float32 dot) in the same invocation.
 # Unpack OUT/results.tgz into benchmarks/ here, then `go run ./benchmarks/cmd/compare -write-only`;
-# `go run ./benchmarks/cmd/hlostat <unpacked>/xla-dump` summarises what XLA made of the GPT-2 step.
+# OUT/xla.tgz holds the XLA dump of the GPT-2 step: `go run ./benchmarks/cmd/hlostat <unpacked>/xla-dump`.
 # Knobs (environment): LABEL (default: the GPU's name), PEAK_TFLOPS (790), STEPS (10), TOKENS (16384),
 # GPT2_TOKENS (16384), LENGTHS (64,...,1024), E2E_STEPS (40), E2E_BATCH (8), DEADLINE (470),
 # REF_TIMEOUT (110: seconds per PyTorch variant of stage 2), STAGES (1,2,3,4: the stages to run; stage 0
@@ -103,7 +103,12 @@ run() {
 		if [ "$left" -lt 20 ]; then echo 0; elif [ "$left" -lt "$1" ]; then echo "$left"; else echo "$1"; fi
 	}
 	stage() { echo; echo "=== $(date -u +%H:%M:%S) t=$((SECONDS - start))s $*"; }
-	pack() { tar -czf "$out/results.tgz" -C "$work" . 2>/dev/null; }
+	# Files come back at most 16 MiB each: the XLA dump travels apart (xla.tgz), so that a large one
+	# cannot hold back the results.
+	pack() {
+		tar -czf "$out/results.tgz" --exclude=./xla-dump -C "$work" . 2>/dev/null
+		if [ -d "$work/xla-dump" ]; then tar -czf "$out/xla.tgz" -C "$work" xla-dump 2>/dev/null; fi
+	}
 
 	stage "0. machine"
 	if [ -f .device/bin.tgz ]; then tar -xzf .device/bin.tgz -C .device || return 1; fi
@@ -152,10 +157,13 @@ run() {
 		XLA_FLAGS="${XLA_FLAGS:-} --xla_dump_to=$work/xla-dump --xla_dump_hlo_as_text" timeout "$t" \
 			.device/compare "${gpt2[@]}" -generate=false -peak-tflops "$peak" -reference ""
 		echo "exit $?"
-		# Keep the optimized HLO and XLA's memory reports of the biggest module (the train step).
+		# Keep the optimized HLO and XLA's memory report of the biggest module (the train step) alone.
 		if [ -d "$work/xla-dump" ]; then
 			ls -S "$work/xla-dump" | head -5
-			find "$work/xla-dump" -type f ! -name '*after_optimizations.txt' ! -name '*memory-usage-report.txt' -delete
+			local biggest
+			biggest="$(ls -S "$work/xla-dump" | grep 'after_optimizations.txt$' | head -1 | cut -d. -f1)"
+			find "$work/xla-dump" -type f ! -name "$biggest.*after_optimizations.txt" ! -name "$biggest.*memory-usage-report.txt" -delete
+			ls -la "$work/xla-dump"
 		fi
 		pack
 	fi
