@@ -239,9 +239,11 @@ func Linear(ctx *context.Context, x *graph.Node, out int, useBias bool) *graph.N
 	return MixedLinear(ctx, x, out, useBias, x.DType())
 }
 
-// MixedLinear is [Linear] with the variables stored in param (float32 master weights) and cast to
-// x's dtype (bfloat16, say) for the product, whose result is in x's dtype. Gradients flow back
-// through the casts to the stored weights.
+// MixedLinear is [Linear] with the variables stored in param (float32 master weights): the weights
+// are cast to x's dtype (bfloat16, say) for the product, whose result is in x's dtype. The bias is
+// added in param's dtype, then the sum is cast to x's dtype: the bias's gradient is a sum over every
+// token, and a bfloat16 sum stalls (GoMLX's pure-Go backend sums 10,000 bfloat16 ones to 256), so it
+// is taken in float32. Gradients flow back through the casts to the stored variables.
 func MixedLinear(ctx *context.Context, x *graph.Node, out int, useBias bool, param dtypes.DType) *graph.Node {
 	in := x.Shape().Dimensions[x.Rank()-1]
 	cast := func(n *graph.Node) *graph.Node {
@@ -254,20 +256,20 @@ func MixedLinear(ctx *context.Context, x *graph.Node, out int, useBias bool, par
 	y := graph.DotGeneral(x, []int{x.Rank() - 1}, nil, cast(w), []int{0}, nil)
 	if useBias {
 		b := ctx.WithInitializer(initializers.Zero).VariableWithShape(BiasesVar, shapes.Make(param, out)).ValueGraph(x.Graph())
-		y = graph.Add(y, graph.ExpandLeftToRank(cast(b), y.Rank()))
+		if y.DType() == param {
+			return graph.Add(y, graph.ExpandLeftToRank(b, y.Rank()))
+		}
+		y = graph.ConvertDType(graph.Add(graph.ConvertDType(y, param), graph.ExpandLeftToRank(b, y.Rank())), x.DType())
 	}
 	return y
 }
 
 // headRMSNorm normalises the last axis of x `[batch, seq, heads, headDim]` to unit RMS and scales it
-// by a learned `[headDim]` vector (stored in param): x / sqrt(mean(x²) + eps) · scale, statistics in
-// float32 or more.
+// by a learned `[headDim]` vector (stored in param): x / sqrt(mean(x²) + eps) · scale, in float32 or
+// more (the scale's gradient sums over every token), the result in x's dtype.
 func headRMSNorm(ctx *context.Context, x *graph.Node, eps float64, param dtypes.DType) *graph.Node {
 	headDim := x.Shape().Dimensions[x.Rank()-1]
 	scale := ctx.WithInitializer(initializers.One).VariableWithShape(ScaleVar, shapes.Make(param, headDim)).ValueGraph(x.Graph())
-	if scale.DType() != x.DType() {
-		scale = graph.ConvertDType(scale, x.DType())
-	}
 	acc := x
 	if x.DType() != dtypes.Float64 && x.DType() != dtypes.Float32 {
 		acc = graph.ConvertDType(x, dtypes.Float32)
@@ -275,7 +277,14 @@ func headRMSNorm(ctx *context.Context, x *graph.Node, eps float64, param dtypes.
 	ms := graph.ReduceAndKeep(graph.Square(acc), graph.ReduceMean, -1)
 	// 1/Sqrt rather than Rsqrt: GoMLX v0.26 has no gradient for Rsqrt.
 	normed := graph.Div(acc, graph.Sqrt(graph.AddScalar(ms, eps)))
-	return graph.Mul(graph.ConvertDType(normed, x.DType()), graph.ExpandLeftToRank(scale, x.Rank()))
+	if scale.DType() != acc.DType() {
+		scale = graph.ConvertDType(scale, acc.DType())
+	}
+	out := graph.Mul(normed, graph.ExpandLeftToRank(scale, x.Rank()))
+	if out.DType() != x.DType() {
+		out = graph.ConvertDType(out, x.DType())
+	}
+	return out
 }
 
 // update writes k and v `[batch, n, kvHeads, headDim]` into the cache at Position ... Position+n-1 and
