@@ -60,11 +60,8 @@ func (b tf32Backend) Description() string {
 type tf32Builder struct{ backends.Builder }
 
 func (b tf32Builder) Dot(lhs, rhs backends.Op) (backends.Op, error) {
-	var err error
-	if lhs, err = b.roundTF32(lhs); err != nil {
-		return nil, err
-	}
-	if rhs, err = b.roundTF32(rhs); err != nil {
+	lhs, rhs, err := b.roundOperands(lhs, rhs)
+	if err != nil {
 		return nil, err
 	}
 	return b.Builder.Dot(lhs, rhs)
@@ -72,14 +69,21 @@ func (b tf32Builder) Dot(lhs, rhs backends.Op) (backends.Op, error) {
 
 func (b tf32Builder) DotGeneral(lhs backends.Op, lhsContractingAxes, lhsBatchAxes []int,
 	rhs backends.Op, rhsContractingAxes, rhsBatchAxes []int) (backends.Op, error) {
-	var err error
-	if lhs, err = b.roundTF32(lhs); err != nil {
-		return nil, err
-	}
-	if rhs, err = b.roundTF32(rhs); err != nil {
+	lhs, rhs, err := b.roundOperands(lhs, rhs)
+	if err != nil {
 		return nil, err
 	}
 	return b.Builder.DotGeneral(lhs, lhsContractingAxes, lhsBatchAxes, rhs, rhsContractingAxes, rhsBatchAxes)
+}
+
+// roundOperands returns both operands of a matmul through roundTF32.
+func (b tf32Builder) roundOperands(lhs, rhs backends.Op) (backends.Op, backends.Op, error) {
+	lhs, err := b.roundTF32(lhs)
+	if err != nil {
+		return nil, nil, err
+	}
+	rhs, err = b.roundTF32(rhs)
+	return lhs, rhs, err
 }
 
 // roundTF32 rounds a float32 x to 11 significant bits (TF32's 10 explicit ones); other dtypes pass.
