@@ -97,6 +97,7 @@ func run() error {
 		}
 		return os.WriteFile(path, b, 0o644)
 	}
+	command := "go run ./benchmarks/cmd/compare " + shellJoin(os.Args[1:])        // this run, as recorded
 	ref := references{script: *reference, extra: strings.Join(sizes.Args(), " "), // the model sizes
 		models: *models, lengths: *lengths, tokens: *tokens, steps: *steps, timeout: *refTime}
 	if *onlyRef {
@@ -107,7 +108,7 @@ func run() error {
 		if ref.python = pickPython(*python); ref.python == "" {
 			return errors.New("-reference-only: no python3 here imports torch")
 		}
-		r.Command += "; go run ./benchmarks/cmd/compare " + strings.Join(os.Args[1:], " ")
+		r.Command += "; " + command
 		// Saved after every variant, so a run cut short keeps the variants it finished.
 		var saveErr error
 		ref.run(*refArgs, func(torch []json.RawMessage, note string) {
@@ -146,7 +147,6 @@ func run() error {
 				torch, torchNote = ref.run(*refArgs, nil)
 			}
 		}
-		command := "go run ./benchmarks/cmd/compare " + shellJoin(os.Args[1:])
 		if *appendRes && prev.Command != "" {
 			command = prev.Command + "; " + command
 		}
