@@ -18,15 +18,19 @@
 #      (optimized HLO, memory report) of our step, then PyTorch eager and torch.compile, each variant
 #      under its own time limit, into the same results file;
 #   3. end to end: the GPT2Small preset trains on tiny Shakespeare, checkpoints and samples;
-#   4. the 1M-parameter grid, transformer then LSTM then GRU (their unrolled graphs compile slowest),
-#      each with PyTorch eager (TF32, as XLA's default float32 dot) in the same invocation.
+#   4. the 1M-parameter grid, transformer then LSTM then GRU, each with PyTorch eager (TF32, as XLA's
+#      default float32 dot) in the same invocation; the RNNs train by exact BPTT in chunks of RNN_CHUNK
+#      steps (rnn.ChunkedTrainer, one graph per chunk), since unrolled at T=1024 their graphs hold
+#      ~150,000 ops (measured here by building them) and XLA's compile time grows faster than that.
 # Unpack OUT/results.tgz into benchmarks/ here, then `go run ./benchmarks/cmd/compare -write-only`;
 # OUT/xla.tgz holds the XLA dump of the GPT-2 step: `go run ./benchmarks/cmd/hlostat <unpacked>/xla-dump`.
 # Knobs (environment): LABEL (default: the GPU's name), PEAK_TFLOPS (790), STEPS (10), TOKENS (16384),
 # GPT2_TOKENS (16384), LENGTHS (64,...,1024), E2E_STEPS (40), E2E_BATCH (8), DEADLINE (470),
-# REF_TIMEOUT (110: seconds per PyTorch variant of stage 2), STAGES (1,2,3,4: the stages to run; stage 0
-# always runs). To split the work over two calls on a warm machine, run STAGES=1,2 then STAGES=3,4
-# (keep stage 4 in one call: its results file is built across its three invocations).
+# REF_TIMEOUT (110: seconds per PyTorch variant of stage 2), RNN_CHUNK (64; 0 unrolls the RNNs),
+# STAGES (1,2,3,4: the stages to run; stage 0 always runs). All four stages want about 650 s and one
+# device call may run 600 s: split the work over two calls on the warm machine, STAGES=1,2 DEADLINE=300
+# then STAGES=3,4 DEADLINE=360 (keep stage 4 in one call: its results file is built across its three
+# invocations).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -195,8 +199,10 @@ run() {
 		t="$(limit "$cap")"
 		stage "4. 1M grid: $model (limit ${t}s)"
 		[ "$t" -gt 0 ] || continue
+		# The RNNs train in chunks of RNN_CHUNK steps (rnn.ChunkedTrainer): unrolled, their graph at T=1024
+		# holds about 150,000 ops, and XLA's compile time grows faster than linearly in that.
 		timeout "$t" .device/compare -dir "$work" -label "$label" -append -peak-tflops "$peak" -steps "$steps" -tokens "${TOKENS:-16384}" \
-			-models "$model" -lengths "${LENGTHS:-64,128,256,512,1024}" -reference benchmarks/reference/reference.py \
+			-models "$model" -lengths "${LENGTHS:-64,128,256,512,1024}" -rnn-chunk "${RNN_CHUNK:-64}" -reference benchmarks/reference/reference.py \
 			-reference-args "--device cuda --tf32" -generate="$([ "$model" = transformer ] && echo true || echo false)"
 		echo "exit $?"
 		pack

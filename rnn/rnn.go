@@ -8,6 +8,11 @@
 // layer. On GoMLX v0.26's pure-Go backend, [Config.Stepwise] moves the input projection into the
 // loop instead (see there for why). Gates follow PyTorch's order and parameterisation (LSTM: i, f, g, o; GRU: r, z, n with
 // n = tanh(W_in·x + b_in + r ⊙ (W_hn·h + b_hn))), checked against torch.nn.LSTM and torch.nn.GRU.
+//
+// An unrolled graph grows with the sequence (about 150,000 operations for a training step of the
+// benchmark baselines at T=1024), and XLA's compile time grows faster than that. [ChunkedTrainer]
+// trains on graphs of a fixed number of steps instead, with the same gradients ([Config.Forward]
+// carries the states from one chunk to the next).
 package rnn
 
 import (
@@ -156,6 +161,28 @@ func LayerScope(i int) string { return fmt.Sprintf("layer_%d", i) }
 // `[batch, seq, VocabSize]`, from a zero initial state. It panics with the reason when cfg is
 // invalid or tokens don't fit.
 func (c Config) Logits(ctx *context.Context, tokens *graph.Node) *graph.Node {
+	logits, _ := c.Forward(ctx, tokens, nil)
+	return logits
+}
+
+// Forward is [Config.Logits] from given initial states: tokens Int32 `[batch, seq]` and the
+// states before the first token (NumStates tensors `[batch, hidden]` in [Config.Step]'s order, or
+// nil for zeros) give the logits `[batch, seq, VocabSize]` and the states after the last token, so
+// a long sequence can run as consecutive chunks. It panics with the reason when cfg is invalid or
+// the inputs don't fit.
+func (c Config) Forward(ctx *context.Context, tokens *graph.Node, states []*graph.Node) (logits *graph.Node, final []*graph.Node) {
+	x, final := c.recur(ctx, tokens, states)
+	h := c.HiddenDim
+	bound := 1 / math.Sqrt(float64(h))
+	hctx := ctx.In(HeadScope).WithInitializer(initializers.RandomUniformFn(ctx, -bound, bound))
+	w := hctx.VariableWithShape("weights", shapes.Make(c.dtype(), h, c.VocabSize)).ValueGraph(x.Graph())
+	b := hctx.VariableWithShape("biases", shapes.Make(c.dtype(), c.VocabSize)).ValueGraph(x.Graph())
+	return graph.Add(graph.DotGeneral(x, []int{2}, nil, w, []int{0}, nil), graph.ExpandLeftToRank(b, 3)), final
+}
+
+// recur runs the embedding and the recurrent layers: it returns the last layer's states at every
+// position `[batch, seq, hidden]` and the final states in Step's order.
+func (c Config) recur(ctx *context.Context, tokens *graph.Node, initial []*graph.Node) (x *graph.Node, final []*graph.Node) {
 	if err := c.Validate(); err != nil {
 		panic(err.Error())
 	}
@@ -167,6 +194,31 @@ func (c Config) Logits(ctx *context.Context, tokens *graph.Node) *graph.Node {
 	batch, seq := tokens.Shape().Dimensions[0], tokens.Shape().Dimensions[1]
 	h := c.HiddenDim
 	gh := c.gates() * h
+	stateShape := shapes.Make(dtype, batch, h)
+	if initial != nil {
+		if len(initial) != c.NumStates() {
+			panic(fmt.Sprintf("rnn: %d initial states, want %d (NumStates) or none", len(initial), c.NumStates()))
+		}
+		for i, s := range initial {
+			if !s.Shape().Equal(stateShape) {
+				panic(fmt.Sprintf("rnn: initial state %d is %s, want %s", i, s.Shape(), stateShape))
+			}
+		}
+	}
+	// states[l], cells[l]: layer l's hidden state and (LSTM) memory cell before the first token.
+	states := make([]*graph.Node, c.NumLayers)
+	cells := make([]*graph.Node, c.NumLayers)
+	for l := range states {
+		if initial == nil {
+			states[l] = graph.Zeros(g, stateShape)
+			cells[l] = states[l]
+			continue
+		}
+		states[l], cells[l] = initial[l], initial[l]
+		if c.Cell == LSTM {
+			cells[l] = initial[c.NumLayers+l]
+		}
+	}
 	bound := 1 / math.Sqrt(float64(h)) // PyTorch's U(-1/sqrt(hidden), 1/sqrt(hidden)).
 	uniform := initializers.RandomUniformFn(ctx, -bound, bound)
 
@@ -188,14 +240,7 @@ func (c Config) Logits(ctx *context.Context, tokens *graph.Node) *graph.Node {
 		}
 	}
 	ids := graph.ConvertDType(tokens, dtypes.Int32)
-	var x *graph.Node // [batch, seq, hidden]: the last layer's states.
 	if c.Stepwise {
-		states := make([]*graph.Node, c.NumLayers)
-		cells := make([]*graph.Node, c.NumLayers)
-		for l := range states {
-			states[l] = graph.Zeros(g, shapes.Make(dtype, batch, h))
-			cells[l] = states[l]
-		}
 		outs := make([]*graph.Node, seq)
 		for t := range seq {
 			// Token ids are data: slicing them has no gradient. The lookup's gradient is [vocab, embed].
@@ -211,24 +256,23 @@ func (c Config) Logits(ctx *context.Context, tokens *graph.Node) *graph.Node {
 		x = graph.Concatenate(outs, 1)
 	} else {
 		x = graph.Gather(emb, graph.InsertAxes(ids, -1)) // [batch, seq, embed]
-		for _, w := range layers {
+		for l, w := range layers {
 			// All time steps' input projections in one matmul: [batch, seq, gates·hidden].
 			xp := graph.Add(graph.DotGeneral(x, []int{2}, nil, w.wih, []int{0}, nil), graph.ExpandLeftToRank(w.bih, 3))
-			state := graph.Zeros(g, shapes.Make(dtype, batch, h))
-			cell := state // LSTM only.
 			outs := make([]*graph.Node, seq)
 			for t := range seq {
 				xt := graph.Reshape(graph.Slice(xp, graph.AxisRange(), graph.AxisElem(t), graph.AxisRange()), batch, gh)
-				state, cell = c.cell(xt, state, cell, w.whh, w.bhh)
-				outs[t] = graph.InsertAxes(state, 1)
+				states[l], cells[l] = c.cell(xt, states[l], cells[l], w.whh, w.bhh)
+				outs[t] = graph.InsertAxes(states[l], 1)
 			}
 			x = graph.Concatenate(outs, 1) // [batch, seq, hidden]
 		}
 	}
-	hctx := ctx.In(HeadScope).WithInitializer(initializers.RandomUniformFn(ctx, -bound, bound))
-	w := hctx.VariableWithShape("weights", shapes.Make(dtype, h, c.VocabSize)).ValueGraph(g)
-	b := hctx.VariableWithShape("biases", shapes.Make(dtype, c.VocabSize)).ValueGraph(g)
-	return graph.Add(graph.DotGeneral(x, []int{2}, nil, w, []int{0}, nil), graph.ExpandLeftToRank(b, 3))
+	final = states
+	if c.Cell == LSTM {
+		final = append(final, cells...) // Memory cells after all hidden states, as Step.
+	}
+	return x, final
 }
 
 // cell advances one time step: xt is the input projection (with bias_ih) `[batch, gates·hidden]`,

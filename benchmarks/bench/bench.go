@@ -41,6 +41,9 @@ type Sizes struct {
 	Embed, Hidden, RNNLayers int // lstm, gru
 	// BF16 turns on the transformer's mixed precision (bfloat16 matmuls, float32 master weights).
 	BF16 bool
+	// Chunk, when positive, trains the RNNs with rnn.ChunkedTrainer: exact backpropagation through
+	// time in chunks of Chunk steps, so their graphs hold Chunk steps rather than the whole sequence.
+	Chunk int
 }
 
 // Model is what the measurements need of a model.
@@ -90,6 +93,8 @@ type TrainRun struct {
 	trainer       *train.Trainer
 	inputs        []*tensors.Tensor
 	labels        []*tensors.Tensor
+	chunked       *rnn.ChunkedTrainer // instead of trainer, for an RNN with Sizes.Chunk set
+	x, y          [][]int32
 }
 
 // NewTrainRun builds the trainer for kind at seqLen with tokensPerStep tokens per step.
@@ -109,12 +114,6 @@ func NewTrainRun(b backends.Backend, kind string, seqLen, tokensPerStep int, s S
 	if err := ctx.SetRNGStateFromSeed(1); err != nil {
 		return nil, err
 	}
-	trainer := train.NewTrainer(b, ctx,
-		func(ctx *context.Context, _ any, in []*graph.Node) []*graph.Node {
-			return []*graph.Node{model.Logits(ctx, in[0])}
-		},
-		func(labels, logits []*graph.Node) *graph.Node { return transformer.Loss(logits[0], labels[0]) },
-		opt, nil, nil)
 	batch := tokensPerStep / seqLen
 	vocab := vocabOf(model)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -125,8 +124,21 @@ func NewTrainRun(b backends.Backend, kind string, seqLen, tokensPerStep int, s S
 			x[i][j], y[i][j] = int32(rng.IntN(vocab)), int32(rng.IntN(vocab))
 		}
 	}
-	return &TrainRun{Model: model, SeqLen: seqLen, Batch: batch, trainer: trainer,
-		inputs: []*tensors.Tensor{tensors.FromValue(x)}, labels: []*tensors.Tensor{tensors.FromValue(y)}}, nil
+	run := &TrainRun{Model: model, SeqLen: seqLen, Batch: batch, x: x, y: y}
+	if cfg, ok := model.(rnn.Config); ok && s.Chunk > 0 {
+		if run.chunked, err = rnn.NewChunkedTrainer(b, ctx, cfg, opt, s.Chunk); err != nil {
+			return nil, err
+		}
+		return run, nil
+	}
+	run.trainer = train.NewTrainer(b, ctx,
+		func(ctx *context.Context, _ any, in []*graph.Node) []*graph.Node {
+			return []*graph.Node{model.Logits(ctx, in[0])}
+		},
+		func(labels, logits []*graph.Node) *graph.Node { return transformer.Loss(logits[0], labels[0]) },
+		opt, nil, nil)
+	run.inputs, run.labels = []*tensors.Tensor{tensors.FromValue(x)}, []*tensors.Tensor{tensors.FromValue(y)}
+	return run, nil
 }
 
 func vocabOf(m Model) int {
@@ -146,6 +158,10 @@ func (r *TrainRun) Step() (err error) {
 			err = fmt.Errorf("bench: train step: %v", rec)
 		}
 	}()
+	if r.chunked != nil {
+		_, err := r.chunked.Step(r.x, r.y) // Brings the loss to the host: the step is done.
+		return err
+	}
 	metrics, err := r.trainer.TrainStep(nil, r.inputs, r.labels)
 	if err != nil {
 		return err
@@ -172,6 +188,7 @@ type Result struct {
 	FLOPsPerToken float64 `json:"flops_per_token"`
 	MFU           float64 `json:"mfu,omitempty"` // fraction of the given peak; 0 when none was given
 	Steps         int     `json:"steps"`
+	Chunk         int     `json:"rnn_chunk,omitempty"` // time steps per graph of a chunked RNN (rnn.ChunkedTrainer)
 }
 
 // MeasureTrain times steps training steps after a first (compile) step.
@@ -207,6 +224,9 @@ func (r *TrainRun) Result(kind string, first, step float64, steps int, peakTFLOP
 	res := Result{Model: kind, SeqLen: r.SeqLen, Batch: r.Batch, Params: r.Model.NumParams(),
 		TokensPerSec: float64(r.Tokens()) / step, MsPerStep: step * 1000, CompileSec: max(0, first-step),
 		FLOPsPerToken: r.Model.FLOPsPerToken(r.SeqLen), Steps: steps}
+	if r.chunked != nil {
+		res.Chunk = r.chunked.Chunk()
+	}
 	if peakTFLOPs > 0 {
 		res.MFU = res.FLOPsPerToken * res.TokensPerSec / (peakTFLOPs * 1e12)
 	}
@@ -238,6 +258,7 @@ func (s *Sizes) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&s.Hidden, "hidden", 0, "lstm/gru state width (0 = 240 lstm, 272 gru)")
 	fs.IntVar(&s.RNNLayers, "rnn-layers", 0, "lstm/gru layers (0 = 2)")
 	fs.BoolVar(&s.BF16, "bf16", false, "transformer mixed precision: bfloat16 matmuls, float32 master weights")
+	fs.IntVar(&s.Chunk, "rnn-chunk", 0, "lstm/gru: train in chunks of this many steps (exact BPTT, rnn.ChunkedTrainer; 0 = one unrolled graph)")
 }
 
 // Args returns the set size flags as arguments for the PyTorch reference script.

@@ -30,6 +30,23 @@ func TestMeasureTrain(t *testing.T) {
 	require.ErrorContains(t, err, "32 tokens per step hold no sequence of 64")
 }
 
+// TestMeasureTrainChunkedRNN: with Sizes.Chunk the RNNs train through rnn.ChunkedTrainer and say
+// so; the transformer ignores it.
+func TestMeasureTrainChunkedRNN(t *testing.T) {
+	sizes := small
+	sizes.Chunk = 3
+	for _, model := range bench.Models {
+		r, err := bench.MeasureTrain(backend.MustShared(), model, 8, 32, 1, sizes, 0)
+		require.NoError(t, err, model)
+		require.Positive(t, r.TokensPerSec)
+		if model == "transformer" {
+			require.Zero(t, r.Chunk)
+		} else {
+			require.Equal(t, 3, r.Chunk, model)
+		}
+	}
+}
+
 func TestMeasureGenerate(t *testing.T) {
 	for _, model := range bench.Models {
 		r, err := bench.MeasureGenerate(backend.MustShared(), model, 4, 3, small)

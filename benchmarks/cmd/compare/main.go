@@ -485,6 +485,10 @@ func section(md *strings.Builder, dir, resultsDir string, r Run) error {
 		fmt.Fprintf(md, "- peer: %s\n", r.TorchNote)
 	}
 	fmt.Fprintf(md, "- command: `%s`\n", r.Command)
+	if chunks := rnnChunks(r.Ours); chunks != "" {
+		fmt.Fprintf(md, "- RNNs trained by rnn.ChunkedTrainer (exact backpropagation through time, one graph per chunk of %s steps, "+
+			"recomputing each chunk's forward pass in the backward: one extra forward of the recurrent layers)\n", chunks)
+	}
 	for _, f := range r.Failed {
 		fmt.Fprintf(md, "- did not complete: %s\n", f)
 	}
@@ -601,4 +605,15 @@ func section(md *strings.Builder, dir, resultsDir string, r Run) error {
 		fmt.Fprintf(md, "![%s](%s)\n", c.alt, rel(path))
 	}
 	return nil
+}
+
+// rnnChunks lists the chunk sizes the results' chunked RNNs used ("" for none).
+func rnnChunks(results []bench.Result) string {
+	var sizes []string
+	for _, res := range results {
+		if s := fmt.Sprint(res.Chunk); res.Chunk > 0 && !slices.Contains(sizes, s) {
+			sizes = append(sizes, s)
+		}
+	}
+	return strings.Join(sizes, ", ")
 }

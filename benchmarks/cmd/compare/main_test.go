@@ -23,7 +23,7 @@ func TestWriteResults(t *testing.T) {
 	run := Run{Label: "test-cpu", Machine: "m", Backend: "go", Tokens: 4096, PeakTFLOPs: 10, Command: "compare",
 		Ours: []bench.Result{
 			{Model: "transformer", SeqLen: 64, Batch: 64, Params: 10, TokensPerSec: 2000, MsPerStep: 2048, CompileSec: 0.5, MFU: 0.012},
-			{Model: "lstm", SeqLen: 64, Batch: 64, Params: 11, TokensPerSec: 1000, MsPerStep: 4096, CompileSec: 1},
+			{Model: "lstm", SeqLen: 64, Batch: 64, Params: 11, TokensPerSec: 1000, MsPerStep: 4096, CompileSec: 1, Chunk: 32},
 		},
 		Torch:    []json.RawMessage{torch, compiled},
 		Generate: []bench.GenResult{{Model: "transformer", TTFTms: 12.5, TokensPerSec: 80}},
@@ -40,6 +40,7 @@ func TestWriteResults(t *testing.T) {
 	require.Contains(t, string(md), "| transformer | 64 | 64 | 10 | 2000 | 2048.0 | 0.50 | 1.2% | | | | | | |")
 	require.Contains(t, string(md), "- peer (A): torch test\n- peer (B): torch compiled")
 	require.Contains(t, string(md), "- did not complete: gru T=64: out of memory")
+	require.Contains(t, string(md), "- RNNs trained by rnn.ChunkedTrainer (exact backpropagation through time, one graph per chunk of 32 steps")
 	require.Contains(t, string(md), "| transformer | 12.5 | 80 |")
 	for _, png := range []string{"test-cpu-throughput.png", "test-cpu-compile.png"} {
 		info, err := os.Stat(filepath.Join(results, png))
