@@ -4,7 +4,8 @@
 // The choice, in order:
 //
 //  1. GOMLX_BACKEND when set, exactly as GoMLX reads it: `xla:cuda`, `xla:/abs/path/xla_cuda_plugin.so`
-//     (a JAX install ships one as `jax_plugins/xla_cuda*/xla_cuda_plugin.so`), `go`, `go:ops_sequential`, ...
+//     (a JAX install ships one as `jax_plugins/xla_cuda*/xla_cuda_plugin.so`), `go:ops_sequential`, ...;
+//     a bare `go` means [DefaultConfig] (see [Config]).
 //  2. Otherwise the pure-Go backend in [DefaultConfig], which cannot deadlock and needs no C library.
 //
 // It never falls through to `xla` on its own: with no plugin installed XLA tries to download one, and
@@ -41,12 +42,23 @@ const EnvVar = backends.ConfigEnvVar
 const DefaultConfig = "go:parallelism=-1"
 
 // Config returns the backend configuration [New] would use: GOMLX_BACKEND when set and non-empty,
-// else [DefaultConfig].
+// else [DefaultConfig]. A bare `go` names the pure-Go backend and gets [DefaultConfig] too: with
+// no options GoMLX v0.26 runs it in the mode that deadlocks (seen here: a training step that never
+// finished, and the benchmark grid's first cell under GOMLX_BACKEND=go). Options after the colon
+// (`go:ops_sequential`) are passed on as given.
 func Config() string {
 	if c := strings.TrimSpace(os.Getenv(EnvVar)); c != "" {
-		return c
+		return resolve(c)
 	}
 	return DefaultConfig
+}
+
+// resolve turns a bare "go" into DefaultConfig.
+func resolve(config string) string {
+	if config == "go" {
+		return DefaultConfig
+	}
+	return config
 }
 
 // New returns a new backend for [Config]. It fails with a message that names the configuration
@@ -56,8 +68,10 @@ func New() (backends.Backend, error) {
 	return NewWithConfig(Config())
 }
 
-// NewWithConfig returns a new backend for an explicit configuration such as "go:ops_sequential".
+// NewWithConfig returns a new backend for an explicit configuration such as "go:ops_sequential"
+// ("go" alone gets [DefaultConfig], see [Config]).
 func NewWithConfig(config string) (b backends.Backend, err error) {
+	config = resolve(config)
 	name, _, _ := strings.Cut(config, ":")
 	known := backends.List()
 	found := false

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/stretchr/testify/require"
@@ -17,8 +18,11 @@ import (
 func TestConfig(t *testing.T) {
 	t.Setenv(backend.EnvVar, "")
 	require.Equal(t, backend.DefaultConfig, backend.Config())
-	t.Setenv(backend.EnvVar, "  go:parallelism=-1 ")
-	require.Equal(t, "go:parallelism=-1", backend.Config())
+	t.Setenv(backend.EnvVar, "  go:ops_sequential ")
+	require.Equal(t, "go:ops_sequential", backend.Config())
+	// A bare "go" would run GoMLX's deadlocking default mode: it means DefaultConfig.
+	t.Setenv(backend.EnvVar, "go")
+	require.Equal(t, backend.DefaultConfig, backend.Config())
 }
 
 func TestDefaultIsPureGo(t *testing.T) {
@@ -40,17 +44,26 @@ func TestBadConfigIsAnError(t *testing.T) {
 }
 
 // TestDefaultDoesNotDeadlock runs the training step of a small causal attention layer under
-// backend.DefaultConfig, with a deadline. In GoMLX v0.26's default parallel mode (GOMLX_BACKEND=go)
-// it hangs: the weight gradients make several DotGenerals ready at once, each op holds one of the
-// pool's 2·NumCPU slots while its DotGeneral waits in workersPool.WaitToStart for more (goroutine
-// dump taken here on 2 cores: 4 ops in execDotGeneral, 5 waiters, nothing running).
+// backend.DefaultConfig (and under a bare "go", which means the same), with a deadline. In GoMLX
+// v0.26's default parallel mode (GoMLX's own reading of "go") it can hang: the weight gradients
+// make several DotGenerals ready at once, each op holds one of the pool's 2·NumCPU slots while its
+// DotGeneral waits in workersPool.WaitToStart for more (goroutine dump taken here on 2 cores: 4 ops
+// in execDotGeneral, 5 waiters, nothing running). To see it hang, BITTER_DEADLOCK_CONFIG=go starts
+// the backend through GoMLX directly.
 func TestDefaultDoesNotDeadlock(t *testing.T) {
-	config := os.Getenv("BITTER_DEADLOCK_CONFIG") // To show the test fails: BITTER_DEADLOCK_CONFIG=go.
-	if config == "" {
-		config = backend.DefaultConfig
+	for _, config := range []string{backend.DefaultConfig, "go"} {
+		b, err := backend.NewWithConfig(config)
+		require.NoError(t, err)
+		if raw := os.Getenv("BITTER_DEADLOCK_CONFIG"); raw != "" {
+			config = raw
+			b, err = backends.NewWithConfig(raw)
+			require.NoError(t, err)
+		}
+		trainStepWithin(t, b, config, 60*time.Second)
 	}
-	b, err := backend.NewWithConfig(config)
-	require.NoError(t, err)
+}
+
+func trainStepWithin(t *testing.T, b backends.Backend, config string, deadline time.Duration) {
 	cfg := attention.Config{ModelDim: 16, NumHeads: 4, NumKVHeads: 2, RoPE: true, QKNorm: true}
 	x := make([][][]float32, 2)
 	for i := range x {
@@ -77,7 +90,7 @@ func TestDefaultDoesNotDeadlock(t *testing.T) {
 	select {
 	case err := <-done:
 		require.NoError(t, err)
-	case <-time.After(60 * time.Second):
+	case <-time.After(deadline):
 		t.Fatalf("backend %q hung on a training step with concurrent DotGenerals", config)
 	}
 }
