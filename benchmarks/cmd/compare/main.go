@@ -75,7 +75,7 @@ func run() error {
 		python    = flag.String("python", "", "the Python that has torch (empty: python3, else /usr/bin/python3, whichever imports torch)")
 		gen       = flag.Bool("generate", true, "also measure generation (TTFT, tokens/s)")
 		onlyWrite = flag.Bool("write-only", false, "only regenerate RESULTS.md and charts from the results files")
-		onlyRef   = flag.Bool("reference-only", false, "re-run only the PyTorch reference into the existing results file of -label")
+		onlyRef   = flag.Bool("reference-only", false, "re-run only the PyTorch reference into the existing results file of -label (with -append: add to its peers)")
 		refTime   = flag.Duration("reference-timeout", 0, "time limit of each reference variant (0 = none); one cut short keeps the cells it finished")
 		appendRes = flag.Bool("append", false, "add to the existing results file of -label, replacing the cells measured again")
 	)
@@ -109,10 +109,16 @@ func run() error {
 			return errors.New("-reference-only: no python3 here imports torch")
 		}
 		r.Command += "; " + command
-		// Saved after every variant, so a run cut short keeps the variants it finished.
+		// Saved after every variant, so a run cut short keeps the variants it finished. With -append
+		// the peers already in the file stay, but for the cells measured again.
+		prev := r
 		var saveErr error
 		ref.run(*refArgs, func(torch []json.RawMessage, note string) {
 			r.Torch, r.TorchNote = torch, note
+			if *appendRes {
+				r.Torch = merge(prev, Run{Label: prev.Label, Torch: torch}).Torch
+				r.TorchNote = strings.Trim(prev.TorchNote+"; "+note, "; ")
+			}
 			if err := save(r); err != nil && saveErr == nil {
 				saveErr = err
 			}
