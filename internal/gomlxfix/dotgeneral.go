@@ -154,3 +154,18 @@ func iota(start, n int) []int {
 	}
 	return out
 }
+
+// DotGeneralFLOPs is the number of floating-point operations of a DotGeneral node: two per
+// multiply-add, 2 · (elements of the output) · (size of the contracted axes).
+func DotGeneralFLOPs(node *graph.Node) float64 {
+	if node.Type() != graph.NodeTypeDotGeneral {
+		panic(fmt.Sprintf("gomlxfix.DotGeneralFLOPs: node %s is not a DotGeneral", node.Type()))
+	}
+	p := readDotGeneralParams(node)
+	k := 1.0
+	lhs := node.Inputs()[0].Shape().Dimensions
+	for _, a := range p.lhsContracting {
+		k *= float64(lhs[a])
+	}
+	return 2 * float64(node.Shape().Size()) * k
+}
