@@ -38,9 +38,9 @@ type ChunkedTrainer struct {
 	ctx   *context.Context
 	opt   train.OptimizeWithGradients
 
-	fwd, bwd, apply *context.Exec
-	vars            []*context.Variable // the model's trainable variables, in the context's order
-	pending         int                 // Backward calls since the last Apply
+	fwd, bwd, apply, eval *context.Exec
+	vars                  []*context.Variable // the model's trainable variables, in the context's order
+	pending               int                 // Backward calls since the last Apply
 }
 
 // NewChunkedTrainer returns a trainer for cfg's model in ctx with chunks of chunk time steps and the
@@ -89,6 +89,9 @@ func NewChunkedTrainer(b backends.Backend, ctx *context.Context, cfg Config, opt
 	if t.apply, err = context.NewExec(b, ctx.Reuse(), t.applyGraph); err != nil {
 		return nil, err
 	}
+	if t.eval, err = context.NewExec(b, ctx.Reuse(), t.evalGraph); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -132,6 +135,13 @@ func (t *ChunkedTrainer) backwardGraph(ctx *context.Context, in []*graph.Node) [
 	lossAcc := t.lossAccumulator(ctx)
 	lossAcc.SetValueGraph(graph.Add(lossAcc.ValueGraph(g), graph.ConvertDType(loss, lossAcc.DType())))
 	return grads[len(vars):]
+}
+
+// evalGraph: inputs tokens and labels `[batch, chunk]` then the states before the chunk; outputs the
+// chunk's summed cross-entropy (float32 or float64) then the states after it.
+func (t *ChunkedTrainer) evalGraph(ctx *context.Context, in []*graph.Node) []*graph.Node {
+	logits, final := t.cfg.Forward(ctx, in[0], in[2:])
+	return append([]*graph.Node{graph.ReduceAllSum(transformer.TokenLosses(logits, in[1]))}, final...)
 }
 
 // applyGraph applies the mean of the accumulated gradients (scale is 1 / the number of Backward
@@ -190,27 +200,14 @@ func (t *ChunkedTrainer) Backward(tokens, labels [][]int32) error {
 	return catch(func() error {
 		n := t.cfg.NumStates()
 		dtype := t.cfg.dtype()
-		zeros := func() []any {
-			z := make([]any, n)
-			for i := range z {
-				z[i] = tensors.FromShape(shapes.Make(dtype, batch, t.cfg.HiddenDim))
-			}
-			return z
-		}
 		var bounds [][2]int
 		for s := 0; s < seq; s += t.chunk {
 			bounds = append(bounds, [2]int{s, min(seq, s+t.chunk)})
 		}
-		cut := func(rows [][]int32, k int) *tensors.Tensor {
-			part := make([][]int32, len(rows))
-			for i, r := range rows {
-				part[i] = r[bounds[k][0]:bounds[k][1]]
-			}
-			return tensors.FromValue(part)
-		}
+		cut := func(rows [][]int32, k int) *tensors.Tensor { return columns(rows, bounds[k][0], bounds[k][1]) }
 		// Forward: the states at each chunk's start.
 		starts := make([][]any, len(bounds))
-		starts[0] = zeros()
+		starts[0] = t.zeros(batch)
 		for k := 0; k+1 < len(bounds); k++ {
 			out, err := t.fwd.Exec(append([]any{cut(tokens, k)}, starts[k]...)...)
 			if err != nil {
@@ -222,7 +219,7 @@ func (t *ChunkedTrainer) Backward(tokens, labels [][]int32) error {
 			}
 		}
 		// Backward, last chunk first, handing the states' gradient on to the chunk before.
-		dStates := zeros()
+		dStates := t.zeros(batch)
 		for k := len(bounds) - 1; k >= 0; k-- {
 			w := float64(bounds[k][1]-bounds[k][0]) / float64(seq)
 			var weight *tensors.Tensor
@@ -243,6 +240,54 @@ func (t *ChunkedTrainer) Backward(tokens, labels [][]int32) error {
 		t.pending++
 		return nil
 	})
+}
+
+// Loss returns the mean cross-entropy of the model on a batch (tokens and labels `[batch, seq]`),
+// computed chunk by chunk like training, without changing anything.
+func (t *ChunkedTrainer) Loss(tokens, labels [][]int32) (mean float64, err error) {
+	batch, seq, err := t.checkBatch(tokens, labels)
+	if err != nil {
+		return 0, err
+	}
+	err = catch(func() error {
+		states := t.zeros(batch)
+		var sums []*tensors.Tensor // Read at the end: the chunks run without waiting for the host.
+		for s := 0; s < seq; s += t.chunk {
+			e := min(seq, s+t.chunk)
+			out, err := t.eval.Exec(append([]any{columns(tokens, s, e), columns(labels, s, e)}, states...)...)
+			if err != nil {
+				return err
+			}
+			sums = append(sums, out[0])
+			for i, o := range out[1:] {
+				states[i] = o
+			}
+		}
+		for _, sum := range sums {
+			mean += transformer.LossValue(sum)
+		}
+		mean /= float64(batch * seq)
+		return nil
+	})
+	return mean, err
+}
+
+// zeros returns the zero states of a batch, as Exec arguments.
+func (t *ChunkedTrainer) zeros(batch int) []any {
+	z := make([]any, t.cfg.NumStates())
+	for i := range z {
+		z[i] = tensors.FromShape(shapes.Make(t.cfg.dtype(), batch, t.cfg.HiddenDim))
+	}
+	return z
+}
+
+// columns returns positions [s, e) of every row as a tensor.
+func columns(rows [][]int32, s, e int) *tensors.Tensor {
+	part := make([][]int32, len(rows))
+	for i, r := range rows {
+		part[i] = r[s:e]
+	}
+	return tensors.FromValue(part)
 }
 
 // Apply updates the variables with the optimizer from the mean of the gradients accumulated since

@@ -60,9 +60,9 @@ func unrolledGradients(t *testing.T, ctx *context.Context, cfg rnn.Config, token
 }
 
 // TestChunkedGradientsEqualUnrolled: the chunked trainer's gradients (backpropagation through time
-// chunk by chunk, states handed backwards between chunks) are those of the whole unrolled graph,
-// for every variable, both cells, both formulations, chunks that divide the sequence and ones that
-// don't, and a single chunk.
+// chunk by chunk, states handed backwards between chunks) and its Loss are those of the whole
+// unrolled graph, for every variable, both cells, both formulations, chunks that divide the sequence
+// and ones that don't, and a single chunk.
 func TestChunkedGradientsEqualUnrolled(t *testing.T) {
 	const batch, seq = 3, 10
 	for _, cell := range []rnn.Cell{rnn.LSTM, rnn.GRU} {
@@ -79,6 +79,10 @@ func TestChunkedGradientsEqualUnrolled(t *testing.T) {
 					tokens, labels := randomBatch(uint64(chunk), batch, seq, cfg.VocabSize)
 					wantLoss, want := unrolledGradients(t, ctx, cfg, tokens, labels)
 					require.Equal(t, 3+4*cfg.NumLayers, len(want), "embeddings, 4 per layer, head weights and biases")
+
+					evalLoss, err := tr.Loss(tokens, labels)
+					require.NoError(t, err)
+					require.InDelta(t, wantLoss, evalLoss, 1e-5, "Loss, chunk by chunk")
 
 					require.NoError(t, tr.Backward(tokens, labels))
 					got, err := tr.Gradients()
@@ -189,6 +193,8 @@ func TestChunkedTrainerErrors(t *testing.T) {
 	require.ErrorContains(t, err, "token 11, label 2: ids must be in [0, 11)")
 	_, err = tr.Step([][]int32{{1, 2}}, [][]int32{{1, 2}, {3, 4}})
 	require.ErrorContains(t, err, "2 rows of labels for 1 rows of tokens")
+	_, err = tr.Loss([][]int32{{1, -1}}, [][]int32{{1, 2}})
+	require.ErrorContains(t, err, "token -1, label 2: ids must be in [0, 11)")
 	loss, err := tr.Step([][]int32{{1, 2, 3, 4, 5}}, [][]int32{{2, 3, 4, 5, 6}})
 	require.NoError(t, err)
 	require.InDelta(t, math.Log(11), loss, 0.5, "a fresh model's loss is about ln(vocab)")

@@ -156,6 +156,42 @@ func TestRecurrentModels(t *testing.T) {
 	require.ErrorContains(t, err, `-model "rnn" is not one of transformer, lstm, gru`)
 }
 
+// TestRecurrentModelsInChunks: with -rnn-chunk the LSTM trains and evaluates chunk by chunk
+// (rnn.ChunkedTrainer) and its run is the unrolled run's, step for step; a checkpoint written in
+// chunks resumes unrolled. -rnn-chunk is refused for the transformer.
+func TestRecurrentModelsInChunks(t *testing.T) {
+	data := corpus(t)
+	var out bytes.Buffer
+	run := func(chunk int, dir string) lm.Result {
+		o := tinyOptions(t, data, dir)
+		o.Model, o.Dim, o.Hidden, o.Steps, o.EvalEvery, o.Sample, o.RNNChunk = "lstm", 8, 12, 4, 2, 0, chunk
+		res, err := lm.Run(o, &out, &out)
+		require.NoError(t, err, out.String())
+		return res
+	}
+	chunkedDir := t.TempDir()
+	unrolled, chunked := run(0, t.TempDir()), run(5, chunkedDir)
+	require.Len(t, chunked.History, 4)
+	for i := range unrolled.History {
+		require.InDelta(t, unrolled.History[i].TrainLoss, chunked.History[i].TrainLoss, 1e-5, "step %d", i+1)
+	}
+	require.InDelta(t, unrolled.ValLoss, chunked.ValLoss, 1e-5)
+
+	o := tinyOptions(t, data, chunkedDir)
+	o.Model, o.Dim, o.Hidden, o.Steps, o.EvalEvery, o.Sample, o.Resume = "lstm", 8, 12, 6, 2, 0, true
+	resumed, err := lm.Run(o, &out, &out)
+	require.NoError(t, err, out.String())
+	require.Len(t, resumed.History, 6)
+
+	o = tinyOptions(t, data, t.TempDir())
+	o.RNNChunk = 4
+	_, err = lm.Run(o, &out, &out)
+	require.ErrorContains(t, err, "-rnn-chunk is for -model lstm or gru")
+	o.Model, o.RNNChunk = "gru", -1
+	_, err = lm.Run(o, &out, &out)
+	require.ErrorContains(t, err, "-rnn-chunk -1 must not be negative")
+}
+
 // TestMixedPrecisionTracksFloat32 trains the same model from the same seed in float32 and with
 // bfloat16 matmuls (float32 master weights, optimizer, norms, softmax and loss) and checks that the
 // bf16 run's training loss stays within 0.05 nats of the float32 run's at every step, and its final

@@ -26,6 +26,7 @@ type Options struct {
 	Model       string  // -model: transformer, lstm or gru
 	Preset      string  // -preset: tiny, shakespeare-char, gpt2-small (transformer)
 	Hidden      int     // -hidden: recurrent state width (lstm, gru; 0 = the baseline's)
+	RNNChunk    int     // -rnn-chunk: lstm/gru trained and evaluated in chunks of this many steps (0 = unrolled)
 	Steps       int     // -steps: total optimizer steps (with -resume: up to this many in total)
 	Batch       int     // -batch: sequences per step
 	Seq         int     // -seq: tokens per sequence (0 = the preset's MaxSeqLen)
@@ -69,6 +70,8 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Model, "model", o.Model, "model: transformer, lstm or gru")
 	fs.StringVar(&o.Preset, "preset", o.Preset, "transformer preset: tiny, shakespeare-char, gpt2-small")
 	fs.IntVar(&o.Hidden, "hidden", o.Hidden, "lstm/gru state width (0 = the baseline's: 240 for lstm, 272 for gru)")
+	fs.IntVar(&o.RNNChunk, "rnn-chunk", o.RNNChunk, "lstm/gru: train (exact backpropagation through time) and evaluate in chunks of this many steps, "+
+		"so each compiled graph holds that many steps rather than -seq: for long sequences on XLA (0 = one unrolled graph)")
 	fs.IntVar(&o.Steps, "steps", o.Steps, "optimizer steps in total")
 	fs.IntVar(&o.Batch, "batch", o.Batch, "sequences per step")
 	fs.IntVar(&o.Seq, "seq", o.Seq, "tokens per sequence (0 = the preset's context length)")
@@ -111,6 +114,12 @@ func (o Options) Validate() error {
 	}
 	if o.Hidden < 0 {
 		add("-hidden %d must not be negative", o.Hidden)
+	}
+	if o.RNNChunk < 0 {
+		add("-rnn-chunk %d must not be negative", o.RNNChunk)
+	}
+	if o.RNNChunk > 0 && o.Model == "transformer" {
+		add("-rnn-chunk is for -model lstm or gru")
 	}
 	if _, ok := transformer.Presets[o.Preset]; !ok {
 		add("-preset %q is not one of %s", o.Preset, presetNames())

@@ -235,14 +235,24 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 	if o.Resume {
 		modelCtx = ctx.Reuse()
 	}
-	trainer := train.NewTrainer(b, modelCtx,
-		func(ctx *context.Context, _ any, inputs []*graph.Node) []*graph.Node {
-			return []*graph.Node{model.Logits(ctx, inputs[0])}
-		},
-		func(labels, predictions []*graph.Node) *graph.Node {
-			return transformer.Loss(predictions[0], labels[0])
-		}, opt, nil, nil)
+	var trainOn func(x, y [][]int32) (loss float64, err error) // one optimizer step on a batch
 	eval := newEvaluator(b, ctx, model, valTokens, seq, o.Batch)
+	if o.RNNChunk > 0 {
+		chunked, err := rnn.NewChunkedTrainer(b, modelCtx, rcfg, opt, o.RNNChunk)
+		if err != nil {
+			return res, err
+		}
+		trainOn, eval.chunked = chunked.Step, chunked
+	} else {
+		trainer := train.NewTrainer(b, modelCtx,
+			func(ctx *context.Context, _ any, inputs []*graph.Node) []*graph.Node {
+				return []*graph.Node{model.Logits(ctx, inputs[0])}
+			},
+			func(labels, predictions []*graph.Node) *graph.Node {
+				return transformer.Loss(predictions[0], labels[0])
+			}, opt, nil, nil)
+		trainOn = func(x, y [][]int32) (float64, error) { return trainStep(trainer, x, y) }
+	}
 
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return res, err
@@ -256,15 +266,11 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 	for step := startStep; step <= o.Steps; step++ {
 		x, y := ds.Next()
 		start := time.Now()
-		metrics, err := trainStep(trainer, x, y)
+		loss, err := trainOn(x, y)
 		if err != nil {
 			return res, fmt.Errorf("step %d: %w", step, err)
 		}
 		elapsed := time.Since(start).Seconds()
-		loss := transformer.LossValue(metrics[0])
-		for _, m := range metrics {
-			m.FinalizeAll()
-		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return res, fmt.Errorf("step %d: the training loss is %v; the checkpoint in %s (step %d) is intact; try a lower -lr or -clip 1",
 				step, loss, o.Out, meta.Step)
@@ -350,14 +356,22 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 	return res, nil
 }
 
-// trainStep runs one step, turning GoMLX's panics into errors.
-func trainStep(trainer *train.Trainer, x, y [][]int32) (metrics []*tensors.Tensor, err error) {
+// trainStep runs one step and returns its loss, turning GoMLX's panics into errors.
+func trainStep(trainer *train.Trainer, x, y [][]int32) (loss float64, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%v", r)
 		}
 	}()
-	return trainer.TrainStep(nil, []*tensors.Tensor{tensors.FromValue(x)}, []*tensors.Tensor{tensors.FromValue(y)})
+	metrics, err := trainer.TrainStep(nil, []*tensors.Tensor{tensors.FromValue(x)}, []*tensors.Tensor{tensors.FromValue(y)})
+	if err != nil {
+		return 0, err
+	}
+	loss = transformer.LossValue(metrics[0])
+	for _, m := range metrics {
+		m.FinalizeAll()
+	}
+	return loss, nil
 }
 
 func medianRate(stepTimes []float64, tokensPerStep int) float64 {
@@ -372,6 +386,7 @@ func medianRate(stepTimes []float64, tokensPerStep int) float64 {
 // evaluator computes the mean next-token cross-entropy over validation windows.
 type evaluator struct {
 	exec            *context.Exec
+	chunked         *rnn.ChunkedTrainer // when set, evaluates chunk by chunk instead of exec
 	inputs, targets [][]int32
 	batch           int
 }
@@ -398,13 +413,22 @@ func (e *evaluator) loss() (mean float64, err error) {
 		for j < len(e.inputs) && j-i < e.batch && len(e.inputs[j]) == len(e.inputs[i]) {
 			j++
 		}
-		outs, err := e.exec.Exec(e.inputs[i:j], e.targets[i:j])
-		if err != nil {
-			return 0, err
+		n := (j - i) * len(e.inputs[i])
+		if e.chunked != nil {
+			mean, err := e.chunked.Loss(e.inputs[i:j], e.targets[i:j])
+			if err != nil {
+				return 0, err
+			}
+			sum += mean * float64(n)
+		} else {
+			outs, err := e.exec.Exec(e.inputs[i:j], e.targets[i:j])
+			if err != nil {
+				return 0, err
+			}
+			sum += transformer.LossValue(outs[0])
+			outs[0].FinalizeAll()
 		}
-		sum += transformer.LossValue(outs[0])
-		outs[0].FinalizeAll()
-		count += (j - i) * len(e.inputs[i])
+		count += n
 		i = j
 	}
 	return sum / float64(count), nil
