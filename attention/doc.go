@@ -1,7 +1,8 @@
 // Package attention is the attention of a Transformer, built on GoMLX graphs.
 //
 //   - [ScaledDotProduct]: softmax(q·kᵀ/√d)·v over `[batch, seq, heads, headDim]` tensors, with causal,
-//     boolean and additive-bias masks, and grouped-query / multi-query attention by head-count ratio.
+//     boolean and additive-bias masks, and grouped-query / multi-query attention by head-count ratio;
+//     causal self-attention runs in query blocks that skip the fully masked keys ([CausalBlock]).
 //   - [MultiHead]: the layer over a *context.Context, with Q, K, V and output projections, optional
 //     RoPE, QK-norm and dropout, configured by [Config] (checked by [Config.Validate]).
 //   - [Cache]: a fixed-capacity key/value cache for incremental decoding, one token (or a prefill) per step.

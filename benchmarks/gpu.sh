@@ -16,7 +16,8 @@
 #      (atomic scatter-adds in the embedding gradient, say), again with --xla_gpu_deterministic_ops;
 #   2. GPT-2 small (untied, 163M parameters) at T=1024 in bf16 mixed precision: ours, with an XLA dump
 #      (optimized HLO, memory report) of our step, then PyTorch eager and torch.compile, each variant
-#      under its own time limit, into the same results file;
+#      under its own time limit, into the same results file; then, time permitting, ours again with
+#      causal attention in query blocks of CAUSAL_BLOCK (256; 0 skips it) into a results file of its own;
 #   3. end to end: the GPT2Small preset trains on tiny Shakespeare, checkpoints and samples;
 #   4. the 1M-parameter grid, transformer then LSTM then GRU, each with PyTorch eager (TF32, as XLA's
 #      default float32 dot) in the same invocation, then torch.compile for the transformer; the RNNs train by exact BPTT in chunks of RNN_CHUNK
@@ -26,7 +27,7 @@
 # OUT/xla.tgz holds the XLA dump of the GPT-2 step: `go run ./benchmarks/cmd/hlostat <unpacked>/xla-dump`.
 # Knobs (environment): LABEL (default: the GPU's name), PEAK_TFLOPS (790), STEPS (10), TOKENS (16384),
 # GPT2_TOKENS (16384), LENGTHS (64,...,1024), E2E_STEPS (40), E2E_BATCH (8), DEADLINE (470),
-# REF_TIMEOUT (110: seconds per PyTorch variant of stage 2), RNN_CHUNK (64; 0 unrolls the RNNs),
+# REF_TIMEOUT (110: seconds per PyTorch variant of stage 2), CAUSAL_BLOCK (256), RNN_CHUNK (64; 0 unrolls the RNNs),
 # STAGES (1,2,3,4: the stages to run; stage 0 always runs). All four stages want about 650 s, more with
 # torch.compile on the 1M grid (4b, last, dropped first), and one device call may run 600 s: split the
 # work over two calls on the warm machine, STAGES=1,2 DEADLINE=300 then STAGES=3,4 DEADLINE=360 or more
@@ -176,6 +177,18 @@ run() {
 	if want 2 && [ "$t" -gt 0 ]; then
 		timeout "$t" .device/compare "${gpt2[@]}" -reference-only -reference benchmarks/reference/reference.py \
 			-reference-args "--device cuda;--device cuda --compile" -reference-timeout "${REF_TIMEOUT:-110}s"
+		echo "exit $?"
+		pack
+	fi
+
+	# A/B: our GPT-2 step with causal attention in query blocks (attention.CausalBlock; off on XLA until
+	# this measures it), when the deadline leaves time.
+	local block="${CAUSAL_BLOCK:-256}"
+	t="$(limit 100)"
+	want 2 && [ "$block" -gt 0 ] && stage "2c. GPT-2 small, T=1024, bf16: ours, causal blocks of $block (limit ${t}s)"
+	if want 2 && [ "$block" -gt 0 ] && [ "$t" -gt 0 ]; then
+		BITTER_CAUSAL_BLOCK="$block" timeout "$t" .device/compare "${gpt2[@]}" -label "$label-gpt2small-bf16-causalblock$block" \
+			-generate=false -peak-tflops "$peak" -reference ""
 		echo "exit $?"
 		pack
 	fi

@@ -6,6 +6,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bitterlesson/bitter/attention"
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/internal/golden"
 	"github.com/bitterlesson/bitter/transformer"
@@ -37,14 +38,19 @@ func TestModelGolden(t *testing.T) {
 	var f struct{ Cases map[string]goldenCase }
 	require.NoError(t, golden.Load("testdata/golden.json", &f))
 	require.Len(t, f.Cases, 5)
-	for name, c := range f.Cases {
-		t.Run(name, func(t *testing.T) {
-			cfg := c.config()
-			require.NoError(t, cfg.Validate())
-			tol, gradTol := golden.Tol(backend.MustShared(), dtypes.Float32, 2e-5, 2e-5)
-			n := golden.CheckModel(t, backend.MustShared(), c.ModelCase, tol, gradTol, cfg.Logits)
-			require.Equal(t, n, cfg.NumParams(), "NumParams")
-		})
+	// Again with causal attention in query blocks of 3 (attention.CausalBlock), so the golden
+	// sequences (shorter than the pure-Go backend's default block) run through the blocked path too.
+	for _, block := range []string{"", "3"} {
+		t.Setenv(attention.CausalBlockEnvVar, block)
+		for name, c := range f.Cases {
+			t.Run(name+"/block="+block, func(t *testing.T) {
+				cfg := c.config()
+				require.NoError(t, cfg.Validate())
+				tol, gradTol := golden.Tol(backend.MustShared(), dtypes.Float32, 2e-5, 2e-5)
+				n := golden.CheckModel(t, backend.MustShared(), c.ModelCase, tol, gradTol, cfg.Logits)
+				require.Equal(t, n, cfg.NumParams(), "NumParams")
+			})
+		}
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bitterlesson/bitter/attention"
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/benchmarks/bench"
 	"github.com/bitterlesson/bitter/internal/plotting"
@@ -227,6 +228,9 @@ func measure(label string, models []string, lens []int, tokens, steps int, peak 
 	desc := backend.Config() + " (" + b.Description() + ")"
 	if backend.TF32(b) {
 		desc += "; float32 matmuls in TF32"
+	}
+	if n := attention.DefaultCausalBlock(b.String()); n > 0 {
+		desc += fmt.Sprintf("; the transformer's causal attention in query blocks of %d", n)
 	}
 	r := Run{Label: label, Date: time.Now().UTC().Format("2006-01-02"), Machine: machine(), GoVersion: runtime.Version(),
 		GoMLX: gomlxVersion(), Tokens: tokens, PeakTFLOPs: peak, Backend: desc}

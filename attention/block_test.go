@@ -1,0 +1,136 @@
+package attention_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bitterlesson/bitter/attention"
+	"github.com/bitterlesson/bitter/backend"
+	"github.com/bitterlesson/bitter/internal/golden"
+	"github.com/bitterlesson/bitter/internal/gomlxfix"
+)
+
+func randomFloat64(seed uint64, dims ...int) *tensors.Tensor {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	size := 1
+	for _, d := range dims {
+		size *= d
+	}
+	data := make([]float64, size)
+	for i := range data {
+		data[i] = rng.NormFloat64()
+	}
+	return tensors.FromFlatDataAndDimensions(data, dims...)
+}
+
+// TestCausalBlocksEqualFullAttention: causal self-attention computed in query blocks (keys past
+// each block skipped) gives the full computation's outputs and gradients with respect to q, k and v,
+// in float64, for blocks that divide the sequence and ones that don't, with grouped-query heads; and
+// its score matmuls do only the work of the blocks' key prefixes.
+func TestCausalBlocksEqualFullAttention(t *testing.T) {
+	const batch, seq, heads, kvHeads, dim = 2, 37, 4, 2, 8
+	q := randomFloat64(1, batch, seq, heads, dim)
+	k := randomFloat64(2, batch, seq, kvHeads, dim)
+	v := randomFloat64(3, batch, seq, kvHeads, dim)
+	w := randomFloat64(4, batch, seq, heads, dim) // the output's weights in the loss
+	run := func(block int) (outs [][]float64, scoreFLOPs float64) {
+		exec, err := graph.NewExec(backend.MustShared(), func(q, k, v, w *graph.Node) []*graph.Node {
+			out := attention.ScaledDotProduct(q, k, v, attention.Causal(), attention.CausalBlock(block))
+			// The forward pass's q·k products: matmuls of k or of a slice of it (before the gradient exists).
+			isK := func(n *graph.Node) bool { return n == k || n.Type() == graph.NodeTypeSlice && n.Inputs()[0] == k }
+			scoreFLOPs = 0
+			for _, n := range q.Graph().Nodes() {
+				if n.Type() == graph.NodeTypeDotGeneral && isK(n.Inputs()[1]) {
+					scoreFLOPs += gomlxfix.DotGeneralFLOPs(n)
+				}
+			}
+			loss := graph.ReduceAllSum(graph.Mul(out, w))
+			return append([]*graph.Node{out}, graph.Gradient(loss, q, k, v)...)
+		})
+		require.NoError(t, err)
+		res, err := exec.Exec(q, k, v, w)
+		require.NoError(t, err)
+		for _, r := range res {
+			outs = append(outs, golden.Float64s(r))
+		}
+		return outs, scoreFLOPs
+	}
+	full, fullFLOPs := run(0)
+	require.InDelta(t, 2*float64(batch*heads*seq*seq*dim), fullFLOPs, 0.5, "q·k of the full scores")
+	for _, block := range []int{1, 5, 16, 36, 37, 100} {
+		t.Run(fmt.Sprint("block=", block), func(t *testing.T) {
+			got, flops := run(block)
+			for i, name := range []string{"output", "dq", "dk", "dv"} {
+				largest := 0.0
+				for _, x := range full[i] {
+					largest = math.Max(largest, math.Abs(x))
+				}
+				for j := range full[i] {
+					require.InDelta(t, full[i][j], got[i][j], 1e-12*largest, "%s[%d]", name, j)
+				}
+			}
+			// Block b scores its queries against keys [0, end of block b).
+			want := 0.0
+			for s := 0; s < seq; s += block {
+				e := min(seq, s+block)
+				want += 2 * float64(batch*heads*(e-s)*e*dim)
+			}
+			require.InDelta(t, want, flops, 0.5, "q·k of the blocks' key prefixes")
+			if block < seq {
+				require.Less(t, flops, fullFLOPs)
+			}
+		})
+	}
+}
+
+func TestDefaultCausalBlock(t *testing.T) {
+	t.Setenv(attention.CausalBlockEnvVar, "")
+	require.Equal(t, 64, attention.DefaultCausalBlock("go"))
+
+	require.Equal(t, 0, attention.DefaultCausalBlock("xla"))
+	t.Setenv(attention.CausalBlockEnvVar, "256")
+	require.Equal(t, 256, attention.DefaultCausalBlock("xla"))
+	t.Setenv(attention.CausalBlockEnvVar, "0")
+	require.Equal(t, 0, attention.DefaultCausalBlock("go"))
+	t.Setenv(attention.CausalBlockEnvVar, "big")
+	require.PanicsWithValue(t, `attention: BITTER_CAUSAL_BLOCK="big" is not a non-negative integer`, func() { attention.DefaultCausalBlock("go") })
+	require.PanicsWithValue(t, "attention.CausalBlock: -1 must not be negative", func() { attention.CausalBlock(-1) })
+}
+
+// TestCausalBlocksByDefault: without CausalBlock, ScaledDotProduct uses DefaultCausalBlock of the
+// graph's backend, by its String() ("go" for the pure-Go backend, whose Name() is "SimpleGo (go)").
+func TestCausalBlocksByDefault(t *testing.T) {
+	t.Setenv(attention.CausalBlockEnvVar, "")
+	const seq = 150
+	b := backend.MustShared()
+	block := attention.DefaultCausalBlock(b.String())
+	if b.String() == "go" {
+		require.Equal(t, 64, block)
+	}
+	g := graph.NewGraph(b, "default")
+	x := graph.Parameter(g, "x", shapes.Make(dtypes.Float32, 1, seq, 1, 2))
+	attention.ScaledDotProduct(x, x, x, attention.Causal())
+	flops := 0.0
+	for _, n := range g.Nodes() {
+		if n.Type() == graph.NodeTypeDotGeneral && (n.Inputs()[1] == x || n.Inputs()[1].Type() == graph.NodeTypeSlice) {
+			flops += gomlxfix.DotGeneralFLOPs(n)
+		}
+	}
+	want := 2.0 * seq * seq * 2 * 2 // q·k and p·v, unblocked
+	if block > 0 {
+		want = 0
+		for s := 0; s < seq; s += block {
+			e := min(seq, s+block)
+			want += 2 * float64((e-s)*e*2) * 2
+		}
+	}
+	require.InDelta(t, want, flops, 0.5)
+}
