@@ -191,7 +191,9 @@ func (t *ChunkedTrainer) Step(tokens, labels [][]int32) (loss float64, err error
 
 // Backward adds the gradient of the batch's mean cross-entropy (tokens and labels `[batch, seq]`,
 // ids below VocabSize) to the accumulators, chunk by chunk; the variables do not change. Call it
-// once per micro-batch of equal size, then [ChunkedTrainer.Apply].
+// once per micro-batch of equal size, then [ChunkedTrainer.Apply]. A batch that does not fit is an
+// error before anything runs; an error while the chunks run (the device's, say) leaves the
+// accumulators with part of the batch: Apply would apply it, so stop or start a new trainer.
 func (t *ChunkedTrainer) Backward(tokens, labels [][]int32) error {
 	batch, seq, err := t.checkBatch(tokens, labels)
 	if err != nil {
