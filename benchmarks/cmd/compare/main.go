@@ -10,6 +10,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -316,6 +317,17 @@ func merge(prev, cur Run) Run {
 		}
 	}
 	out.Generate = append(out.Generate, cur.Generate...)
+	// Report order: models as bench.Models lists them, then sequence length.
+	order := func(model string) int {
+		if i := slices.Index(bench.Models, model); i >= 0 {
+			return i
+		}
+		return len(bench.Models)
+	}
+	slices.SortStableFunc(out.Ours, func(a, b bench.Result) int {
+		return cmp.Or(cmp.Compare(order(a.Model), order(b.Model)), cmp.Compare(a.SeqLen, b.SeqLen))
+	})
+	slices.SortStableFunc(out.Generate, func(a, b bench.GenResult) int { return cmp.Compare(order(a.Model), order(b.Model)) })
 	key := func(raw json.RawMessage) string {
 		var t torchResult
 		_ = json.Unmarshal(raw, &t)

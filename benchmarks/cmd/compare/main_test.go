@@ -61,7 +61,7 @@ func TestMerge(t *testing.T) {
 		Torch:  []json.RawMessage{raw("eager", "transformer", 64, 10), raw("eager", "lstm", 64, 20)},
 		Failed: []string{"lstm T=128: compile timeout", "gru T=64: oom"}}
 	cur := Run{Label: "gpu", Command: "second",
-		Ours:   []bench.Result{{Model: "lstm", SeqLen: 64, TokensPerSec: 3}, {Model: "lstm", SeqLen: 128, TokensPerSec: 4}},
+		Ours:   []bench.Result{{Model: "lstm", SeqLen: 128, TokensPerSec: 4}, {Model: "lstm", SeqLen: 64, TokensPerSec: 3}},
 		Torch:  []json.RawMessage{raw("eager", "lstm", 64, 30)},
 		Failed: []string{"gru T=64: oom again"}}
 	got := merge(prev, cur)
