@@ -3,7 +3,6 @@ package attention_test
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -18,18 +17,7 @@ import (
 	"github.com/bitterlesson/bitter/internal/gomlxfix"
 )
 
-func randomFloat64(seed uint64, dims ...int) *tensors.Tensor {
-	rng := rand.New(rand.NewPCG(seed, 3))
-	size := 1
-	for _, d := range dims {
-		size *= d
-	}
-	data := make([]float64, size)
-	for i := range data {
-		data[i] = rng.NormFloat64()
-	}
-	return tensors.FromFlatDataAndDimensions(data, dims...)
-}
+func randomFloat64(seed uint64, dims ...int) *tensors.Tensor { return randomNormal[float64](seed, 3, dims...) }
 
 // TestCausalBlocksEqualFullAttention: causal self-attention computed in query blocks (keys past
 // each block skipped) gives the full computation's outputs and gradients with respect to q, k and v,

@@ -18,15 +18,18 @@ import (
 	"github.com/bitterlesson/bitter/internal/golden"
 )
 
-func randomInput(seed uint64, dims ...int) *tensors.Tensor {
-	rng := rand.New(rand.NewPCG(seed, 1))
+func randomInput(seed uint64, dims ...int) *tensors.Tensor { return randomNormal[float32](seed, 1, dims...) }
+
+// randomNormal is a tensor of standard normal values from PCG(seed, stream).
+func randomNormal[T float32 | float64](seed, stream uint64, dims ...int) *tensors.Tensor {
+	rng := rand.New(rand.NewPCG(seed, stream))
 	size := 1
 	for _, d := range dims {
 		size *= d
 	}
-	data := make([]float32, size)
+	data := make([]T, size)
 	for i := range data {
-		data[i] = float32(rng.NormFloat64())
+		data[i] = T(rng.NormFloat64())
 	}
 	return tensors.FromFlatDataAndDimensions(data, dims...)
 }
