@@ -17,7 +17,9 @@ import (
 	"github.com/bitterlesson/bitter/internal/gomlxfix"
 )
 
-func randomFloat64(seed uint64, dims ...int) *tensors.Tensor { return randomNormal[float64](seed, 3, dims...) }
+func randomFloat64(seed uint64, dims ...int) *tensors.Tensor {
+	return randomNormal[float64](seed, 3, dims...)
+}
 
 // TestCausalBlocksEqualFullAttention: causal self-attention computed in query blocks (keys past
 // each block skipped) gives the full computation's outputs and gradients with respect to q, k and v,

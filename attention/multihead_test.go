@@ -18,7 +18,9 @@ import (
 	"github.com/bitterlesson/bitter/internal/golden"
 )
 
-func randomInput(seed uint64, dims ...int) *tensors.Tensor { return randomNormal[float32](seed, 1, dims...) }
+func randomInput(seed uint64, dims ...int) *tensors.Tensor {
+	return randomNormal[float32](seed, 1, dims...)
+}
 
 // randomNormal is a tensor of standard normal values from PCG(seed, stream).
 func randomNormal[T float32 | float64](seed, stream uint64, dims ...int) *tensors.Tensor {
