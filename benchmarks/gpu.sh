@@ -20,15 +20,16 @@
 #      causal attention in query blocks of CAUSAL_BLOCK (256; 0 skips it) into a results file of its own;
 #   3. end to end: the GPT2Small preset trains on tiny Shakespeare, checkpoints and samples;
 #   4. the 1M-parameter grid, transformer then LSTM then GRU, each with PyTorch eager (TF32, as XLA's
-#      default float32 dot) in the same invocation, then torch.compile for the transformer; the RNNs train by exact BPTT in chunks of RNN_CHUNK
-#      steps (rnn.ChunkedTrainer, one graph per chunk), since unrolled at T=1024 their graphs hold
-#      ~150,000 ops (measured here by building them) and XLA's compile time grows faster than that.
+#      default float32 dot) in the same invocation, then (4b) torch.compile for the transformer. The
+#      RNNs train by exact BPTT in chunks of RNN_CHUNK steps (rnn.ChunkedTrainer, one graph per chunk):
+#      unrolled at T=1024 their graphs hold ~150,000 ops (counted here by building them), and XLA's
+#      compile time grows faster than that.
 # Unpack OUT/results.tgz into benchmarks/ here, then `go run ./benchmarks/cmd/compare -write-only`;
 # OUT/xla.tgz holds the XLA dump of the GPT-2 step: `go run ./benchmarks/cmd/hlostat <unpacked>/xla-dump`.
 # Knobs (environment): LABEL (default: the GPU's name), PEAK_TFLOPS (790), STEPS (10), TOKENS (16384),
 # GPT2_TOKENS (16384), LENGTHS (64,...,1024), E2E_STEPS (40), E2E_BATCH (8), DEADLINE (470),
-# REF_TIMEOUT (110: seconds per PyTorch variant of stage 2), CAUSAL_BLOCK (256), RNN_CHUNK (64; 0 unrolls the RNNs),
-# STAGES (1,2,3,4: the stages to run; stage 0 always runs). All four stages want about 650 s, more with
+# REF_TIMEOUT (110: seconds per PyTorch variant of stage 2), CAUSAL_BLOCK (256), RNN_CHUNK (64; 0
+# unrolls the RNNs), STAGES (1,2,3,4: the stages to run; stage 0 always runs). All four stages want about 650 s, more with
 # torch.compile on the 1M grid (4b, last, dropped first), and one device call may run 600 s: split the
 # work over two calls on the warm machine, STAGES=1,2 DEADLINE=300 then STAGES=3,4 DEADLINE=360 or more
 # (keep stage 4 in one call: its results file is built across its invocations).
