@@ -29,10 +29,10 @@
 # Knobs (environment): LABEL (default: the GPU's name), PEAK_TFLOPS (790), STEPS (10), TOKENS (16384),
 # GPT2_TOKENS (16384), LENGTHS (64,...,1024), E2E_STEPS (40), E2E_BATCH (8), DEADLINE (470),
 # REF_TIMEOUT (110: seconds per PyTorch variant of stage 2), CAUSAL_BLOCK (256), RNN_CHUNK (64; 0
-# unrolls the RNNs), STAGES (1,2,3,4: the stages to run; stage 0 always runs). All four stages want about 650 s, more with
-# torch.compile on the 1M grid (4b, last, dropped first), and one device call may run 600 s: split the
-# work over two calls on the warm machine, STAGES=1,2 DEADLINE=300 then STAGES=3,4 DEADLINE=360 or more
-# (keep stage 4 in one call: its results file is built across its invocations).
+# unrolls the RNNs), STAGES (1,2,3,4: the stages to run; stage 0 always runs). All four stages want
+# about 650 s, more with 2c and 4b (last in their calls, dropped first), and one device call may run
+# 600 s: split the work over two calls on the warm machine, STAGES=1,2 DEADLINE=300 then STAGES=3,4
+# DEADLINE=360 or more (keep stage 4 in one call: its results file is built across its invocations).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
