@@ -201,7 +201,6 @@ func (t *ChunkedTrainer) Backward(tokens, labels [][]int32) error {
 	}
 	return catch(func() error {
 		n := t.cfg.NumStates()
-		dtype := t.cfg.dtype()
 		var bounds [][2]int
 		for s := 0; s < seq; s += t.chunk {
 			bounds = append(bounds, [2]int{s, min(seq, s+t.chunk)})
@@ -223,13 +222,7 @@ func (t *ChunkedTrainer) Backward(tokens, labels [][]int32) error {
 		// Backward, last chunk first, handing the states' gradient on to the chunk before.
 		dStates := t.zeros(batch)
 		for k := len(bounds) - 1; k >= 0; k-- {
-			w := float64(bounds[k][1]-bounds[k][0]) / float64(seq)
-			var weight *tensors.Tensor
-			if dtype == dtypes.Float64 {
-				weight = tensors.FromValue(w)
-			} else {
-				weight = tensors.FromValue(float32(w))
-			}
+			weight := t.scalar(float64(bounds[k][1]-bounds[k][0]) / float64(seq))
 			args := append([]any{cut(tokens, k), cut(labels, k), weight}, starts[k]...)
 			out, err := t.bwd.Exec(append(args, dStates...)...)
 			if err != nil {
@@ -274,6 +267,14 @@ func (t *ChunkedTrainer) Loss(tokens, labels [][]int32) (mean float64, err error
 	return mean, err
 }
 
+// scalar returns x as a scalar tensor of the model's dtype.
+func (t *ChunkedTrainer) scalar(x float64) *tensors.Tensor {
+	if t.cfg.dtype() == dtypes.Float64 {
+		return tensors.FromValue(x)
+	}
+	return tensors.FromValue(float32(x))
+}
+
 // zeros returns the zero states of a batch, as Exec arguments.
 func (t *ChunkedTrainer) zeros(batch int) []any {
 	z := make([]any, t.cfg.NumStates())
@@ -299,13 +300,7 @@ func (t *ChunkedTrainer) Apply() (loss float64, err error) {
 		return 0, errors.New("rnn.ChunkedTrainer.Apply: no gradients: call Backward first")
 	}
 	err = catch(func() error {
-		var scale *tensors.Tensor
-		if t.cfg.dtype() == dtypes.Float64 {
-			scale = tensors.FromValue(1 / float64(t.pending))
-		} else {
-			scale = tensors.FromValue(float32(1 / float64(t.pending)))
-		}
-		out, err := t.apply.Exec(scale)
+		out, err := t.apply.Exec(t.scalar(1 / float64(t.pending)))
 		if err != nil {
 			return err
 		}

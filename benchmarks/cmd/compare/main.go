@@ -118,7 +118,7 @@ func run() error {
 		ref.run(*refArgs, func(torch []json.RawMessage, note string) {
 			r.Torch, r.TorchNote = torch, note
 			if *appendRes {
-				r.Torch = merge(prev, Run{Label: prev.Label, Torch: torch}).Torch
+				r.Torch = mergeTorch(prev.Torch, torch)
 				r.TorchNote = strings.Trim(prev.TorchNote+"; "+note, "; ")
 			}
 			if err := save(r); err != nil && saveErr == nil {
@@ -328,21 +328,7 @@ func merge(prev, cur Run) Run {
 		return cmp.Or(cmp.Compare(order(a.Model), order(b.Model)), cmp.Compare(a.SeqLen, b.SeqLen))
 	})
 	slices.SortStableFunc(out.Generate, func(a, b bench.GenResult) int { return cmp.Compare(order(a.Model), order(b.Model)) })
-	key := func(raw json.RawMessage) string {
-		var t torchResult
-		_ = json.Unmarshal(raw, &t)
-		return fmt.Sprintf("%s/%s/%d", t.Impl, t.Model, t.SeqLen)
-	}
-	torch := map[string]bool{}
-	for _, raw := range cur.Torch {
-		torch[key(raw)] = true
-	}
-	for _, raw := range prev.Torch {
-		if !torch[key(raw)] {
-			out.Torch = append(out.Torch, raw)
-		}
-	}
-	out.Torch = append(out.Torch, cur.Torch...)
+	out.Torch = mergeTorch(prev.Torch, cur.Torch)
 	for _, f := range prev.Failed {
 		cell, _, _ := strings.Cut(f, ":")
 		again := slices.ContainsFunc(cur.Failed, func(g string) bool { return strings.HasPrefix(g, cell+":") })
@@ -627,6 +613,26 @@ func section(md *strings.Builder, dir, resultsDir string, r Run) error {
 		fmt.Fprintf(md, "![%s](%s)\n", c.alt, rel(path))
 	}
 	return nil
+}
+
+// mergeTorch returns the peer cells of prev not measured again in cur, then cur's.
+func mergeTorch(prev, cur []json.RawMessage) []json.RawMessage {
+	key := func(raw json.RawMessage) string {
+		var t torchResult
+		_ = json.Unmarshal(raw, &t)
+		return fmt.Sprintf("%s/%s/%d", t.Impl, t.Model, t.SeqLen)
+	}
+	again := map[string]bool{}
+	for _, raw := range cur {
+		again[key(raw)] = true
+	}
+	var out []json.RawMessage
+	for _, raw := range prev {
+		if !again[key(raw)] {
+			out = append(out, raw)
+		}
+	}
+	return append(out, cur...)
 }
 
 // rnnChunks lists the chunk sizes the results' chunked RNNs used ("" for none).
