@@ -1,0 +1,53 @@
+package main
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/bitterlesson/bitter/backend"
+)
+
+func TestProbeOnThisBackend(t *testing.T) {
+	res, err := Probe(backend.MustShared(), 3)
+	require.NoError(t, err)
+	require.NotEmpty(t, res.Description)
+	// The pure-Go backend computes in float32 without TF32: far inside the tolerance.
+	require.Less(t, res.LossErr, 1e-5)
+	require.Less(t, res.GradErr, 1e-5)
+	require.Positive(t, res.Run)
+}
+
+// TestReferenceIsTheGradient checks the float64 reference's gradient against central differences of
+// its loss, so that the probe compares with a right answer.
+func TestReferenceIsTheGradient(t *testing.T) {
+	const n, d, c = 3, 4, 5
+	x := []float32{0.3, -1.2, 0.8, 0.1, -0.5, 0.9, 1.4, -0.2, 0.7, -0.6, 0.05, 1.1}
+	w := make([]float32, d*c)
+	for i := range w {
+		w[i] = float32(math.Sin(float64(i)*1.7)) * 0.5
+	}
+	labels := []int32{4, 0, 2}
+	_, grad := reference(x, w, labels, n, d, c)
+	const eps = 1e-3
+	for i := range w {
+		saved := w[i]
+		w[i] = saved + eps
+		plus, _ := reference(x, w, labels, n, d, c)
+		w[i] = saved - eps
+		minus, _ := reference(x, w, labels, n, d, c)
+		w[i] = saved
+		// eps is rounded to float32 in w: divide by the step w actually took.
+		step := float64(saved+eps) - float64(saved-eps)
+		require.InDelta(t, (plus-minus)/step, grad[i], 1e-6, "d loss / d w[%d]", i)
+	}
+}
+
+func TestRelErrCatchesWrongResults(t *testing.T) {
+	want := []float64{1, -2, 3}
+	require.InDelta(t, 0, relErr([]float32{1, -2, 3}, want), 1e-12)
+	require.Greater(t, relErr([]float32{0, 0, 0}, want), Tol, "an unwritten output")
+	require.True(t, math.IsNaN(relErr([]float32{1, float32(math.NaN()), 3}, want)), "a NaN must not pass")
+	require.False(t, relErr([]float32{1, float32(math.NaN()), 3}, want) <= Tol)
+}
