@@ -64,7 +64,7 @@ func Probe(b backends.Backend, seed uint64) (res Result, err error) {
 	}
 
 	exec, err := graph.NewExec(b, func(x, w, labels *graph.Node) []*graph.Node {
-		logits := graph.MatMul(x, w)
+		logits := graph.DotGeneral(x, []int{1}, nil, w, []int{0}, nil) // as the library multiplies (internal/gomlxfix's gradient)
 		onehot := graph.OneHot(labels, c, dtypes.Float32)
 		loss := graph.Neg(graph.ReduceAllSum(graph.Mul(graph.LogSoftmax(logits, -1), onehot)))
 		loss = graph.DivScalar(loss, n)

@@ -1,0 +1,158 @@
+package xlastub_test
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bitterlesson/bitter/attention"
+	"github.com/bitterlesson/bitter/internal/xlastub"
+	"github.com/bitterlesson/bitter/optim"
+	"github.com/bitterlesson/bitter/rnn"
+	"github.com/bitterlesson/bitter/transformer"
+)
+
+// trainStep builds a whole training step on the stub (the loss, every gradient, an AdamW update with
+// clipping and the schedule, as train.Trainer runs it) and returns the StableHLO program XLA would
+// be given. The outputs are the loss and every variable the step changes, as context.Exec makes them.
+func trainStep(t *testing.T, s *xlastub.Stub, name string, loss func(ctx *context.Context, g *graph.Graph) *graph.Node) string {
+	t.Helper()
+	g := graph.NewGraph(s.Backend, name)
+	ctx := context.New()
+	l := loss(ctx, g)
+	opt, err := optim.New(optim.DefaultAdamW(6e-4))
+	require.NoError(t, err)
+	opt.UpdateGraph(ctx, g, l)
+	outputs := []*graph.Node{l}
+	for v := range ctx.IterVariables() {
+		if v.ChangedInGraph(g) {
+			outputs = append(outputs, v.ValueGraph(g))
+		}
+	}
+	program, err := s.Compile(g, outputs...)
+	require.NoError(t, err, "%s: the XLA backend's StableHLO builder or go-xla refused the step", name)
+	return program
+}
+
+// dotSignature matches the type line closing a dot_general: its operand and result tensor types.
+var dotSignature = regexp.MustCompile(`\} : \((tensor<[^>]*>), (tensor<[^>]*>)\) -> (tensor<[^>]*>)`)
+
+// dots returns the operand and result types of each dot_general in program, in order.
+func dots(program string) [][3]string {
+	var out [][3]string
+	for _, part := range strings.Split(program, `"stablehlo.dot_general"`)[1:] {
+		m := dotSignature.FindStringSubmatch(part)
+		if m != nil {
+			out = append(out, [3]string{m[1], m[2], m[3]})
+		}
+	}
+	return out
+}
+
+func elementType(tensorType string) string {
+	i := strings.LastIndex(tensorType, "x")
+	return strings.TrimSuffix(tensorType[i+1:], ">")
+}
+
+// TestGPT2SmallStepOnXLABuilder builds the training step that benchmarks/gpu.sh measures first
+// (GPT-2 small, untied, T=1024, 16 sequences) with XLA's builder, in float32 and in bf16 mixed
+// precision, with and without causal query blocks, and checks what XLA would be given: in bf16 every
+// matmul takes bf16 operands (TF32 and float32 matmuls would not reach the card's bf16 peak), and the
+// parameters stay float32 (master weights).
+func TestGPT2SmallStepOnXLABuilder(t *testing.T) {
+	s := start(t)
+	const batch, seq = 16, 1024
+	for _, tc := range []struct {
+		name    string
+		compute dtypes.DType
+		block   int
+	}{
+		{"float32", dtypes.InvalidDType, 0},
+		{"bf16", dtypes.BFloat16, 0},
+		{"bf16_causal_blocks_256", dtypes.BFloat16, 256},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := transformer.GPT2Small()
+			cfg.TieEmbeddings, cfg.ComputeDType = false, tc.compute
+			require.NoError(t, cfg.Validate())
+			t.Setenv(attention.CausalBlockEnvVar, strconv.Itoa(tc.block))
+			program := trainStep(t, s, "gpt2_"+tc.name, func(ctx *context.Context, g *graph.Graph) *graph.Node {
+				tokens := graph.Parameter(g, "tokens", shapes.Make(dtypes.Int32, batch, seq))
+				labels := graph.Parameter(g, "labels", shapes.Make(dtypes.Int32, batch, seq))
+				return transformer.Loss(cfg.Logits(ctx, tokens), labels)
+			})
+			ds := dots(program)
+			require.Equal(t, strings.Count(program, `"stablehlo.dot_general"`), len(ds), "every dot_general's types read")
+			// Forward: 4 projections + 2 MLP per layer, scores and values per layer (per block with
+			// blocks), the head; each has two gradient matmuls.
+			layers := cfg.NumLayers
+			attn := 2
+			if tc.block > 0 {
+				attn = 2 * (seq / tc.block)
+			}
+			require.Equal(t, 3*(layers*(6+attn)+1), len(ds), "matmuls in the step")
+			byType := map[string]int{}
+			for _, d := range ds {
+				byType[elementType(d[0])+","+elementType(d[1])]++
+			}
+			if tc.compute == dtypes.BFloat16 {
+				require.Equal(t, map[string]int{"bf16,bf16": len(ds)}, byType, "bf16 operands for every matmul")
+			} else {
+				require.Equal(t, map[string]int{"f32,f32": len(ds)}, byType)
+			}
+			main := program[strings.Index(program, "func.func @main"):]
+			main = main[:strings.Index(main, "{")]
+			require.NotContains(t, main, "bf16>", "master weights and optimizer state stay float32: %s", main)
+			t.Logf("%s: %d bytes of StableHLO, %d dot_general", tc.name, len(program), len(ds))
+		})
+	}
+}
+
+// TestRecurrentStepsOnXLABuilder builds the RNN baselines' training steps with XLA's builder, as
+// the GPU grid runs them (the fused input projection, ForBackend("xla")): unrolled, and the graph
+// of one chunk of rnn.ChunkedTrainer's backward pass (the chunk's forward from given states, the loss
+// plus ⟨final states, their gradients⟩, gradients of the variables and of the first states).
+func TestRecurrentStepsOnXLABuilder(t *testing.T) {
+	s := start(t)
+	const batch, seq = 8, 16
+	for _, cell := range []rnn.Cell{rnn.LSTM, rnn.GRU} {
+		cfg := rnn.Baseline(cell).ForBackend("xla")
+		require.NoError(t, cfg.Validate())
+		t.Run(string(cell)+"/unrolled", func(t *testing.T) {
+			trainStep(t, s, "rnn_"+string(cell), func(ctx *context.Context, g *graph.Graph) *graph.Node {
+				tokens := graph.Parameter(g, "tokens", shapes.Make(dtypes.Int32, batch, seq))
+				labels := graph.Parameter(g, "labels", shapes.Make(dtypes.Int32, batch, seq))
+				return transformer.Loss(cfg.Logits(ctx, tokens), labels)
+			})
+		})
+		t.Run(string(cell)+"/chunk", func(t *testing.T) {
+			g := graph.NewGraph(s.Backend, "rnn_chunk_"+string(cell))
+			ctx := context.New()
+			tokens := graph.Parameter(g, "tokens", shapes.Make(dtypes.Int32, batch, seq))
+			labels := graph.Parameter(g, "labels", shapes.Make(dtypes.Int32, batch, seq))
+			var states, dStates []*graph.Node
+			for i := range cfg.NumStates() {
+				shape := shapes.Make(dtypes.Float32, batch, cfg.HiddenDim)
+				states = append(states, graph.Parameter(g, "state"+strconv.Itoa(i), shape))
+				dStates = append(dStates, graph.Parameter(g, "dstate"+strconv.Itoa(i), shape))
+			}
+			logits, final := cfg.Forward(ctx, tokens, states)
+			objective := transformer.Loss(logits, labels)
+			for i := range final {
+				objective = graph.Add(objective, graph.ReduceAllSum(graph.Mul(final[i], graph.StopGradient(dStates[i]))))
+			}
+			grads := ctx.BuildTrainableVariablesGradientsGraph(objective)
+			grads = append(grads, graph.Gradient(objective, states...)...)
+			program, err := s.Compile(g, grads...)
+			require.NoError(t, err)
+			require.Contains(t, program, "stablehlo.dot_general")
+		})
+	}
+}
