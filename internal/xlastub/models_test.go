@@ -156,3 +156,44 @@ func TestRecurrentStepsOnXLABuilder(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeOnXLABuilder builds the generator's graphs (transformer.DecodeLogits on the KV cache:
+// a 64-token prefill and a one-token decode step) for GPT-2 small in bf16, as the end-to-end GPU
+// run samples, with the cache variables' updates as outputs.
+func TestDecodeOnXLABuilder(t *testing.T) {
+	s := start(t)
+	cfg := transformer.GPT2Small()
+	cfg.ComputeDType = dtypes.BFloat16
+	for _, n := range []int{64, 1} {
+		g := graph.NewGraph(s.Backend, "decode"+strconv.Itoa(n))
+		ctx := context.New()
+		tokens := graph.Parameter(g, "tokens", shapes.Make(dtypes.Int32, 1, n))
+		position := graph.Parameter(g, "position", shapes.Make(dtypes.Int32))
+		outputs := []*graph.Node{transformer.DecodeLogits(ctx, cfg, tokens, position)}
+		changed := 0
+		for v := range ctx.IterVariables() {
+			if v.ChangedInGraph(g) {
+				outputs = append(outputs, v.ValueGraph(g))
+				changed++
+			}
+		}
+		require.Equal(t, 2*cfg.NumLayers, changed, "a key and a value cache per layer")
+		program, err := s.Compile(g, outputs...)
+		require.NoError(t, err, "decode %d", n)
+		require.Contains(t, program, "stablehlo.dot_general")
+	}
+}
+
+// TestVariableInitializationOnXLABuilder builds and compiles on the stub the graph with which GoMLX
+// initialises a model's variables (random normal weights drawn from the context's RNG state): the
+// first program a fresh training run gives XLA.
+func TestVariableInitializationOnXLABuilder(t *testing.T) {
+	s := start(t)
+	cfg := transformer.Tiny()
+	ctx := context.New()
+	require.NoError(t, ctx.SetRNGStateFromSeed(1))
+	g := graph.NewGraph(s.Backend, "variables")
+	cfg.Logits(ctx, graph.Parameter(g, "tokens", shapes.Make(dtypes.Int32, 1, 8))) // creates them, without values
+	err := ctx.InitializeVariables(s.Backend, nil)
+	require.ErrorContains(t, err, xlastub.CompileOnly)
+}
