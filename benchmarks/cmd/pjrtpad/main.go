@@ -41,6 +41,9 @@ const PadBytes = 128
 // HeaderPath is the header inside the go-xla module.
 const HeaderPath = "pkg/pjrt/pjrt_c_api.h"
 
+// markerFile marks a folder pjrtpad wrote, which a later run may replace.
+const markerFile = ".pjrtpad"
+
 var (
 	structRe = regexp.MustCompile(`(?m)^struct (PJRT_\w+) \{`)
 	// An Args struct declared on the stack without an initialiser, in C code or a cgo preamble.
@@ -105,6 +108,12 @@ func Rewrite(src, out string) (padded []string, zeroed int, err error) {
 	if _, err := os.Stat(filepath.Join(src, HeaderPath)); err != nil {
 		return nil, 0, fmt.Errorf("pjrtpad: %s is not the go-xla module: %w", src, err)
 	}
+	// Replace out only if it is empty or an earlier copy of ours: never another folder's files.
+	if entries, err := os.ReadDir(out); err == nil && len(entries) > 0 {
+		if _, err := os.Stat(filepath.Join(out, markerFile)); err != nil {
+			return nil, 0, fmt.Errorf("pjrtpad: %s holds files that pjrtpad did not write; give an empty or new folder", out)
+		}
+	}
 	if err := os.RemoveAll(out); err != nil {
 		return nil, 0, err
 	}
@@ -136,12 +145,15 @@ func Rewrite(src, out string) (padded []string, zeroed int, err error) {
 		}
 		return os.WriteFile(dst, []byte(text), 0o644) // the module cache's files are read-only
 	})
-	return padded, zeroed, err
+	if err != nil {
+		return nil, 0, err
+	}
+	return padded, zeroed, os.WriteFile(filepath.Join(out, markerFile), []byte("written by bitter's benchmarks/cmd/pjrtpad\n"), 0o644)
 }
 
 func main() {
 	src := flag.String("src", "", "the go-xla module folder: go list -m -f '{{.Dir}}' github.com/gomlx/go-xla")
-	out := flag.String("out", "", "the folder to write the padded copy to (replaced)")
+	out := flag.String("out", "", "the folder to write the padded copy to: new, empty, or an earlier pjrtpad copy (replaced)")
 	flag.Parse()
 	if *src == "" || *out == "" {
 		fmt.Fprintln(os.Stderr, "usage: pjrtpad -src GO_XLA_MODULE_DIR -out DIR")

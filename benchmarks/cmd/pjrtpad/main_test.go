@@ -137,6 +137,33 @@ func TestPadHeaderRejectsOtherFiles(t *testing.T) {
 	require.ErrorContains(t, err, "is not the go-xla module")
 }
 
+// TestRewriteKeepsOtherFolders: -out names a folder that gets replaced, so one holding anything
+// pjrtpad did not write is refused and left as it was; an earlier copy is replaced.
+func TestRewriteKeepsOtherFolders(t *testing.T) {
+	src := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(src, filepath.Dir(HeaderPath)), 0o755))
+	header, err := os.ReadFile(filepath.Join(goXLADir(t), HeaderPath))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(src, HeaderPath), header, 0o644))
+
+	out := t.TempDir()
+	precious := filepath.Join(out, "notes.txt")
+	require.NoError(t, os.WriteFile(precious, []byte("mine"), 0o644))
+	_, _, err = Rewrite(src, out)
+	require.ErrorContains(t, err, "did not write")
+	got, err := os.ReadFile(precious)
+	require.NoError(t, err)
+	require.Equal(t, "mine", string(got))
+
+	fresh := filepath.Join(t.TempDir(), "copy")
+	_, _, err = Rewrite(src, fresh)
+	require.NoError(t, err)
+	_, _, err = Rewrite(src, fresh) // again: an earlier copy of ours
+	require.NoError(t, err)
+	_, err = os.Stat(filepath.Join(fresh, HeaderPath))
+	require.NoError(t, err)
+}
+
 // TestPaddedGoXLAReachesANewerPlugin rewrites the module, builds xlaprobe (bitter's backend, GoMLX's
 // XLA backend and go-xla's cgo PJRT wrapper) against it through a modfile, as benchmarks/gpu.sh
 // does, and also as it is; then loads a stand-in for a newer plugin (testdata/newerplugin.c, whose
