@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/bitterlesson/bitter/internal/xlastub"
 )
 
 // goXLADir is the go-xla module folder this build uses.
@@ -166,9 +168,11 @@ func TestRewriteKeepsOtherFolders(t *testing.T) {
 
 // TestPaddedGoXLAReachesANewerPlugin rewrites the module, builds xlaprobe (bitter's backend, GoMLX's
 // XLA backend and go-xla's cgo PJRT wrapper) against it through a modfile, as benchmarks/gpu.sh
-// does, and also as it is; then loads a stand-in for a newer plugin (testdata/newerplugin.c, whose
-// PJRT_Client_Create_Args grew by two fields) with each. Stock go-xla is refused with XLA's
-// message; padded go-xla gets through, with the fields it does not know zero.
+// does, and also as it is; then runs both on internal/xlastub's stand-in plugin playing a newer one
+// (XLASTUB_NEWER=1: every argument struct grew by 16 bytes, checked as XLA's plugins check). Stock
+// go-xla is refused at the first call with XLA's message; padded go-xla passes every check through
+// client creation and device listing, the added fields zero, and stops only where the stand-in
+// stops (it holds no buffers).
 func TestPaddedGoXLAReachesANewerPlugin(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds go-xla's cgo package twice")
@@ -181,12 +185,8 @@ func TestPaddedGoXLAReachesANewerPlugin(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, names)
 	require.Positive(t, zeroed, "go-xla v0.1.4 declares PJRT_Event_Destroy_Args on the stack uninitialised")
-
-	plugin := filepath.Join(dir, "pjrt_c_api_newer_plugin.so")
-	if b, err := exec.Command(compiler(t), "-std=c11", "-Wall", "-Werror", "-shared", "-fPIC", "-I", filepath.Join(goxla, "pkg", "pjrt"),
-		"-o", plugin, filepath.Join("testdata", "newerplugin.c")).CombinedOutput(); err != nil {
-		t.Fatalf("building the stand-in plugin: %v\n%s", err, b)
-	}
+	plugin, err := xlastub.Build(dir)
+	require.NoError(t, err)
 
 	root, err := filepath.Abs("../../..")
 	require.NoError(t, err)
@@ -212,11 +212,14 @@ func TestPaddedGoXLAReachesANewerPlugin(t *testing.T) {
 	build("build", "-o", stock, "./benchmarks/cmd/xlaprobe")
 	build("build", "-modfile="+mod, "-o", padded, "./benchmarks/cmd/xlaprobe")
 
-	env := []string{"GOMLX_BACKEND=xla:" + plugin, "GOMLX_NO_AUTO_INSTALL=1"}
+	env := []string{"GOMLX_BACKEND=xla:" + plugin, "GOMLX_NO_AUTO_INSTALL=1", "XLASTUB_NEWER=1"}
 	got, err := run(env, stock)
-	require.Error(t, err, "stock go-xla cannot create a client:\n%s", got)
-	require.Contains(t, got, "Unexpected PJRT_Client_Create_Args size: expected 104, got 88.")
+	require.Error(t, err, "stock go-xla cannot start the newer plugin:\n%s", got)
+	require.Contains(t, got, "Unexpected PJRT_Plugin_Initialize_Args size: expected 32, got 16.")
 	got, err = run(env, padded)
-	require.Error(t, err, "the stand-in has no devices:\n%s", got)
-	require.Contains(t, got, fmt.Sprintf("PJRT_Client_Create_Args of %d bytes accepted, the fields added after 88 bytes zero", 88+PadBytes))
+	require.Error(t, err, "the stand-in holds no buffers:\n%s", got)
+	require.NotContains(t, got, "Unexpected")
+	require.NotContains(t, got, "not zero")
+	require.Contains(t, got, "backend: xla:"+plugin, "the client started:\n%s", got)
+	require.Contains(t, got, "not implemented by the compile-only stand-in", "it stopped where the stand-in stops:\n%s", got)
 }
