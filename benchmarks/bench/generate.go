@@ -23,6 +23,9 @@ type GenResult struct {
 	TokensPerSec float64 `json:"tokens_per_sec"` // new tokens after the first
 }
 
+// GenerateReps is how many times MeasureGenerate times the first token and the whole run.
+const GenerateReps = 3
+
 // MeasureGenerate times greedy generation of newTokens after a prompt of promptLen tokens with a
 // freshly initialised model (speed does not depend on the weights). The transformer decodes on its
 // KV cache (one prefill, then one token per step); the RNNs carry their state (rnn.Generator),
@@ -72,17 +75,39 @@ func MeasureGenerate(b backends.Backend, kind string, promptLen, newTokens int, 
 	// transformer generated 65 tokens/s without this and 150 with it (2-core EPYC).
 	runtime.GC()
 	debug.FreeOSMemory()
-	start := time.Now()
-	if err := generate(1); err != nil {
-		return res, err
+	// The first token (prompt, then one token) and the whole run are timed apart, GenerateReps times
+	// each, alternating; the medians' difference is the time of the tokens after the first.
+	timed := func(n int) (float64, error) {
+		start := time.Now()
+		err := generate(n)
+		return time.Since(start).Seconds(), err
 	}
-	ttft := time.Since(start).Seconds()
-	start = time.Now()
-	if err := generate(newTokens); err != nil {
-		return res, err
+	var ttfts, totals []float64
+	for range GenerateReps {
+		ttft, err := timed(1)
+		if err != nil {
+			return res, err
+		}
+		total, err := timed(newTokens)
+		if err != nil {
+			return res, err
+		}
+		ttfts, totals = append(ttfts, ttft), append(totals, total)
 	}
-	total := time.Since(start).Seconds()
-	res.TTFTms = ttft * 1000
-	res.TokensPerSec = float64(newTokens-1) / max(1e-9, total-ttft)
-	return res, nil
+	res.TTFTms, res.TokensPerSec, err = GenerationRate(ttfts, totals, newTokens)
+	return res, err
+}
+
+// GenerationRate returns the time to the first token (ms) and the rate of the tokens after it from
+// timings of generating one token (ttfts, seconds) and newTokens (totals): the medians, and their
+// difference for the newTokens-1 after the first. When the difference is not measurable against the
+// first token's time (a backend that computes nothing, say) it returns an error, not a rate divided
+// by almost zero.
+func GenerationRate(ttfts, totals []float64, newTokens int) (ttftMs, tokensPerSec float64, err error) {
+	ttft, total := Median(ttfts), Median(totals)
+	if newTokens < 2 || total <= ttft*(1+1e-3) {
+		return ttft * 1000, 0, fmt.Errorf("bench: generating %d tokens took %.3g ms, one took %.3g ms: too fast to measure the rate",
+			newTokens, total*1000, ttft*1000)
+	}
+	return ttft * 1000, float64(newTokens-1) / (total - ttft), nil
 }
