@@ -4,6 +4,10 @@
 // through go-xla's C API up to PJRT_Client_Compile, and read the StableHLO program that XLA would be
 // given. Nothing is compiled or run: Compile fails, on purpose, with [CompileOnly] in its message.
 //
+// A process that loads the plugin with XLASTUB_RUN=1 set gets executables instead, whose outputs are
+// all zeros, and buffers in host memory: whole programs (training, checkpoints, generation) then
+// take the XLA backend's code paths end to end, with meaningless numbers.
+//
 // It needs cgo (a binary built with XLA), a C compiler, and the go command, which names the go-xla
 // module folder whose pjrt_c_api.h the plugin is built against.
 package xlastub
@@ -61,6 +65,7 @@ func Build(dir string) (string, error) {
 // Stub is the XLA backend on the stand-in plugin.
 type Stub struct {
 	Backend backends.Backend
+	Plugin  string // the stand-in's path, for GOMLX_BACKEND=xla:<Plugin> in another process
 	out     string // where programs are saved
 }
 
@@ -78,7 +83,7 @@ func Start(dir string) (*Stub, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Stub{Backend: b, out: dir}, nil
+	return &Stub{Backend: b, Plugin: plugin, out: dir}, nil
 }
 
 // Compile compiles g with the given outputs on the stand-in and returns the StableHLO program it

@@ -1,0 +1,67 @@
+package xlastub_test
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/bitterlesson/bitter/examples/nexttoken/lm"
+)
+
+// TestTrainerRunsThroughXLA runs the example trainer (lm.Run: training, validation, checkpoints,
+// resume, sampling) for the transformer in float32 and bf16 and the LSTM (in chunks) and GRU, in a
+// child process that loads the stand-in with XLASTUB_RUN=1: every graph goes through GoMLX's XLA
+// backend and go-xla (compile, buffers, execution, read-back) as on a GPU, with zeros for results.
+func TestTrainerRunsThroughXLA(t *testing.T) {
+	if os.Getenv("XLASTUB_CHILD") == "1" {
+		trainerRuns(t)
+		return
+	}
+	s := start(t)
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestTrainerRunsThroughXLA$", "-test.v")
+	cmd.Env = append(os.Environ(), "XLASTUB_CHILD=1", "XLASTUB_RUN=1", "GOMLX_BACKEND=xla:"+s.Plugin,
+		"GOMLX_NO_AUTO_INSTALL=1", "BITTER_XLA_STUB_OUT=")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Equal(t, 4, strings.Count(string(out), "--- PASS: TestTrainerRunsThroughXLA/"), "every run passed:\n%s", out)
+}
+
+func trainerRuns(t *testing.T) {
+	corpus := filepath.Join(t.TempDir(), "corpus.txt")
+	require.NoError(t, os.WriteFile(corpus, []byte(strings.Repeat("To be, or not to be, that is the question.\n", 200)), 0o644))
+	for _, tc := range []struct {
+		name   string
+		change func(o *lm.Options)
+	}{
+		{"transformer", func(o *lm.Options) {}},
+		{"transformer_bf16", func(o *lm.Options) { o.Precision = "bfloat16" }},
+		{"lstm_chunks", func(o *lm.Options) { o.Model, o.RNNChunk = "lstm", 8 }},
+		{"gru", func(o *lm.Options) { o.Model = "gru" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := lm.DefaultOptions()
+			o.Data, o.Out, o.Quiet = corpus, t.TempDir(), true
+			o.Steps, o.Warmup, o.Batch, o.Seq, o.EvalEvery, o.EvalTokens, o.Sample = 4, 1, 2, 32, 2, 256, 16
+			tc.change(&o)
+			res, err := lm.Run(o, io.Discard, io.Discard)
+			require.NoError(t, err)
+			require.Equal(t, 4, res.Step)
+			require.True(t, strings.HasPrefix(res.Sample, o.Prompt), "the sample continues the prompt: %q", res.Sample)
+			require.Greater(t, len(res.Sample), len(o.Prompt), "and adds to it")
+			for _, f := range []string{"checkpoint.bin", "loss.csv", "loss.png"} {
+				info, err := os.Stat(filepath.Join(o.Out, f))
+				require.NoError(t, err)
+				require.Positive(t, info.Size(), f)
+			}
+			o.Steps, o.Resume = 6, true
+			res, err = lm.Run(o, io.Discard, io.Discard)
+			require.NoError(t, err, "resume")
+			require.Equal(t, 6, res.Step)
+		})
+	}
+}
