@@ -27,12 +27,18 @@
 #      RNNs train by exact BPTT in chunks of RNN_CHUNK steps (rnn.ChunkedTrainer, one graph per chunk):
 #      unrolled at T=1024 their graphs hold ~150,000 ops (counted here by building them), and XLA's
 #      compile time grows faster than that.
+# Dry run here, without a GPU, every stage through GoMLX's XLA backend and go-xla on the stand-in
+# plugin of internal/xlastub (all results zero, so the golden tests fail and the numbers mean nothing;
+# XLASTUB_NEWER=1 makes it refuse stock go-xla as a newer plugin would):
+#   GOMLX_BACKEND=xla:$(go run ./internal/xlastub/cmd/xlastub /tmp/xs) XLASTUB_RUN=1 XLASTUB_NEWER=1 SET=padded \
+#     STEPS=3 E2E_STEPS=12 E2E_BATCH=2 LENGTHS=64,1024 TOKENS=4096 GPT2_TOKENS=4096 benchmarks/gpu.sh run /tmp/out
 # Unpack OUT/results.tgz into benchmarks/ here, then `go run ./benchmarks/cmd/compare -write-only`;
 # OUT/xla.tgz holds the XLA dump of the GPT-2 step: `go run ./benchmarks/cmd/hlostat <unpacked>/xla-dump`.
 # Knobs (environment): LABEL (default: the GPU's name), PEAK_TFLOPS (790), STEPS (10), TOKENS (16384),
 # GPT2_TOKENS (16384), LENGTHS (64,...,1024), E2E_STEPS (40), E2E_BATCH (8), DEADLINE (470),
 # REF_TIMEOUT (110: seconds per PyTorch variant of stage 2), CAUSAL_BLOCK (256), RNN_CHUNK (64; 0
-# unrolls the RNNs), STAGES (1,2,3,4: the stages to run; stage 0 always runs). All four stages want
+# unrolls the RNNs), STAGES (1,2,3,4: the stages to run; stage 0 always runs), SET (stock or padded:
+# use that set of programs without probing). All four stages want
 # about 650 s, more with 2c and 4b (last in their calls, dropped first), and one device call may run
 # 600 s: split the work over two calls on the warm machine, STAGES=1,2 DEADLINE=300 then STAGES=3,4
 # DEADLINE=360 or more (keep stage 4 in one call: its results file is built across its invocations).
@@ -96,6 +102,12 @@ unpack() {
 # (remembered in $UNPACKED/.set for the next call on the warm machine); it fails when none does.
 choose_set() {
 	local set
+	if [ -n "${SET:-}" ]; then
+		BIN="$UNPACKED/$SET"
+		[ -x "$BIN/compare" ] || { echo "gpu.sh: SET=$SET: no such set of programs"; return 1; }
+		echo "programs: $BIN (SET, not probed)"
+		return
+	fi
 	if [ -f "$UNPACKED/.set" ]; then
 		BIN="$UNPACKED/$(cat "$UNPACKED/.set")"
 		echo "programs: $BIN (probed by an earlier call)"
