@@ -10,13 +10,18 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/bitterlesson/bitter/backend"
+	"github.com/bitterlesson/bitter/examples/doubledescent/dd"
+	"github.com/bitterlesson/bitter/examples/grokking/grok"
 	"github.com/bitterlesson/bitter/examples/nexttoken/lm"
+	"github.com/bitterlesson/bitter/examples/reinforce/rl"
 )
 
 // TestTrainerRunsThroughXLA runs the example trainer (lm.Run: training, validation, checkpoints,
-// resume, sampling) for the transformer in float32 and bf16 and the LSTM (in chunks) and GRU, in a
-// child process that loads the stand-in with XLASTUB_RUN=1: every graph goes through GoMLX's XLA
-// backend and go-xla (compile, buffers, execution, read-back) as on a GPU, with zeros for results.
+// resume, sampling) for the transformer in float32 and bf16 and the LSTM (in chunks) and GRU, and
+// the grokking, double-descent and RL (REINFORCE and GRPO) examples, in a child process that loads
+// the stand-in with XLASTUB_RUN=1: every graph goes through GoMLX's XLA backend and go-xla (compile,
+// buffers, execution, read-back) as on a GPU, with zeros for results.
 func TestTrainerRunsThroughXLA(t *testing.T) {
 	if os.Getenv("XLASTUB_CHILD") == "1" {
 		trainerRuns(t)
@@ -28,7 +33,7 @@ func TestTrainerRunsThroughXLA(t *testing.T) {
 		"GOMLX_NO_AUTO_INSTALL=1", "BITTER_XLA_STUB_OUT=")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	require.Equal(t, 4, strings.Count(string(out), "--- PASS: TestTrainerRunsThroughXLA/"), "every run passed:\n%s", out)
+	require.Equal(t, 8, strings.Count(string(out), "--- PASS: TestTrainerRunsThroughXLA/"), "every run passed:\n%s", out)
 }
 
 func trainerRuns(t *testing.T) {
@@ -62,6 +67,31 @@ func trainerRuns(t *testing.T) {
 			res, err = lm.Run(o, io.Discard, io.Discard)
 			require.NoError(t, err, "resume")
 			require.Equal(t, 6, res.Step)
+		})
+	}
+
+	b, err := backend.New()
+	require.NoError(t, err)
+	require.Contains(t, b.Description(), "xlastub", "the child runs on the stand-in")
+	t.Run("grokking", func(t *testing.T) {
+		p := grok.CPUDefault()
+		p.Steps, p.EvalEvery, p.P = 6, 3, 7
+		_, err := grok.Run(b, p, io.Discard)
+		require.NoError(t, err)
+	})
+	t.Run("doubledescent", func(t *testing.T) {
+		p := dd.CPUDefault()
+		p.Steps, p.Widths, p.Train, p.Test = 3, []int{4}, 32, 32
+		pts, err := dd.Sweep(b, p, io.Discard)
+		require.NoError(t, err)
+		require.Len(t, pts, 1)
+	})
+	for _, algo := range []string{rl.Reinforce, rl.GRPO} {
+		t.Run("rl_"+algo, func(t *testing.T) {
+			p := rl.CPUDefault()
+			p.Algo, p.Steps, p.PretrainSteps, p.EvalEvery, p.EvalPrompts, p.EvalSamples, p.Prompts, p.Group = algo, 2, 2, 2, 4, 1, 2, 2
+			_, err := rl.Run(b, p, io.Discard)
+			require.NoError(t, err)
 		})
 	}
 }
