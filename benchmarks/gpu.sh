@@ -115,7 +115,7 @@ choose_set() {
 	fi
 	for set in stock padded; do
 		echo "--- xlaprobe, $set go-xla"
-		timeout 120 "$UNPACKED/$set/xlaprobe" 2>&1 | tail -20 | tee "$1/probe-$set.txt"
+		timeout 90 "$UNPACKED/$set/xlaprobe" 2>&1 | tail -20 | tee "$1/probe-$set.txt"
 		if grep -q '^xlaprobe: PASS' "$1/probe-$set.txt"; then
 			echo "$set" > "$UNPACKED/.set"
 			BIN="$UNPACKED/$set"
