@@ -87,7 +87,7 @@ func NewWithConfig(config string) (b backends.Backend, err error) {
 	defer func() {
 		// Some backends panic instead of returning errors (a plugin that fails to load).
 		if r := recover(); r != nil {
-			b, err = nil, fmt.Errorf("backend %q failed to start: %v", config, r)
+			b, err = nil, explainPluginVersion(fmt.Errorf("backend %q failed to start: %v", config, r))
 		}
 	}()
 	if _, rest, _ := strings.Cut(config, ":"); name == "xla" && newXLA != nil {
@@ -100,9 +100,22 @@ func NewWithConfig(config string) (b backends.Backend, err error) {
 		b, err = backends.NewWithConfig(config)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("backend %q failed to start: %w", config, err)
+		return nil, explainPluginVersion(fmt.Errorf("backend %q failed to start: %w", config, err))
 	}
 	return emulateTF32FromEnv(b), nil
+}
+
+// newerPluginMessage is how XLA's PJRT plugins refuse an argument struct from an older C API.
+const newerPluginMessage = "likely built with a later version than the framework"
+
+// explainPluginVersion adds what to do to the error of a plugin that refused go-xla's argument
+// structs for being from an older PJRT C API: go-xla v0.1.4 speaks 0.83.
+func explainPluginVersion(err error) error {
+	if err == nil || !strings.Contains(err.Error(), newerPluginMessage) {
+		return err
+	}
+	return fmt.Errorf("%w\nThis plugin speaks a newer PJRT C API than go-xla v0.1.4 (0.83). Build with go-xla "+
+		"padded for newer plugins: benchmarks/cmd/pjrtpad (README, Backends)", err)
 }
 
 // newXLA starts the XLA backend with bitter's options (see xla.go); nil in builds without XLA.

@@ -95,3 +95,22 @@ func trainerRuns(t *testing.T) {
 		})
 	}
 }
+
+// TestStockGoXLAOnANewerPlugin starts bitter's backend (stock go-xla, as every normal build) on the
+// stand-in playing a newer plugin, in a child process: the error says why and what to do.
+func TestStockGoXLAOnANewerPlugin(t *testing.T) {
+	if os.Getenv("XLASTUB_CHILD") == "newer" {
+		_, err := backend.New()
+		require.Error(t, err)
+		require.ErrorContains(t, err, "Unexpected PJRT_Plugin_Initialize_Args size")
+		require.ErrorContains(t, err, "benchmarks/cmd/pjrtpad")
+		return
+	}
+	s := start(t)
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestStockGoXLAOnANewerPlugin$", "-test.v")
+	cmd.Env = append(os.Environ(), "XLASTUB_CHILD=newer", "XLASTUB_NEWER=1", "GOMLX_BACKEND=xla:"+s.Plugin,
+		"GOMLX_NO_AUTO_INSTALL=1", "BITTER_XLA_STUB_OUT=")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "--- PASS: TestStockGoXLAOnANewerPlugin")
+}
