@@ -124,3 +124,54 @@ func TestCausalBlocksByDefault(t *testing.T) {
 	}
 	require.InDelta(t, want, flops, 0.5)
 }
+
+// TestCausalSoftmaxEqualsTheGeneralPath: causal attention without other masks takes the plain
+// softmax (one select, then max, exp, sum, divide: JAX's form); with an all-true mask added it takes
+// the general masked path (zeroing selects and the empty-row guard). Outputs and gradients with
+// respect to q, k and v are the same to rounding, in float64, for qLen = kvLen, for decoding
+// (qLen < kvLen), and with an additive bias (ALiBi's case).
+func TestCausalSoftmaxEqualsTheGeneralPath(t *testing.T) {
+	const batch, heads, kvHeads, dim = 2, 4, 2, 8
+	for _, tc := range []struct {
+		name        string
+		qLen, kvLen int
+		bias        bool
+	}{{"self", 23, 23, false}, {"decode", 5, 23, false}, {"bias", 23, 23, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := randomFloat64(11, batch, tc.qLen, heads, dim)
+			k := randomFloat64(12, batch, tc.kvLen, kvHeads, dim)
+			v := randomFloat64(13, batch, tc.kvLen, kvHeads, dim)
+			w := randomFloat64(14, batch, tc.qLen, heads, dim)
+			bias := randomFloat64(15, 1, heads, tc.qLen, tc.kvLen)
+			run := func(general bool) [][]float64 {
+				exec, err := graph.NewExec(backend.MustShared(), func(q, k, v, w, bias *graph.Node) []*graph.Node {
+					opts := []attention.Option{attention.Causal(), attention.CausalBlock(0)}
+					if tc.bias {
+						opts = append(opts, attention.Bias(bias))
+					}
+					if general {
+						all := graph.BroadcastToDims(graph.Const(q.Graph(), true), batch, heads, tc.qLen, tc.kvLen)
+						opts = append(opts, attention.Mask(all))
+					}
+					out := attention.ScaledDotProduct(q, k, v, opts...)
+					loss := graph.ReduceAllSum(graph.Mul(out, w))
+					return append([]*graph.Node{out}, graph.Gradient(loss, q, k, v)...)
+				})
+				require.NoError(t, err)
+				res, err := exec.Exec(q, k, v, w, bias)
+				require.NoError(t, err)
+				var outs [][]float64
+				for _, r := range res {
+					outs = append(outs, golden.Float64s(r))
+				}
+				return outs
+			}
+			plain, general := run(false), run(true)
+			for i, name := range []string{"output", "dq", "dk", "dv"} {
+				for j := range general[i] {
+					require.InDelta(t, general[i][j], plain[i][j], 1e-12, "%s[%d]", name, j)
+				}
+			}
+		})
+	}
+}

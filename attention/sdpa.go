@@ -179,9 +179,17 @@ func ScaledDotProduct(q, k, v *graph.Node, opts ...Option) *graph.Node {
 
 	// Softmax over keys; masked keys get probability 0, fully masked rows all zeros.
 	var probs *graph.Node
-	if mask == nil {
+	switch {
+	case mask == nil:
 		probs = graph.Softmax(scores, -1)
-	} else {
+	case len(o.masks) == 0 && qLen <= kvLen:
+		// Causal alone never masks a whole row (query i sees keys 0 ... i+kvLen-qLen), so the masked
+		// keys' exp(lowest - max) is exactly 0 and no row sums to 0: one Where and the plain softmax
+		// give the general path's values and gradients, in the form JAX hands XLA (a select, then
+		// max, exp, sum, divide), which XLA's GPU softmax fusion is written for.
+		lowest := graph.Scalar(g, accDType, lowestFinite(accDType))
+		probs = graph.Softmax(graph.Where(mask, scores, graph.BroadcastToDims(lowest, scoresDims...)), -1)
+	default:
 		lowest := graph.Scalar(g, accDType, lowestFinite(accDType))
 		scores = graph.Where(mask, scores, graph.BroadcastToDims(lowest, scoresDims...))
 		maxScore := graph.StopGradient(graph.ReduceAndKeep(scores, graph.ReduceMax, -1))
