@@ -189,7 +189,19 @@ run() {
 	stage "0. machine"
 	unpack || { echo "gpu.sh: cannot unpack .device/bin.txz (built by: benchmarks/gpu.sh build)"; return 1; }
 	nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1 | head -3
-	python3 -c 'import torch, jax; print("torch", torch.__version__, "cuda", torch.version.cuda, "| jax", jax.__version__)' 2>&1 | tail -1
+	# The software beside the card, recorded with every results file (compare -note).
+	local versions
+	versions="$(python3 -c '
+import importlib.metadata as m
+out = []
+for p in ("jax", "jax-cuda13-pjrt", "jax-cuda12-pjrt", "torch"):
+    try: out.append(p + " " + m.version(p))
+    except Exception: pass
+try:
+    import torch; out.append("CUDA (torch) " + str(torch.version.cuda))
+except Exception: pass
+print(", ".join(out))' 2>/dev/null | tail -1)"
+	echo "versions: ${versions:-unknown}"
 	find_plugin || return 1
 	echo "GOMLX_BACKEND=$GOMLX_BACKEND"
 	echo "XLA_FLAGS=${XLA_FLAGS:-}"
@@ -231,7 +243,7 @@ run() {
 	# Ours first, under its own limit, then the PyTorch peers into the same results file, each variant
 	# under -reference-timeout: torch.compile's compile time cannot eat our measurement.
 	local gpt2=(-dim 768 -layers 12 -heads 12 -ffn 3072 -vocab 50257 -bf16 -models transformer -lengths 1024
-		-tokens "${GPT2_TOKENS:-16384}" -steps "$steps" -label "$label-gpt2small-bf16" -dir "$work")
+		-tokens "${GPT2_TOKENS:-16384}" -steps "$steps" -label "$label-gpt2small-bf16" -dir "$work" -note "${versions:-}")
 	t="$(limit 150)"
 	want 2 && stage "2a. GPT-2 small, T=1024, bf16: ours (limit ${t}s)"
 	if want 2 && [ "$t" -gt 0 ]; then
@@ -290,7 +302,7 @@ run() {
 		[ "$t" -gt 0 ] || continue
 		# The RNNs train in chunks of RNN_CHUNK steps (rnn.ChunkedTrainer): unrolled, their graph at T=1024
 		# holds about 150,000 ops, and XLA's compile time grows faster than linearly in that.
-		timeout "$t" "$BIN/compare" -dir "$work" -label "$label" -append -peak-tflops "$peak" -steps "$steps" -tokens "${TOKENS:-16384}" \
+		timeout "$t" "$BIN/compare" -dir "$work" -label "$label" -append -peak-tflops "$peak" -steps "$steps" -tokens "${TOKENS:-16384}" -note "${versions:-}" \
 			-models "$model" -lengths "${LENGTHS:-64,128,256,512,1024}" -rnn-chunk "${RNN_CHUNK:-64}" -reference benchmarks/reference/reference.py \
 			-reference-args "--device cuda --tf32" -generate="$([ "$model" = transformer ] && echo true || echo false)"
 		echo "exit $?"

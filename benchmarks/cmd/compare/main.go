@@ -38,6 +38,8 @@ type Run struct {
 	Label      string            `json:"label"`
 	Date       string            `json:"date"`
 	Machine    string            `json:"machine"`
+	GPU        string            `json:"gpu,omitempty"`  // name, driver and memory of each NVIDIA GPU (nvidia-smi)
+	Note       string            `json:"note,omitempty"` // -note: what else the run should record (software versions, say)
 	Backend    string            `json:"backend"`
 	GoVersion  string            `json:"go_version"`
 	GoMLX      string            `json:"gomlx"`
@@ -80,6 +82,7 @@ func run() error {
 		onlyRef   = flag.Bool("reference-only", false, "re-run only the PyTorch reference into the existing results file of -label (with -append: add to its peers)")
 		refTime   = flag.Duration("reference-timeout", 0, "time limit of each reference variant (0 = none); one cut short keeps the cells it finished")
 		appendRes = flag.Bool("append", false, "add to the existing results file of -label, replacing the cells measured again")
+		note      = flag.String("note", "", "free text recorded with the results and shown in RESULTS.md (versions of the plugin, say)")
 	)
 	var sizes bench.Sizes
 	sizes.RegisterFlags(flag.CommandLine)
@@ -162,6 +165,9 @@ func run() error {
 		err := measure(*label, strings.Split(*models, ","), lens, *tokens, *steps, *peak, *gen, sizes, func(r Run) error {
 			r.Command = command
 			r.Torch, r.TorchNote = torch, torchNote
+			if r.Note = *note; r.Note == "" {
+				r.Note = prev.Note
+			}
 			return save(merge(prev, r))
 		})
 		if err != nil {
@@ -233,7 +239,7 @@ func measure(label string, models []string, lens []int, tokens, steps int, peak 
 	if n := attention.DefaultCausalBlock(b.String()); n > 0 {
 		desc += fmt.Sprintf("; the transformer's causal attention in query blocks of %d", n)
 	}
-	r := Run{Label: label, Date: time.Now().UTC().Format("2006-01-02"), Machine: machine(), GoVersion: runtime.Version(),
+	r := Run{Label: label, Date: time.Now().UTC().Format("2006-01-02"), Machine: machine(), GPU: gpuInfo(), GoVersion: runtime.Version(),
 		GoMLX: gomlxVersion(), Tokens: tokens, PeakTFLOPs: peak, Backend: desc}
 	if err := save(r); err != nil {
 		return err
@@ -429,6 +435,27 @@ func machine() string {
 	return fmt.Sprintf("%s, %d cores", model, runtime.NumCPU())
 }
 
+// gpuInfo describes the NVIDIA GPUs nvidia-smi lists ("NVIDIA H100 80GB HBM3, driver 580.159.04,
+// 81559 MiB"), or "" where there is no nvidia-smi or it fails.
+func gpuInfo() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "nvidia-smi", "--query-gpu=name,driver_version,memory.total",
+		"--format=csv,noheader").Output()
+	if err != nil {
+		return ""
+	}
+	var gpus []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(line, ",")
+		if len(f) != 3 {
+			continue
+		}
+		gpus = append(gpus, fmt.Sprintf("%s, driver %s, %s", strings.TrimSpace(f[0]), strings.TrimSpace(f[1]), strings.TrimSpace(f[2])))
+	}
+	return strings.Join(gpus, "; ")
+}
+
 func gomlxVersion() string {
 	if info, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range info.Deps {
@@ -485,7 +512,14 @@ func section(md *strings.Builder, dir, resultsDir string, r Run) error {
 		}
 	}
 	fmt.Fprintf(md, "\n## %s\n\n", r.Label)
-	fmt.Fprintf(md, "- machine: %s\n- backend: %s\n- Go %s, GoMLX %s; date %s; %d tokens per step\n", r.Machine, r.Backend, r.GoVersion, r.GoMLX, r.Date, r.Tokens)
+	fmt.Fprintf(md, "- machine: %s\n", r.Machine)
+	if r.GPU != "" {
+		fmt.Fprintf(md, "- GPU: %s\n", r.GPU)
+	}
+	fmt.Fprintf(md, "- backend: %s\n- Go %s, GoMLX %s; date %s; %d tokens per step\n", r.Backend, r.GoVersion, r.GoMLX, r.Date, r.Tokens)
+	if r.Note != "" {
+		fmt.Fprintf(md, "- note: %s\n", r.Note)
+	}
 	for i, impl := range impls {
 		fmt.Fprintf(md, "- peer%s: %s\n", peerName(i, len(impls)), impl)
 	}

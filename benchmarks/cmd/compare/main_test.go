@@ -20,7 +20,8 @@ func TestWriteResults(t *testing.T) {
 	require.NoError(t, err)
 	compiled, err := json.Marshal(torchResult{Result: bench.Result{Model: "lstm", SeqLen: 64, TokensPerSec: 4000}, Impl: "torch compiled"})
 	require.NoError(t, err)
-	run := Run{Label: "test-cpu", Machine: "m", Backend: "go", Tokens: 4096, PeakTFLOPs: 10, Command: "compare",
+	run := Run{Label: "test-cpu", Machine: "m", GPU: "NVIDIA H100 80GB HBM3, driver 580.159.04, 81559 MiB",
+		Note: "jax-cuda13-pjrt 0.11.2", Backend: "go", Tokens: 4096, PeakTFLOPs: 10, Command: "compare",
 		Ours: []bench.Result{
 			{Model: "transformer", SeqLen: 64, Batch: 64, Params: 10, TokensPerSec: 2000, MsPerStep: 2048, CompileSec: 0.5, MFU: 0.012},
 			{Model: "lstm", SeqLen: 64, Batch: 64, Params: 11, TokensPerSec: 1000, MsPerStep: 4096, CompileSec: 1, Chunk: 32},
@@ -39,6 +40,8 @@ func TestWriteResults(t *testing.T) {
 	require.Contains(t, string(md), "| lstm | 64 | 64 | 11 | 1000 | 4096.0 | 1.00 | 0.0% | 500 | 0.0% | 2.00 | 4000 | 0.0% | 0.25 |")
 	require.Contains(t, string(md), "| transformer | 64 | 64 | 10 | 2000 | 2048.0 | 0.50 | 1.2% | | | | | | |")
 	require.Contains(t, string(md), "- peer (A): torch test\n- peer (B): torch compiled")
+	require.Contains(t, string(md), "- machine: m\n- GPU: NVIDIA H100 80GB HBM3, driver 580.159.04, 81559 MiB\n- backend: go\n")
+	require.Contains(t, string(md), "- note: jax-cuda13-pjrt 0.11.2\n")
 	require.Contains(t, string(md), "- did not complete: gru T=64: out of memory")
 	require.Contains(t, string(md), "- RNNs trained by rnn.ChunkedTrainer (exact backpropagation through time, one graph per chunk of 32 steps")
 	require.Contains(t, string(md), "| transformer | 12.5 | 80 |")
@@ -141,4 +144,15 @@ func TestCheckFlags(t *testing.T) {
 	} {
 		require.EqualError(t, err, want)
 	}
+}
+
+// TestGPUInfo reads nvidia-smi's answer (a stand-in script here) and is empty without one.
+func TestGPUInfo(t *testing.T) {
+	dir := t.TempDir()
+	script := "#!/bin/sh\necho 'NVIDIA H200, 580.159.03, 143771 MiB'\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "nvidia-smi"), []byte(script), 0o755))
+	t.Setenv("PATH", dir)
+	require.Equal(t, "NVIDIA H200, driver 580.159.03, 143771 MiB", gpuInfo())
+	t.Setenv("PATH", t.TempDir())
+	require.Empty(t, gpuInfo())
 }
