@@ -102,7 +102,8 @@ func (s *Stub) Compile(g *graph.Graph, outputs ...*graph.Node) (program string, 
 		g.Compile(outputs...)
 	}()
 	if err == nil {
-		return "", errors.New("xlastub: compile succeeded on the stand-in, which cannot compile")
+		return "", errors.New("xlastub: compile succeeded: the stand-in was loaded with XLASTUB_RUN=1, " +
+			"where it makes executables instead of refusing (Stub.Compile wants it without)")
 	}
 	if !strings.Contains(err.Error(), CompileOnly) {
 		return "", err
