@@ -1,7 +1,9 @@
 package xlastub_test
 
 import (
+	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -54,6 +56,65 @@ func dots(program string) [][3]string {
 		}
 	}
 	return out
+}
+
+// opCounts counts a program's StableHLO ops by name.
+type opCounts struct {
+	total  int
+	byName map[string]int
+}
+
+func (c opCounts) top(n int) string {
+	names := make([]string, 0, len(c.byName))
+	for name := range c.byName {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if c.byName[names[i]] != c.byName[names[j]] {
+			return c.byName[names[i]] > c.byName[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	var parts []string
+	for _, name := range names[:min(n, len(names))] {
+		parts = append(parts, fmt.Sprintf("%s %d", name, c.byName[name]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+var (
+	opName     = regexp.MustCompile(`"stablehlo\.([a-z_]+)"`)
+	lineResult = regexp.MustCompile(`"stablehlo\.[a-z_]+".*-> tensor<([^>]*)>\s*$`)
+)
+
+// census counts the ops of program, and those written on one line whose result has at least
+// minElements elements (the attention scores' size, in the GPT-2 step).
+func census(program string, minElements int) (ops opCounts, large int) {
+	ops.byName = map[string]int{}
+	for _, m := range opName.FindAllStringSubmatch(program, -1) {
+		ops.byName[m[1]]++
+		ops.total++
+	}
+	for _, line := range strings.Split(program, "\n") {
+		m := lineResult.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		dims := strings.Split(m[1], "x")
+		n := 1
+		for _, d := range dims[:len(dims)-1] {
+			v, err := strconv.Atoi(d)
+			if err != nil {
+				n = 0
+				break
+			}
+			n *= v
+		}
+		if n >= minElements {
+			large++
+		}
+	}
+	return ops, large
 }
 
 func elementType(tensorType string) string {
@@ -110,7 +171,10 @@ func TestGPT2SmallStepOnXLABuilder(t *testing.T) {
 			main := program[strings.Index(program, "func.func @main"):]
 			main = main[:strings.Index(main, "{")]
 			require.NotContains(t, main, "bf16>", "master weights and optimizer state stay float32: %s", main)
-			t.Logf("%s: %d bytes of StableHLO, %d dot_general", tc.name, len(program), len(ds))
+			ops, scoreSized := census(program, batch*cfg.NumHeads*seq*seq/2)
+			t.Logf("%s: %d bytes of StableHLO, %d ops, %d dot_general; %d ops with a result of at least half a "+
+				"[%d, %d, %d, %d] score tensor; most common: %s", tc.name, len(program), ops.total, len(ds), scoreSized,
+				batch, cfg.NumHeads, seq, seq, ops.top(6))
 		})
 	}
 }
