@@ -27,13 +27,23 @@ func TestTrainerRunsThroughXLA(t *testing.T) {
 		trainerRuns(t)
 		return
 	}
+	out := inChild(t, "TestTrainerRunsThroughXLA", "XLASTUB_CHILD=1", "XLASTUB_RUN=1")
+	require.Equal(t, 8, strings.Count(out, "--- PASS: TestTrainerRunsThroughXLA/"), "every run passed:\n%s", out)
+}
+
+// inChild runs test again in a child process of this test binary, on the stand-in plugin with the
+// given environment (read when the plugin loads), and returns its output; it fails t if the child
+// fails.
+func inChild(t *testing.T, test string, env ...string) string {
+	t.Helper()
 	s := start(t)
-	cmd := exec.Command(os.Args[0], "-test.run", "^TestTrainerRunsThroughXLA$", "-test.v")
-	cmd.Env = append(os.Environ(), "XLASTUB_CHILD=1", "XLASTUB_RUN=1", "GOMLX_BACKEND=xla:"+s.Plugin,
-		"GOMLX_NO_AUTO_INSTALL=1", "BITTER_XLA_STUB_OUT=")
+	cmd := exec.Command(os.Args[0], "-test.run", "^"+test+"$", "-test.v")
+	cmd.Env = append(os.Environ(), append(env, "GOMLX_BACKEND=xla:"+s.Plugin, "GOMLX_NO_AUTO_INSTALL=1",
+		"BITTER_XLA_STUB_OUT=")...) // the child's programs are not the parent's to count
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	require.Equal(t, 8, strings.Count(string(out), "--- PASS: TestTrainerRunsThroughXLA/"), "every run passed:\n%s", out)
+	require.Contains(t, string(out), "--- PASS: "+test)
+	return string(out)
 }
 
 func trainerRuns(t *testing.T) {
@@ -106,11 +116,5 @@ func TestStockGoXLAOnANewerPlugin(t *testing.T) {
 		require.ErrorContains(t, err, "benchmarks/cmd/pjrtpad")
 		return
 	}
-	s := start(t)
-	cmd := exec.Command(os.Args[0], "-test.run", "^TestStockGoXLAOnANewerPlugin$", "-test.v")
-	cmd.Env = append(os.Environ(), "XLASTUB_CHILD=newer", "XLASTUB_NEWER=1", "GOMLX_BACKEND=xla:"+s.Plugin,
-		"GOMLX_NO_AUTO_INSTALL=1", "BITTER_XLA_STUB_OUT=")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	require.Contains(t, string(out), "--- PASS: TestStockGoXLAOnANewerPlugin")
+	inChild(t, "TestStockGoXLAOnANewerPlugin", "XLASTUB_CHILD=newer", "XLASTUB_NEWER=1")
 }
