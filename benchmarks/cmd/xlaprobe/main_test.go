@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bitterlesson/bitter/backend"
+	"github.com/bitterlesson/bitter/internal/golden"
 )
 
 func TestProbeOnThisBackend(t *testing.T) {
@@ -51,10 +52,11 @@ func TestReferenceIsTheGradient(t *testing.T) {
 	}
 }
 
-func TestRelErrCatchesWrongResults(t *testing.T) {
+// TestWrongResultsFail: the probe's check (golden.RelErr within Tol) fails an unwritten output and
+// a NaN.
+func TestWrongResultsFail(t *testing.T) {
 	want := []float64{1, -2, 3}
-	require.InDelta(t, 0, relErr([]float32{1, -2, 3}, want), 1e-12)
-	require.Greater(t, relErr([]float32{0, 0, 0}, want), Tol, "an unwritten output")
-	require.True(t, math.IsNaN(relErr([]float32{1, float32(math.NaN()), 3}, want)), "a NaN must not pass")
-	require.False(t, relErr([]float32{1, float32(math.NaN()), 3}, want) <= Tol)
+	require.InDelta(t, 0, golden.RelErr(float64s([]float32{1, -2, 3}), want), 1e-12)
+	require.Greater(t, golden.RelErr(float64s([]float32{0, 0, 0}), want), Tol, "an unwritten output")
+	require.False(t, golden.RelErr(float64s([]float32{1, float32(math.NaN()), 3}), want) <= Tol, "a NaN must not pass")
 }
