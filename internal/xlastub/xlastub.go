@@ -37,19 +37,45 @@ const CompileOnly = "xlastub: compile-only"
 // OutEnvVar names the folder the stand-in saves programs to, as program-N.mlir.
 const OutEnvVar = "BITTER_XLA_STUB_OUT"
 
-// Build compiles the stand-in plugin into dir and returns its path.
-func Build(dir string) (string, error) {
+// GoXLADir returns the folder of the go-xla module this build uses (go list -m, so the go command
+// is needed).
+func GoXLADir() (string, error) {
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/gomlx/go-xla").Output()
 	if err != nil {
 		return "", fmt.Errorf("xlastub: finding go-xla (go list -m): %w", err)
 	}
-	include := filepath.Join(strings.TrimSpace(string(out)), "pkg", "pjrt")
-	if _, err := os.Stat(filepath.Join(include, "pjrt_c_api.h")); err != nil {
-		return "", fmt.Errorf("xlastub: go-xla's header: %w", err)
+	dir := strings.TrimSpace(string(out))
+	if dir == "" {
+		return "", errors.New("xlastub: go-xla is not in the module cache")
 	}
+	return dir, nil
+}
+
+// Compiler returns the C compiler: CC, else gcc, as cgo picks it; an error where there is none.
+func Compiler() (string, error) {
 	cc := os.Getenv("CC")
 	if cc == "" {
 		cc = "gcc"
+	}
+	if _, err := exec.LookPath(cc); err != nil {
+		return "", fmt.Errorf("xlastub: no C compiler: %w", err)
+	}
+	return cc, nil
+}
+
+// Build compiles the stand-in plugin into dir and returns its path.
+func Build(dir string) (string, error) {
+	goxla, err := GoXLADir()
+	if err != nil {
+		return "", err
+	}
+	include := filepath.Join(goxla, "pkg", "pjrt")
+	if _, err := os.Stat(filepath.Join(include, "pjrt_c_api.h")); err != nil {
+		return "", fmt.Errorf("xlastub: go-xla's header: %w", err)
+	}
+	cc, err := Compiler()
+	if err != nil {
+		return "", err
 	}
 	src := filepath.Join(dir, "stubplugin.c")
 	if err := os.WriteFile(src, source, 0o644); err != nil {

@@ -3,7 +3,6 @@ package xlastub_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -30,8 +29,8 @@ var (
 // without XLA (CGO_ENABLED=0, -tags noxla).
 func start(t *testing.T) *xlastub.Stub {
 	t.Helper()
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skipf("no C compiler: %v", err)
+	if _, err := xlastub.Compiler(); err != nil {
+		t.Skip(err)
 	}
 	if !slices.Contains(backends.List(), "xla") {
 		t.Skip("built without XLA")

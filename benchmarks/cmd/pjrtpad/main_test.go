@@ -16,30 +16,23 @@ import (
 	"github.com/bitterlesson/bitter/internal/xlastub"
 )
 
-// goXLADir is the go-xla module folder this build uses.
+// goXLADir is the go-xla module folder this build uses, skipping the test where it cannot be found.
 func goXLADir(t *testing.T) string {
 	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/gomlx/go-xla").Output()
+	dir, err := xlastub.GoXLADir()
 	if err != nil {
-		t.Skipf("go list: %v", err)
-	}
-	dir := strings.TrimSpace(string(out))
-	if dir == "" {
-		t.Skip("go-xla is not in the module cache")
+		t.Skip(err)
 	}
 	return dir
 }
 
-// compiler returns the C compiler (CC, else gcc), skipping the test where there is none: cgo needs
-// one too, so a machine without it builds bitter without XLA.
+// compiler returns the C compiler, skipping the test where there is none: cgo needs one too, so a
+// machine without it builds bitter without XLA.
 func compiler(t *testing.T) string {
 	t.Helper()
-	cc := os.Getenv("CC")
-	if cc == "" {
-		cc = "gcc"
-	}
-	if _, err := exec.LookPath(cc); err != nil {
-		t.Skipf("no C compiler: %v", err)
+	cc, err := xlastub.Compiler()
+	if err != nil {
+		t.Skip(err)
 	}
 	return cc
 }
