@@ -56,14 +56,11 @@ build() {
 	# Two sets of the same programs: go-xla as it is ("stock"), and go-xla with its PJRT argument
 	# structs padded for a newer plugin ("padded", benchmarks/cmd/pjrtpad); "run" probes the card's
 	# plugin with each set's xlaprobe and keeps the first that passes.
-	go run ./benchmarks/cmd/pjrtpad -src "$(go list -m -f '{{.Dir}}' github.com/gomlx/go-xla)" -out "$tmp/go-xla"
-	cp go.mod "$tmp/pad.mod"
-	cp go.sum "$tmp/pad.sum"
-	go mod edit -modfile="$tmp/pad.mod" -replace "github.com/gomlx/go-xla=$tmp/go-xla"
+	go run ./benchmarks/cmd/pjrtpad -src "$(go list -m -f '{{.Dir}}' github.com/gomlx/go-xla)" -out "$tmp/go-xla" -gomod go.mod
 	local set flags
 	for set in stock padded; do
 		flags=(-ldflags='-s -w')
-		[ "$set" = padded ] && flags+=(-modfile="$tmp/pad.mod")
+		[ "$set" = padded ] && flags+=(-modfile="$tmp/go-xla/padded.mod")
 		mkdir -p "$bin/$set"
 		go build "${flags[@]}" -o "$bin/$set/xlaprobe" ./benchmarks/cmd/xlaprobe
 		go build "${flags[@]}" -o "$bin/$set/compare" ./benchmarks/cmd/compare

@@ -2,9 +2,11 @@
 // zeroed room at their end and say so in struct_size: a way to run go-xla v0.1.4 (PJRT C API
 // 0.83) against a newer PJRT plugin, such as the one JAX 0.11 ships.
 //
-//	go run ./benchmarks/cmd/pjrtpad -src "$(go list -m -f '{{.Dir}}' github.com/gomlx/go-xla)" -out DIR
+//	go run ./benchmarks/cmd/pjrtpad -src "$(go list -m -f '{{.Dir}}' github.com/gomlx/go-xla)" -out DIR -gomod go.mod
+//	go build -modfile=DIR/padded.mod ./examples/nexttoken
 //
-// then build with a modfile that replaces github.com/gomlx/go-xla by DIR (benchmarks/gpu.sh does).
+// With -gomod it also writes DIR/padded.mod (and padded.sum): that go.mod with go-xla replaced by the
+// copy, for `go build -modfile` (benchmarks/gpu.sh does this).
 //
 // Why: a plugin checks each argument struct's struct_size against the size of that struct in its
 // own, newer header, and refuses a smaller one ("Unexpected PJRT_ExecuteOptions size: expected N,
@@ -28,6 +30,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -43,6 +46,9 @@ const HeaderPath = "pkg/pjrt/pjrt_c_api.h"
 
 // markerFile marks a folder pjrtpad wrote, which a later run may replace.
 const markerFile = ".pjrtpad"
+
+// Modfile is the name, inside the padded copy, of the go.mod that builds against it (WriteModfile).
+const Modfile = "padded.mod"
 
 var (
 	structRe = regexp.MustCompile(`(?m)^struct (PJRT_\w+) \{`)
@@ -151,9 +157,35 @@ func Rewrite(src, out string) (padded []string, zeroed int, err error) {
 	return padded, zeroed, os.WriteFile(filepath.Join(out, markerFile), []byte("written by bitter's benchmarks/cmd/pjrtpad\n"), 0o644)
 }
 
+// WriteModfile writes out/padded.mod and out/padded.sum, goMod and the go.sum beside it with
+// github.com/gomlx/go-xla replaced by the padded copy at out, and returns the modfile's path for
+// `go build -modfile`.
+func WriteModfile(goMod, out string) (string, error) {
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return "", err
+	}
+	mod := filepath.Join(abs, Modfile)
+	for _, f := range [][2]string{{goMod, mod}, {strings.TrimSuffix(goMod, ".mod") + ".sum", strings.TrimSuffix(mod, ".mod") + ".sum"}} {
+		data, err := os.ReadFile(f[0])
+		if err != nil {
+			return "", fmt.Errorf("pjrtpad: -gomod: %w", err)
+		}
+		if err := os.WriteFile(f[1], data, 0o644); err != nil {
+			return "", err
+		}
+	}
+	cmd := exec.Command("go", "mod", "edit", "-modfile="+mod, "-replace", "github.com/gomlx/go-xla="+abs)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("pjrtpad: go mod edit: %w\n%s", err, b)
+	}
+	return mod, nil
+}
+
 func main() {
 	src := flag.String("src", "", "the go-xla module folder: go list -m -f '{{.Dir}}' github.com/gomlx/go-xla")
 	out := flag.String("out", "", "the folder to write the padded copy to: new, empty, or an earlier pjrtpad copy (replaced)")
+	goMod := flag.String("gomod", "", "also write <out>/"+Modfile+": this go.mod with go-xla replaced by the copy, for go build -modfile")
 	flag.Parse()
 	if *src == "" || *out == "" {
 		fmt.Fprintln(os.Stderr, "usage: pjrtpad -src GO_XLA_MODULE_DIR -out DIR")
@@ -165,4 +197,12 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Printf("pjrtpad: %d structs padded by %d bytes, %d stack declarations zeroed: %s\n", len(names), PadBytes, zeroed, *out)
+	if *goMod != "" {
+		mod, err := WriteModfile(*goMod, *out)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Printf("pjrtpad: build with go build -modfile=%s\n", mod)
+	}
 }
