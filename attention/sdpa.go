@@ -179,26 +179,26 @@ func ScaledDotProduct(q, k, v *graph.Node, opts ...Option) *graph.Node {
 
 	// Softmax over keys; masked keys get probability 0, fully masked rows all zeros.
 	var probs *graph.Node
-	switch {
-	case mask == nil:
+	if mask == nil {
 		probs = graph.Softmax(scores, -1)
-	case len(o.masks) == 0 && qLen <= kvLen:
-		// Causal alone never masks a whole row (query i sees keys 0 ... i+kvLen-qLen), so the masked
-		// keys' exp(lowest - max) is exactly 0 and no row sums to 0: one Where and the plain softmax
-		// give the general path's values and gradients, in the form JAX hands XLA (a select, then
-		// max, exp, sum, divide), which XLA's GPU softmax fusion is written for.
-		lowest := graph.Scalar(g, accDType, lowestFinite(accDType))
-		probs = graph.Softmax(graph.Where(mask, scores, graph.BroadcastToDims(lowest, scoresDims...)), -1)
-	default:
+	} else {
 		lowest := graph.Scalar(g, accDType, lowestFinite(accDType))
 		scores = graph.Where(mask, scores, graph.BroadcastToDims(lowest, scoresDims...))
-		maxScore := graph.StopGradient(graph.ReduceAndKeep(scores, graph.ReduceMax, -1))
-		e := graph.Exp(graph.Sub(scores, maxScore))
-		e = graph.Where(mask, e, graph.ZerosLike(e))
-		sum := graph.ReduceAndKeep(e, graph.ReduceSum, -1)
-		// A fully masked row sums to 0: divide by 1 instead, leaving zeros.
-		sum = graph.Where(graph.Equal(sum, graph.ZerosLike(sum)), graph.OnesLike(sum), sum)
-		probs = graph.Div(e, sum)
+		if len(o.masks) == 0 && qLen <= kvLen {
+			// Causal alone never masks a whole row (query i sees keys 0 ... i+kvLen-qLen), so the
+			// masked keys' exp(lowest - max) is exactly 0 and no row sums to 0: the plain softmax gives
+			// the general path's values and gradients, in the form JAX hands XLA (a select, then max,
+			// exp, sum, divide), which XLA's GPU softmax fusion is written for.
+			probs = graph.Softmax(scores, -1)
+		} else {
+			maxScore := graph.StopGradient(graph.ReduceAndKeep(scores, graph.ReduceMax, -1))
+			e := graph.Exp(graph.Sub(scores, maxScore))
+			e = graph.Where(mask, e, graph.ZerosLike(e))
+			sum := graph.ReduceAndKeep(e, graph.ReduceSum, -1)
+			// A fully masked row sums to 0: divide by 1 instead, leaving zeros.
+			sum = graph.Where(graph.Equal(sum, graph.ZerosLike(sum)), graph.OnesLike(sum), sum)
+			probs = graph.Div(e, sum)
+		}
 	}
 	if o.dropoutCtx != nil && o.dropoutRate > 0 {
 		probs = layers.DropoutStatic(o.dropoutCtx, probs, o.dropoutRate)
