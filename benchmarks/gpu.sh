@@ -283,7 +283,7 @@ print(", ".join(out))' 2>/dev/null | tail -1)"
 	if want 3 && [ "$t" -gt 0 ] && [ -f "$UNPACKED/tinyshakespeare.txt" ]; then
 		timeout "$t" "$BIN/nexttoken" -preset gpt2-small -seq 1024 -batch "${E2E_BATCH:-8}" -steps "${E2E_STEPS:-40}" -precision bfloat16 \
 			-lr 6e-4 -warmup 10 -data "$UNPACKED/tinyshakespeare.txt" -eval-every 20 -eval-tokens 32768 -sample 200 \
-			-prompt "ROMEO:" -out "$work/e2e"
+			-prompt "ROMEO:" -peak-tflops "$peak" -out "$work/e2e"
 		echo "exit $?"
 		ls -la "$work/e2e" 2>/dev/null
 		rm -f "$work/e2e/checkpoint.bin" # 1.5 GB with AdamW state: too large to bring back; its size is listed above

@@ -2,6 +2,7 @@ package lm_test
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,6 +83,27 @@ func TestResumeReproducesUninterruptedRun(t *testing.T) {
 	require.Less(t, full.History[5].TrainLoss, full.History[0].TrainLoss)
 }
 
+// TestMFUAgainstAGivenPeak: with -peak-tflops the log lines and the final line carry model FLOPs
+// utilisation, the model's training FLOPs per token times the median tokens/s over the peak.
+func TestMFUAgainstAGivenPeak(t *testing.T) {
+	o := tinyOptions(t, corpus(t), t.TempDir())
+	o.Steps, o.Sample = 3, 0
+	o.PeakTFLOPs = 1e-4 // 100 MFLOP/s: the tiny model on this machine lands in the percent range
+	var stdout, stderr bytes.Buffer
+	res, err := lm.Run(o, &stdout, &stderr)
+	require.NoError(t, err, stderr.String())
+	model, err := o.BuildModel()
+	require.NoError(t, err)
+	flops := model.FLOPsPerToken(o.Seq)
+	require.Greater(t, flops, 6*float64(model.NonEmbeddingParams()), "attention adds 12·L·H·Q·T")
+	require.Greater(t, res.TokensPerSec, 0.0)
+	require.InDelta(t, flops*res.TokensPerSec/1e8, res.MFU, 1e-12*res.MFU)
+	require.Contains(t, stdout.String(), "MFU against a peak of 0.0001 TFLOP/s")
+	require.Contains(t, stderr.String(), " MFU ", "log lines show it")
+	require.Regexp(t, `^final: step=3 train_loss=\d+\.\d{4} val_loss=\d+\.\d{4} tokens_per_sec=\d+ mfu=\d+\.\d%$`, res.FinalLine())
+	require.True(t, strings.HasSuffix(strings.TrimSpace(stdout.String()), res.FinalLine()))
+}
+
 func TestBadInputsAreClearErrors(t *testing.T) {
 	data := corpus(t)
 	var out bytes.Buffer
@@ -96,6 +118,8 @@ func TestBadInputsAreClearErrors(t *testing.T) {
 		{"missing corpus", func(o *lm.Options) { o.Data = "/no/such/corpus" }, `corpus path "/no/such/corpus" does not exist`},
 		{"schedule", func(o *lm.Options) { o.Schedule = "step" }, `-schedule "step" is not constant or cosine`},
 		{"resume without checkpoint", func(o *lm.Options) { o.Resume = true }, "-resume: no checkpoint at"},
+		{"peak", func(o *lm.Options) { o.PeakTFLOPs = -790 }, "-peak-tflops -790 must be a positive number, or 0 for none"},
+		{"peak NaN", func(o *lm.Options) { o.PeakTFLOPs = math.NaN() }, "-peak-tflops NaN must be a positive number"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

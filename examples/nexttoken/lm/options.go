@@ -52,6 +52,7 @@ type Options struct {
 	TopK        int     // -top-k: 0 = off
 	TopP        float64 // -top-p: 0 or 1 = off
 	Quiet       bool    // -quiet: no progress bar, only log lines
+	PeakTFLOPs  float64 // -peak-tflops: the device's peak, to report model FLOPs utilisation (0 = not reported)
 }
 
 // DefaultOptions are the flags' defaults: the Tiny model on GOROOT's Go source, sized to finish in
@@ -97,6 +98,8 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.TopK, "top-k", o.TopK, "sample from the k most likely bytes (0 = off)")
 	fs.Float64Var(&o.TopP, "top-p", o.TopP, "nucleus sampling threshold (0 or 1 = off)")
 	fs.BoolVar(&o.Quiet, "quiet", o.Quiet, "log lines instead of a progress bar")
+	fs.Float64Var(&o.PeakTFLOPs, "peak-tflops", o.PeakTFLOPs, "the device's peak TFLOP/s for the run's precision (about 790 for bf16 on an H100 or H200), "+
+		"to report MFU: model FLOPs per token (6N + 12·L·H·Q·T) × tokens/s over the peak (0 = not reported)")
 }
 
 // Validate returns an error naming every bad value, or nil.
@@ -167,6 +170,9 @@ func (o Options) Validate() error {
 	}
 	if !(o.TopP >= 0 && o.TopP <= 1) {
 		add("-top-p %g must be in [0, 1]", o.TopP)
+	}
+	if !(o.PeakTFLOPs >= 0) || math.IsInf(o.PeakTFLOPs, 0) {
+		add("-peak-tflops %g must be a positive number, or 0 for none", o.PeakTFLOPs)
 	}
 	if o.Sample > 0 && o.Prompt == "" {
 		add("-prompt must not be empty when -sample > 0")

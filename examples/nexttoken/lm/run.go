@@ -64,13 +64,27 @@ type Result struct {
 	TrainLoss    float64 // mean batch loss of the last (up to) 10 steps, nats/token
 	ValLoss      float64 // validation cross-entropy at the end, nats/token
 	TokensPerSec float64 // training tokens per second, steady state (the first step of this process excluded)
+	MFU          float64 // model FLOPs utilisation at TokensPerSec against Options.PeakTFLOPs; 0 when no peak was given
 	Sample       string
 	History      []Record
 }
 
-// FinalLine is the run's last line: "final: step=N train_loss=X val_loss=Y tokens_per_sec=Z".
+// FinalLine is the run's last line: "final: step=N train_loss=X val_loss=Y tokens_per_sec=Z", and
+// " mfu=P%" after it when the run was given the device's peak.
 func (r Result) FinalLine() string {
-	return fmt.Sprintf("final: step=%d train_loss=%.4f val_loss=%.4f tokens_per_sec=%.0f", r.Step, r.TrainLoss, r.ValLoss, r.TokensPerSec)
+	line := fmt.Sprintf("final: step=%d train_loss=%.4f val_loss=%.4f tokens_per_sec=%.0f", r.Step, r.TrainLoss, r.ValLoss, r.TokensPerSec)
+	if r.MFU > 0 {
+		line += fmt.Sprintf(" mfu=%.1f%%", 100*r.MFU)
+	}
+	return line
+}
+
+// mfu is model FLOPs utilisation: flopsPerToken · tokensPerSec over a peak in TFLOP/s; 0 without a peak.
+func mfu(flopsPerToken, tokensPerSec, peakTFLOPs float64) float64 {
+	if !(peakTFLOPs > 0) {
+		return 0
+	}
+	return flopsPerToken * tokensPerSec / (peakTFLOPs * 1e12)
 }
 
 // DefaultCorpus returns GOROOT/src, where the Go toolchain keeps its own source.
@@ -220,6 +234,12 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		fmt.Fprintf(stdout, "model: %s, %d layers of %d, embedding %d: %d parameters (%d non-embedding)\n",
 			rcfg.Cell, rcfg.NumLayers, rcfg.HiddenDim, rcfg.EmbedDim, model.NumParams(), model.NonEmbeddingParams())
 	}
+	flopsPerToken := model.FLOPsPerToken(seq)
+	fmt.Fprintf(stdout, "training FLOPs per token at T=%d: %.4g", seq, flopsPerToken)
+	if o.PeakTFLOPs > 0 {
+		fmt.Fprintf(stdout, "; MFU against a peak of %g TFLOP/s", o.PeakTFLOPs)
+	}
+	fmt.Fprintln(stdout)
 
 	schedule := optim.Schedule{Kind: optim.Constant, Peak: o.LR, WarmupSteps: o.Warmup}
 	if o.Schedule == "cosine" {
@@ -260,6 +280,7 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 	history := meta.History
 	startStep := meta.Step + 1
 	bar := newProgress(o, stderr, startStep)
+	bar.mfu = func(tokensPerSec float64) float64 { return mfu(flopsPerToken, tokensPerSec, o.PeakTFLOPs) }
 	tokensPerStep := o.Batch * seq
 	var stepTimes []float64
 	var lastVal = math.NaN()
@@ -308,6 +329,7 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 	}
 
 	res = Result{Step: o.Steps, ValLoss: lastVal, History: history, TokensPerSec: medianRate(stepTimes, tokensPerStep)}
+	res.MFU = mfu(flopsPerToken, res.TokensPerSec, o.PeakTFLOPs)
 	var sum float64
 	last := history[max(0, len(history)-10):]
 	for _, r := range last {
@@ -470,6 +492,7 @@ type progress struct {
 	w     io.Writer
 	every int
 	total int
+	mfu   func(tokensPerSec float64) float64 // 0 when not reported
 }
 
 func newProgress(o Options, w io.Writer, start int) *progress {
@@ -484,13 +507,19 @@ func newProgress(o Options, w io.Writer, start int) *progress {
 }
 
 func (p *progress) update(r Record) {
+	util := ""
+	if p.mfu != nil {
+		if u := p.mfu(r.TokensPerSec); u > 0 {
+			util = fmt.Sprintf(" MFU %.1f%%", 100*u)
+		}
+	}
 	if p.bar != nil {
-		p.bar.Describe(fmt.Sprintf("step %d loss %.3f %.0f tok/s", r.Step, r.TrainLoss, r.TokensPerSec))
+		p.bar.Describe(fmt.Sprintf("step %d loss %.3f %.0f tok/s%s", r.Step, r.TrainLoss, r.TokensPerSec, util))
 		_ = p.bar.Add(1)
 		return
 	}
 	if r.Step%p.every == 0 || r.Step == p.total {
-		fmt.Fprintf(p.w, "step %d/%d loss %.4f lr %.2e %.0f tokens/s\n", r.Step, p.total, r.TrainLoss, r.LR, r.TokensPerSec)
+		fmt.Fprintf(p.w, "step %d/%d loss %.4f lr %.2e %.0f tokens/s%s\n", r.Step, p.total, r.TrainLoss, r.LR, r.TokensPerSec, util)
 	}
 }
 
