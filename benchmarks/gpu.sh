@@ -6,27 +6,29 @@
 #
 # "run" uses GOMLX_BACKEND when set; otherwise it finds the xla_cuda_plugin.so that a JAX install
 # ships (located with python3) and sets GOMLX_BACKEND=xla:<path> and GOMLX_NO_AUTO_INSTALL=1.
-# Stages, each under a time limit and all under one deadline (DEADLINE seconds, default 470), the
-# results packed into OUT/results.tgz after each one, so a run cut short keeps what it measured:
+# Stages, run in the order STAGES names them, each under a time limit and all under one deadline
+# (DEADLINE seconds, default 470), the results packed into OUT/results.tgz after each one, so a run
+# cut short keeps what it measured:
 #   0. versions, the plugin, then benchmarks/cmd/xlaprobe (a loss and its gradient against float64)
 #      built with go-xla as it is, and, if that fails, with go-xla padded for a newer plugin
 #      (benchmarks/cmd/pjrtpad): the first set that passes runs everything after; a GPU
 #      memory/utilisation sampler (OUT/gpu.csv, every 0.5 s);
 #   1. smoke: the transformer golden tests (values and gradients against PyTorch; float32 within the
 #      TF32 tolerances, golden.TF32Tol, since XLA runs float32 matmuls in TF32 there) on the card; if the
-#      backend does not start, the run stops here and says why; then determinism: the trainer's test
+#      backend does not start, the run stops there and says why; then determinism: the trainer's test
 #      that a resumed run equals an uninterrupted one bit for bit, and if XLA's default fails it
 #      (atomic scatter-adds in the embedding gradient, say), again with --xla_gpu_deterministic_ops;
 #   2. GPT-2 small (untied, 163M parameters) at T=1024 in bf16 mixed precision: ours, with an XLA dump
 #      (optimized HLO, memory report) of our step, then PyTorch eager and torch.compile, each variant
-#      under its own time limit, into the same results file; then, time permitting, ours again with
-#      causal attention in query blocks of CAUSAL_BLOCK (256; 0 skips it) into a results file of its own;
-#   3. end to end: the GPT2Small preset trains on tiny Shakespeare, checkpoints and samples;
+#      under its own time limit, into the same results file;
+#   3. end to end: the GPT2Small preset trains on tiny Shakespeare, checkpoints and samples, with MFU;
 #   4. the 1M-parameter grid, transformer then LSTM then GRU, each with PyTorch eager (TF32, as XLA's
 #      default float32 dot) in the same invocation, then (4b) torch.compile for the transformer. The
 #      RNNs train by exact BPTT in chunks of RNN_CHUNK steps (rnn.ChunkedTrainer, one graph per chunk):
 #      unrolled at T=1024 their graphs hold ~150,000 ops (counted here by building them), and XLA's
-#      compile time grows faster than that.
+#      compile time grows faster than that;
+#   5. A/B: stage 2's step again with causal attention in query blocks of CAUSAL_BLOCK (256; 0 skips
+#      it), into a results file of its own.
 # Dry run here, without a GPU, every stage through GoMLX's XLA backend and go-xla on the stand-in
 # plugin of internal/xlastub (all results zero, so the golden tests fail and the numbers mean nothing;
 # XLASTUB_NEWER=1 makes it refuse stock go-xla as a newer plugin would):
@@ -37,11 +39,13 @@
 # Knobs (environment): LABEL (default: the GPU's name), PEAK_TFLOPS (790), STEPS (10), TOKENS (16384),
 # GPT2_TOKENS (16384), LENGTHS (64,...,1024), E2E_STEPS (40), E2E_BATCH (8), DEADLINE (470),
 # REF_TIMEOUT (110: seconds per PyTorch variant of stage 2), CAUSAL_BLOCK (256), RNN_CHUNK (64; 0
-# unrolls the RNNs), STAGES (1,2,3,4: the stages to run; stage 0 always runs), SET (stock or padded:
-# use that set of programs without probing). All four stages want
-# about 650 s, more with 2c and 4b (last in their calls, dropped first), and one device call may run
-# 600 s: split the work over two calls on the warm machine, STAGES=1,2 DEADLINE=300 then STAGES=3,4
-# DEADLINE=360 or more (keep stage 4 in one call: its results file is built across its invocations).
+# unrolls the RNNs), STAGES (1,2,3,4,5: the stages to run, in that order; stage 0 always runs), SET
+# (stock or padded: use that set of programs without probing).
+# The plan for a session's 15 device minutes, of which the machine's start takes one or more, and one
+# call may run 10: two calls, what the issue asks for first, the optional stages (5, 1) last in each,
+# so a deadline drops them first: STAGES=2,3,5 DEADLINE=400 (timeout_s 430), then at once on the warm
+# machine STAGES=4,1 DEADLINE=<budget_left_s - 45> (keep stage 4 in one call: its results file is
+# built across its invocations; 4b, torch.compile on the grid, comes last within it).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -164,6 +168,127 @@ find_plugin() {
 	done
 }
 
+stage1() {
+	# timeout 0 would mean no limit: a stage the deadline leaves no time for is skipped.
+	local t
+	t="$(limit 50)"
+	stage "1. smoke: transformer golden tests on the card (limit ${t}s)"
+	[ "$t" -gt 0 ] || return 0
+	(cd transformer && timeout "$t" "$BIN/transformer.test" -test.run 'TestModelGolden|TestMixedPrecisionGolden|TestGreedyOnCacheMatchesFullForward' -test.v 2>&1) |
+		grep -v '^=== RUN' | tee "$work/golden-gpu.txt" | tail -40
+	if grep -q 'failed to start\|no xla_cuda_plugin\|cannot open shared object' "$work/golden-gpu.txt"; then
+		echo "gpu.sh: the XLA backend did not start on the card: stopping here"
+		return 1
+	fi
+	local resume='TestResumeReproducesUninterruptedRun'
+	t="$(limit 30)"
+	[ "$t" -gt 0 ] || { pack; return 0; }
+	(cd examples/nexttoken/lm && timeout "$t" "$BIN/lm.test" -test.run "$resume" -test.v 2>&1) |
+		grep -v '^=== RUN' | tee "$work/determinism-gpu.txt" | tail -15
+	t="$(limit 30)"
+	if ! grep -q "^--- PASS: $resume" "$work/determinism-gpu.txt" && [ "$t" -gt 0 ]; then
+		echo "not reproducible with XLA's defaults: again with --xla_gpu_deterministic_ops=true"
+		(cd examples/nexttoken/lm && XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_deterministic_ops=true" \
+			timeout "$t" "$BIN/lm.test" -test.run "$resume" -test.v 2>&1) |
+			grep -v '^=== RUN' | tee "$work/determinism-gpu-flag.txt" | tail -15
+	fi
+	pack
+	return 0
+}
+
+stage2() {
+	local t
+	# Ours first, under its own limit, then the PyTorch peers into the same results file, each variant
+	# under -reference-timeout: torch.compile's compile time cannot eat our measurement.
+	t="$(limit 150)"
+	stage "2a. GPT-2 small, T=1024, bf16: ours (limit ${t}s)"
+	if [ "$t" -gt 0 ]; then
+		XLA_FLAGS="${XLA_FLAGS:-} --xla_dump_to=$work/xla-dump --xla_dump_hlo_as_text" timeout "$t" \
+			"$BIN/compare" "${gpt2[@]}" -generate=false -peak-tflops "$peak" -reference ""
+		echo "exit $?"
+		# Keep the optimized HLO and XLA's memory report of the biggest module (the train step) alone.
+		if [ -d "$work/xla-dump" ]; then
+			ls -S "$work/xla-dump" | head -5
+			local biggest
+			biggest="$(ls -S "$work/xla-dump" | grep 'after_optimizations.txt$' | head -1 | cut -d. -f1)"
+			find "$work/xla-dump" -type f ! -name "$biggest.*after_optimizations.txt" ! -name "$biggest.*memory-usage-report.txt" -delete
+			ls -la "$work/xla-dump"
+		fi
+		pack
+	fi
+	t="$(limit 180)"
+	stage "2b. GPT-2 small, T=1024, bf16: PyTorch eager and torch.compile (limit ${t}s)"
+	if [ "$t" -gt 0 ]; then
+		timeout "$t" "$BIN/compare" "${gpt2[@]}" -reference-only -reference benchmarks/reference/reference.py \
+			-reference-args "--device cuda;--device cuda --compile" -reference-timeout "${REF_TIMEOUT:-110}s"
+		echo "exit $?"
+		pack
+	fi
+	return 0
+}
+
+stage3() {
+	local t
+	t="$(limit 150)"
+	stage "3. end to end: GPT2Small on tiny Shakespeare (limit ${t}s)"
+	if [ "$t" -gt 0 ] && [ -f "$UNPACKED/tinyshakespeare.txt" ]; then
+		timeout "$t" "$BIN/nexttoken" -preset gpt2-small -seq 1024 -batch "${E2E_BATCH:-8}" -steps "${E2E_STEPS:-40}" -precision bfloat16 \
+			-lr 6e-4 -warmup 10 -data "$UNPACKED/tinyshakespeare.txt" -eval-every 20 -eval-tokens 32768 -sample 200 \
+			-prompt "ROMEO:" -peak-tflops "$peak" -out "$work/e2e"
+		echo "exit $?"
+		ls -la "$work/e2e" 2>/dev/null
+		rm -f "$work/e2e/checkpoint.bin" # 1.5 GB with AdamW state: too large to bring back; its size is listed above
+		pack
+	fi
+	return 0
+}
+
+stage4() {
+	local model t
+	for model in transformer lstm gru; do
+		local cap=70
+		[ "$model" != transformer ] && cap=100
+		t="$(limit "$cap")"
+		stage "4. 1M grid: $model (limit ${t}s)"
+		[ "$t" -gt 0 ] || continue
+		# The RNNs train in chunks of RNN_CHUNK steps (rnn.ChunkedTrainer): unrolled, their graph at T=1024
+		# holds about 150,000 ops, and XLA's compile time grows faster than linearly in that.
+		timeout "$t" "$BIN/compare" -dir "$work" -label "$label" -append -peak-tflops "$peak" -steps "$steps" -tokens "${TOKENS:-16384}" -note "${versions:-}" \
+			-models "$model" -lengths "${LENGTHS:-64,128,256,512,1024}" -rnn-chunk "${RNN_CHUNK:-64}" -reference benchmarks/reference/reference.py \
+			-reference-args "--device cuda --tf32" -generate="$([ "$model" = transformer ] && echo true || echo false)"
+		echo "exit $?"
+		pack
+	done
+	# torch.compile for the transformer grid last, under its own limit, so its compile times cannot
+	# cut into the measurements above; it adds a column group to the same results file.
+	t="$(limit 120)"
+	stage "4b. 1M grid: transformer, torch.compile (limit ${t}s)"
+	if [ "$t" -gt 0 ]; then
+		timeout "$t" "$BIN/compare" -dir "$work" -label "$label" -append -reference-only -steps "$steps" -tokens "${TOKENS:-16384}" \
+			-models transformer -lengths "${LENGTHS:-64,128,256,512,1024}" -reference benchmarks/reference/reference.py \
+			-reference-args "--device cuda --tf32 --compile" -reference-timeout "$((t - 5))s"
+		echo "exit $?"
+		pack
+	fi
+	return 0
+}
+
+stage5() {
+	local t
+	# A/B: our GPT-2 step with causal attention in query blocks (attention.CausalBlock; off on XLA until
+	# this measures it), when the deadline leaves time; into a results file of its own.
+	local block="${CAUSAL_BLOCK:-256}"
+	t="$(limit 100)"
+	[ "$block" -gt 0 ] && stage "5. A/B: GPT-2 small, T=1024, bf16: ours, causal blocks of $block (limit ${t}s)"
+	if [ "$block" -gt 0 ] && [ "$t" -gt 0 ]; then
+		BITTER_CAUSAL_BLOCK="$block" timeout "$t" "$BIN/compare" "${gpt2[@]}" -label "$label-gpt2small-bf16-causalblock$block" \
+			-generate=false -peak-tflops "$peak" -reference ""
+		echo "exit $?"
+		pack
+	fi
+	return 0
+}
+
 run() {
 	local out="${1:-${OUT:-gpu-out}}" work start=$SECONDS deadline="${DEADLINE:-470}"
 	work="$(mktemp -d)"
@@ -213,109 +338,19 @@ print(", ".join(out))' 2>/dev/null | tail -1)"
 	local label="${LABEL:-$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr -c 'A-Za-z0-9\n' '-' | sed 's/-*$//')}"
 	label="${label:-gpu}"
 	local peak="${PEAK_TFLOPS:-790}" steps="${STEPS:-10}" t
-
-	# want N: whether stage N is among STAGES (default: all).
-	want() { [[ ",${STAGES:-1,2,3,4}," == *",$1,"* ]]; }
-
-	if want 1; then
-		stage "1. smoke: transformer golden tests on the card"
-		(cd transformer && timeout "$(limit 50)" "$BIN/transformer.test" -test.run 'TestModelGolden|TestMixedPrecisionGolden|TestGreedyOnCacheMatchesFullForward' -test.v 2>&1) |
-			grep -v '^=== RUN' | tee "$work/golden-gpu.txt" | tail -40
-		if grep -q 'failed to start\|no xla_cuda_plugin\|cannot open shared object' "$work/golden-gpu.txt"; then
-			echo "gpu.sh: the XLA backend did not start on the card: stopping here"
-			kill "$sampler" 2>/dev/null; pack; return 1
-		fi
-		local resume='TestResumeReproducesUninterruptedRun'
-		(cd examples/nexttoken/lm && timeout "$(limit 30)" "$BIN/lm.test" -test.run "$resume" -test.v 2>&1) |
-			grep -v '^=== RUN' | tee "$work/determinism-gpu.txt" | tail -15
-		if ! grep -q "^--- PASS: $resume" "$work/determinism-gpu.txt"; then
-			echo "not reproducible with XLA's defaults: again with --xla_gpu_deterministic_ops=true"
-			(cd examples/nexttoken/lm && XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_deterministic_ops=true" \
-				timeout "$(limit 30)" "$BIN/lm.test" -test.run "$resume" -test.v 2>&1) |
-				grep -v '^=== RUN' | tee "$work/determinism-gpu-flag.txt" | tail -15
-		fi
-		pack
-	fi
-
-	# Ours first, under its own limit, then the PyTorch peers into the same results file, each variant
-	# under -reference-timeout: torch.compile's compile time cannot eat our measurement.
+	# GPT-2 small as stages 2 and 5 measure it (untied head, so 163M parameters).
 	local gpt2=(-dim 768 -layers 12 -heads 12 -ffn 3072 -vocab 50257 -bf16 -models transformer -lengths 1024
 		-tokens "${GPT2_TOKENS:-16384}" -steps "$steps" -label "$label-gpt2small-bf16" -dir "$work" -note "${versions:-}")
-	t="$(limit 150)"
-	want 2 && stage "2a. GPT-2 small, T=1024, bf16: ours (limit ${t}s)"
-	if want 2 && [ "$t" -gt 0 ]; then
-		XLA_FLAGS="${XLA_FLAGS:-} --xla_dump_to=$work/xla-dump --xla_dump_hlo_as_text" timeout "$t" \
-			"$BIN/compare" "${gpt2[@]}" -generate=false -peak-tflops "$peak" -reference ""
-		echo "exit $?"
-		# Keep the optimized HLO and XLA's memory report of the biggest module (the train step) alone.
-		if [ -d "$work/xla-dump" ]; then
-			ls -S "$work/xla-dump" | head -5
-			local biggest
-			biggest="$(ls -S "$work/xla-dump" | grep 'after_optimizations.txt$' | head -1 | cut -d. -f1)"
-			find "$work/xla-dump" -type f ! -name "$biggest.*after_optimizations.txt" ! -name "$biggest.*memory-usage-report.txt" -delete
-			ls -la "$work/xla-dump"
-		fi
-		pack
-	fi
-	t="$(limit 180)"
-	want 2 && stage "2b. GPT-2 small, T=1024, bf16: PyTorch eager and torch.compile (limit ${t}s)"
-	if want 2 && [ "$t" -gt 0 ]; then
-		timeout "$t" "$BIN/compare" "${gpt2[@]}" -reference-only -reference benchmarks/reference/reference.py \
-			-reference-args "--device cuda;--device cuda --compile" -reference-timeout "${REF_TIMEOUT:-110}s"
-		echo "exit $?"
-		pack
-	fi
 
-	# A/B: our GPT-2 step with causal attention in query blocks (attention.CausalBlock; off on XLA until
-	# this measures it), when the deadline leaves time.
-	local block="${CAUSAL_BLOCK:-256}"
-	t="$(limit 100)"
-	want 2 && [ "$block" -gt 0 ] && stage "2c. GPT-2 small, T=1024, bf16: ours, causal blocks of $block (limit ${t}s)"
-	if want 2 && [ "$block" -gt 0 ] && [ "$t" -gt 0 ]; then
-		BITTER_CAUSAL_BLOCK="$block" timeout "$t" "$BIN/compare" "${gpt2[@]}" -label "$label-gpt2small-bf16-causalblock$block" \
-			-generate=false -peak-tflops "$peak" -reference ""
-		echo "exit $?"
-		pack
-	fi
-
-	t="$(limit 150)"
-	want 3 && stage "3. end to end: GPT2Small on tiny Shakespeare (limit ${t}s)"
-	if want 3 && [ "$t" -gt 0 ] && [ -f "$UNPACKED/tinyshakespeare.txt" ]; then
-		timeout "$t" "$BIN/nexttoken" -preset gpt2-small -seq 1024 -batch "${E2E_BATCH:-8}" -steps "${E2E_STEPS:-40}" -precision bfloat16 \
-			-lr 6e-4 -warmup 10 -data "$UNPACKED/tinyshakespeare.txt" -eval-every 20 -eval-tokens 32768 -sample 200 \
-			-prompt "ROMEO:" -peak-tflops "$peak" -out "$work/e2e"
-		echo "exit $?"
-		ls -la "$work/e2e" 2>/dev/null
-		rm -f "$work/e2e/checkpoint.bin" # 1.5 GB with AdamW state: too large to bring back; its size is listed above
-		pack
-	fi
-
-	for model in transformer lstm gru; do
-		want 4 || break
-		local cap=70
-		[ "$model" != transformer ] && cap=100
-		t="$(limit "$cap")"
-		stage "4. 1M grid: $model (limit ${t}s)"
-		[ "$t" -gt 0 ] || continue
-		# The RNNs train in chunks of RNN_CHUNK steps (rnn.ChunkedTrainer): unrolled, their graph at T=1024
-		# holds about 150,000 ops, and XLA's compile time grows faster than linearly in that.
-		timeout "$t" "$BIN/compare" -dir "$work" -label "$label" -append -peak-tflops "$peak" -steps "$steps" -tokens "${TOKENS:-16384}" -note "${versions:-}" \
-			-models "$model" -lengths "${LENGTHS:-64,128,256,512,1024}" -rnn-chunk "${RNN_CHUNK:-64}" -reference benchmarks/reference/reference.py \
-			-reference-args "--device cuda --tf32" -generate="$([ "$model" = transformer ] && echo true || echo false)"
-		echo "exit $?"
-		pack
+	# The stages run in the order STAGES names them (default 1,2,3,4,5), each a function above; bash's
+	# dynamic scope gives them this function's locals. A stage returns non-zero only to stop the run.
+	local n stages="${STAGES:-1,2,3,4,5}"
+	for n in ${stages//,/ }; do
+		case "$n" in
+		1 | 2 | 3 | 4 | 5) "stage$n" || { kill "$sampler" 2>/dev/null; pack; return 1; } ;;
+		*) echo "gpu.sh: STAGES=$stages: no stage $n (1 to 5)" ;;
+		esac
 	done
-	# torch.compile for the transformer grid last, under its own limit, so its compile times cannot
-	# cut into the measurements above; it adds a column group to the same results file.
-	t="$(limit 120)"
-	want 4 && stage "4b. 1M grid: transformer, torch.compile (limit ${t}s)"
-	if want 4 && [ "$t" -gt 0 ]; then
-		timeout "$t" "$BIN/compare" -dir "$work" -label "$label" -append -reference-only -steps "$steps" -tokens "${TOKENS:-16384}" \
-			-models transformer -lengths "${LENGTHS:-64,128,256,512,1024}" -reference benchmarks/reference/reference.py \
-			-reference-args "--device cuda --tf32 --compile" -reference-timeout "$((t - 5))s"
-		echo "exit $?"
-		pack
-	fi
 	kill "$sampler" 2>/dev/null
 	pack
 	stage "done: $out/results.tgz (unpack into benchmarks/, then compare -write-only)"
