@@ -18,6 +18,7 @@ import math
 import statistics
 import sys
 import time
+import traceback
 
 import torch
 import torch.nn as nn
@@ -172,7 +173,11 @@ def main():
             try:
                 print(json.dumps(measure(kind, seq, args)), flush=True)
             except Exception as e:  # one cell (out of memory, a compile error) must not lose the others
-                print("reference.py: %s T=%d: %s" % (kind, seq, str(e).splitlines()[0] if str(e) else repr(e)), file=sys.stderr)
+                # torch.compile's errors put the cause after a first line such as "backend='inductor'
+                # raised:", so the whole message goes on one line, then the traceback's last frames.
+                msg = " | ".join(line.strip() for line in str(e).splitlines() if line.strip())
+                print("reference.py: %s T=%d: %s: %s" % (kind, seq, type(e).__name__, msg[:1000] or repr(e)), file=sys.stderr)
+                print("\n".join(traceback.format_exc().rstrip().splitlines()[-8:]), file=sys.stderr)
     return 0
 
 
