@@ -100,6 +100,7 @@ func TestMFUAgainstAGivenPeak(t *testing.T) {
 	require.InDelta(t, flops*res.TokensPerSec/1e8, res.MFU, 1e-12*res.MFU)
 	require.Contains(t, stdout.String(), "MFU against a peak of 0.0001 TFLOP/s")
 	require.Contains(t, stderr.String(), " MFU ", "log lines show it")
+	require.Regexp(t, `step 1: \d+\.\d s, compiling the training graph included`, stderr.String())
 	require.Regexp(t, `^final: step=3 train_loss=\d+\.\d{4} val_loss=\d+\.\d{4} tokens_per_sec=\d+ mfu=\d+\.\d%$`, res.FinalLine())
 	require.True(t, strings.HasSuffix(strings.TrimSpace(stdout.String()), res.FinalLine()))
 }

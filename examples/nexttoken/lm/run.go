@@ -298,6 +298,8 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		}
 		if step > startStep {
 			stepTimes = append(stepTimes, elapsed)
+		} else {
+			bar.log(fmt.Sprintf("step %d: %.1f s, compiling the training graph included", step, elapsed))
 		}
 		rec := Record{Step: step, TrainLoss: loss, LR: schedule.At(step), TokensPerSec: float64(tokensPerStep) / elapsed}
 		if step%o.EvalEvery == 0 || step == o.Steps {
