@@ -109,3 +109,20 @@ func TestNewKeepsStdoutClean(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, string(printed))
 }
+
+// TestTrackMemoryOnPureGo: the pure-Go backend reports no compiled memory, so TrackMemory gives it
+// back unwrapped with a tracker that stays empty. (Through XLA: internal/xlastub's
+// TestTrackMemoryThroughXLA.)
+func TestTrackMemoryOnPureGo(t *testing.T) {
+	b, err := backend.NewWithConfig(backend.DefaultConfig)
+	require.NoError(t, err)
+	defer b.Finalize()
+	tracked, mem := backend.TrackMemory(b)
+	require.Equal(t, b, tracked)
+	out, err := graph.ExecOnce(tracked, func(x *graph.Node) *graph.Node { return graph.MulScalar(x, 2) }, []float32{1, 2})
+	require.NoError(t, err)
+	require.Equal(t, []float32{2, 4}, out.Value())
+	_, ok := mem.Max()
+	require.False(t, ok)
+	require.Equal(t, int64(10+4-3+7+1), backend.CompiledMemory{Arguments: 10, Outputs: 4, Aliases: 3, Temporary: 7, Code: 1}.Total())
+}

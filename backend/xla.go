@@ -5,6 +5,7 @@ package backend
 import (
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 
 	"github.com/gomlx/go-xla/pkg/pjrt"
@@ -18,7 +19,32 @@ import (
 // card's memory in use tells how much a program needs.
 const PreallocateEnvVar = "BITTER_XLA_PREALLOCATE"
 
-func init() { newXLA = newXLABackend }
+func init() {
+	newXLA = newXLABackend
+	compiledMemory = xlaCompiledMemory
+	isXLA = func(b backends.Backend) bool { _, ok := b.(*xla.Backend); return ok }
+}
+
+// loadedExecutableType is the type of the field of GoMLX's xla.Executable that holds go-xla's
+// compiled program, whose memory statistics go-xla reads when it loads the program.
+var loadedExecutableType = reflect.TypeFor[*pjrt.LoadedExecutable]()
+
+// xlaCompiledMemory reads the device memory statistics of a program the XLA backend compiled.
+// GoMLX v0.26.0 keeps go-xla's LoadedExecutable in an unexported field ("exec") of its Executable;
+// it is read by reflection, and a GoMLX that names or types it differently gives no statistics
+// rather than an error (TestTrackMemoryThroughXLA in internal/xlastub checks this version).
+func xlaCompiledMemory(e backends.Executable) (CompiledMemory, bool) {
+	x, ok := e.(*xla.Executable)
+	if !ok || x == nil {
+		return CompiledMemory{}, false
+	}
+	f := reflect.ValueOf(x).Elem().FieldByName("exec")
+	if !f.IsValid() || f.Type() != loadedExecutableType || f.IsNil() {
+		return CompiledMemory{}, false
+	}
+	m := (*pjrt.LoadedExecutable)(f.UnsafePointer()).OnDeviceMemoryUsageStats
+	return CompiledMemory{Arguments: m.Inputs, Outputs: m.Outputs, Aliases: m.Aliases, Temporary: m.Temporary, Code: m.GeneratedCode}, true
+}
 
 // newXLABackend starts the XLA backend for the part of the configuration after "xla:".
 func newXLABackend(config string) (backends.Backend, error) {

@@ -24,12 +24,14 @@ var (
 func init() { sizes.RegisterFlags(flag.CommandLine) }
 
 // BenchmarkTrainStep/<model>/T=<len> times full training steps (forward, backward, AdamW) at a
-// fixed number of tokens per step, reporting tokens/s, ms/step, compile-s, params and MFU.
+// fixed number of tokens per step, reporting tokens/s, ms/step, compile-s, params, MFU and, on
+// XLA, mem-GB (the step's compiled memory, backend.CompiledMemory.Total).
 func BenchmarkTrainStep(b *testing.B) {
-	bk := backend.MustShared()
+	bk, mem := backend.TrackMemory(backend.MustShared())
 	for _, model := range bench.Models {
 		for _, seq := range bench.SeqLens {
 			b.Run(fmt.Sprintf("%s/T=%d", model, seq), func(b *testing.B) {
+				mem.Reset()
 				run, err := bench.NewTrainRun(bk, model, seq, *tokensFlag, sizes)
 				if err != nil {
 					b.Fatal(err)
@@ -46,6 +48,9 @@ func BenchmarkTrainStep(b *testing.B) {
 					}
 				}
 				res := run.Result(model, first, b.Elapsed().Seconds()/float64(b.N), b.N, *peakFlag)
+				if m, ok := mem.Max(); ok {
+					res.PeakMemGB = float64(m.Total()) / 1e9
+				}
 				report(b, res)
 			})
 		}
@@ -59,6 +64,9 @@ func report(b *testing.B, r bench.Result) {
 	b.ReportMetric(float64(r.Params), "params")
 	if r.MFU > 0 {
 		b.ReportMetric(r.MFU, "MFU")
+	}
+	if r.PeakMemGB > 0 {
+		b.ReportMetric(r.PeakMemGB, "mem-GB")
 	}
 	b.ReportMetric(0, "ns/op")
 }

@@ -189,6 +189,10 @@ type Result struct {
 	MFU           float64 `json:"mfu,omitempty"` // fraction of the given peak; 0 when none was given
 	Steps         int     `json:"steps"`
 	Chunk         int     `json:"rnn_chunk,omitempty"` // time steps per graph of a chunked RNN (rnn.ChunkedTrainer)
+	// PeakMemGB is the device memory of a step in GB (1e9 bytes), where it is known: for bitter on
+	// XLA, the compiled memory (backend.CompiledMemory.Total) of the cell's largest program; for
+	// PyTorch on CUDA, torch.cuda.max_memory_allocated. 0 where unknown (the pure-Go backend).
+	PeakMemGB float64 `json:"peak_mem_gb,omitempty"`
 }
 
 // MeasureTrain times steps training steps after a first (compile) step.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bitterlesson/bitter/backend"
@@ -63,9 +64,11 @@ func trainerRuns(t *testing.T) {
 			o.Data, o.Out, o.Quiet = corpus, t.TempDir(), true
 			o.Steps, o.Warmup, o.Batch, o.Seq, o.EvalEvery, o.EvalTokens, o.Sample = 4, 1, 2, 32, 2, 256, 16
 			tc.change(&o)
-			res, err := lm.Run(o, io.Discard, io.Discard)
+			var log strings.Builder
+			res, err := lm.Run(o, io.Discard, &log)
 			require.NoError(t, err)
 			require.Equal(t, 4, res.Step)
+			require.Regexp(t, `step 1: \d+\.\d s, compiling the training graph included; its largest program needs \d+\.\d\d GB on the device`, log.String())
 			require.True(t, strings.HasPrefix(res.Sample, o.Prompt), "the sample continues the prompt: %q", res.Sample)
 			require.Greater(t, len(res.Sample), len(o.Prompt), "and adds to it")
 			for _, f := range []string{"checkpoint.bin", "loss.csv", "loss.png"} {
@@ -117,4 +120,46 @@ func TestStockGoXLAOnANewerPlugin(t *testing.T) {
 		return
 	}
 	inChild(t, "TestStockGoXLAOnANewerPlugin", "XLASTUB_CHILD=newer", "XLASTUB_NEWER=1")
+}
+
+// TestTrackMemoryThroughXLA: backend.TrackMemory reads XLA's compiled memory of each program through
+// GoMLX's XLA backend and go-xla (the stand-in reports its outputs' bytes, and its program text's
+// bytes as temporaries), keeps the largest, and forgets on Reset; the programs still run.
+func TestTrackMemoryThroughXLA(t *testing.T) {
+	if os.Getenv("XLASTUB_CHILD") == "memory" {
+		b, err := backend.New()
+		require.NoError(t, err)
+		tracked, mem := backend.TrackMemory(b)
+		require.NotEqual(t, b, tracked, "the XLA backend is wrapped")
+		_, ok := mem.Max()
+		require.False(t, ok, "nothing compiled yet")
+
+		small := graph.MustNewExec(tracked, func(x *graph.Node) (*graph.Node, *graph.Node) {
+			return graph.AddScalar(x, 1), graph.ReduceAllSum(x) // f32[250] and f32[]: 1,004 bytes
+		})
+		outs, err := small.Exec(make([]float32, 250))
+		require.NoError(t, err)
+		require.Len(t, outs, 2)
+		require.Equal(t, []int{250}, outs[0].Shape().Dimensions, "the program ran")
+		m, ok := mem.Max()
+		require.True(t, ok)
+		require.Equal(t, int64(1004), m.Outputs)
+		require.Positive(t, m.Temporary, "the stand-in's temporaries: the program text")
+		require.Equal(t, m.Outputs+m.Temporary, m.Total())
+
+		big := graph.MustNewExec(tracked, func(x *graph.Node) *graph.Node {
+			return graph.BroadcastPrefix(x, 1000) // f32[1000, 250]: 1,000,000 bytes
+		})
+		_, err = big.Exec(make([]float32, 250))
+		require.NoError(t, err)
+		m, ok = mem.Max()
+		require.True(t, ok)
+		require.Equal(t, int64(1_000_000), m.Outputs, "the largest program")
+
+		mem.Reset()
+		_, ok = mem.Max()
+		require.False(t, ok)
+		return
+	}
+	inChild(t, "TestTrackMemoryThroughXLA", "XLASTUB_CHILD=memory", "XLASTUB_RUN=1")
 }

@@ -241,17 +241,27 @@ func measure(label string, models []string, lens []int, tokens, steps int, peak 
 	}
 	r := Run{Label: label, Date: time.Now().UTC().Format("2006-01-02"), Machine: machine(), GPU: gpuInfo(), GoVersion: runtime.Version(),
 		GoMLX: gomlxVersion(), Tokens: tokens, PeakTFLOPs: peak, Backend: desc}
+	// On XLA, each cell's device memory: the compiled memory of its largest program (the step).
+	b, mem := backend.TrackMemory(b)
 	if err := save(r); err != nil {
 		return err
 	}
 	for _, m := range models {
 		for _, t := range lens {
+			mem.Reset()
 			res, err := bench.MeasureTrain(b, m, t, tokens, steps, sizes, peak)
+			if cm, ok := mem.Max(); ok && err == nil {
+				res.PeakMemGB = float64(cm.Total()) / 1e9
+			}
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "%-11s T=%-5d failed: %v\n", m, t, err)
 				r.Failed = append(r.Failed, fmt.Sprintf("%s T=%d: %v", m, t, firstLine(err.Error())))
 			} else {
-				fmt.Fprintf(os.Stderr, "%-11s T=%-5d %8.0f tokens/s %9.1f ms/step compile %.2f s\n", m, t, res.TokensPerSec, res.MsPerStep, res.CompileSec)
+				memory := ""
+				if res.PeakMemGB > 0 {
+					memory = fmt.Sprintf(" memory %.2f GB", res.PeakMemGB)
+				}
+				fmt.Fprintf(os.Stderr, "%-11s T=%-5d %8.0f tokens/s %9.1f ms/step compile %.2f s%s\n", m, t, res.TokensPerSec, res.MsPerStep, res.CompileSec, memory)
 				r.Ours = append(r.Ours, res)
 			}
 			if err := save(r); err != nil {
@@ -273,6 +283,41 @@ func measure(label string, models []string, lens []int, tokens, steps int, peak 
 		}
 	}
 	return nil
+}
+
+// memoryTable writes the device memory of each cell, ours and the peers', where any is known.
+func memoryTable(md *strings.Builder, r Run, torch map[string]torchResult, impls []string) {
+	known := false
+	for _, res := range r.Ours {
+		known = known || res.PeakMemGB > 0
+	}
+	for _, t := range torch {
+		known = known || t.PeakMemGB > 0
+	}
+	if !known {
+		return
+	}
+	md.WriteString("\nDevice memory of a training step, GB (bitter on XLA: the compiled memory of the cell's largest program, " +
+		"the step or, for a chunked RNN, a chunk: arguments + outputs - aliases + temporaries + code, as XLA plans it; " +
+		"PyTorch: torch.cuda.max_memory_allocated over the cell's run):\n\n")
+	md.WriteString("| model | T | bitter |")
+	for i := range impls {
+		fmt.Fprintf(md, " PyTorch%s |", peerName(i, len(impls)))
+	}
+	md.WriteString("\n|---|---|---|" + strings.Repeat("---|", len(impls)) + "\n")
+	gb := func(v float64) string {
+		if v > 0 {
+			return fmt.Sprintf(" %.2f |", v)
+		}
+		return " |"
+	}
+	for _, res := range r.Ours {
+		fmt.Fprintf(md, "| %s | %d |%s", res.Model, res.SeqLen, gb(res.PeakMemGB))
+		for _, impl := range impls {
+			md.WriteString(gb(torch[fmt.Sprintf("%s/%s/%d", impl, res.Model, res.SeqLen)].PeakMemGB))
+		}
+		md.WriteString("\n")
+	}
 }
 
 func firstLine(s string) string {
@@ -596,6 +641,7 @@ func section(md *strings.Builder, dir, resultsDir string, r Run) error {
 		compile[res.Model].X = append(compile[res.Model].X, float64(res.SeqLen))
 		compile[res.Model].Y = append(compile[res.Model].Y, res.CompileSec)
 	}
+	memoryTable(md, r, torch, impls)
 	if len(r.Generate) > 0 {
 		md.WriteString("\nGeneration, batch 1, greedy, after a 64-token prompt (transformer on its KV cache; RNNs carry their state):\n\n")
 		md.WriteString("| model | time to first token (ms) | tokens/s |\n|---|---|---|\n")

@@ -16,7 +16,7 @@ func TestWriteResults(t *testing.T) {
 	dir := t.TempDir()
 	results := filepath.Join(dir, "results")
 	require.NoError(t, os.MkdirAll(results, 0o755))
-	torch, err := json.Marshal(torchResult{Result: bench.Result{Model: "lstm", SeqLen: 64, TokensPerSec: 500}, Impl: "torch test"})
+	torch, err := json.Marshal(torchResult{Result: bench.Result{Model: "lstm", SeqLen: 64, TokensPerSec: 500, PeakMemGB: 1.5}, Impl: "torch test"})
 	require.NoError(t, err)
 	compiled, err := json.Marshal(torchResult{Result: bench.Result{Model: "lstm", SeqLen: 64, TokensPerSec: 4000}, Impl: "torch compiled"})
 	require.NoError(t, err)
@@ -24,7 +24,7 @@ func TestWriteResults(t *testing.T) {
 		Note: "jax-cuda13-pjrt 0.11.2", Backend: "go", Tokens: 4096, PeakTFLOPs: 10, Command: "compare",
 		Ours: []bench.Result{
 			{Model: "transformer", SeqLen: 64, Batch: 64, Params: 10, TokensPerSec: 2000, MsPerStep: 2048, CompileSec: 0.5, MFU: 0.012},
-			{Model: "lstm", SeqLen: 64, Batch: 64, Params: 11, TokensPerSec: 1000, MsPerStep: 4096, CompileSec: 1, Chunk: 32},
+			{Model: "lstm", SeqLen: 64, Batch: 64, Params: 11, TokensPerSec: 1000, MsPerStep: 4096, CompileSec: 1, Chunk: 32, PeakMemGB: 2.25},
 		},
 		Torch:    []json.RawMessage{torch, compiled},
 		Generate: []bench.GenResult{{Model: "transformer", TTFTms: 12.5, TokensPerSec: 80}},
@@ -45,6 +45,9 @@ func TestWriteResults(t *testing.T) {
 	require.Contains(t, string(md), "- did not complete: gru T=64: out of memory")
 	require.Contains(t, string(md), "- RNNs trained by rnn.ChunkedTrainer (exact backpropagation through time, one graph per chunk of 32 steps")
 	require.Contains(t, string(md), "| transformer | 12.5 | 80 |")
+	// Device memory, where known: ours (XLA's compiled memory) beside each peer's.
+	require.Contains(t, string(md), "| model | T | bitter | PyTorch (A) | PyTorch (B) |\n|---|---|---|---|---|\n"+
+		"| transformer | 64 | | | |\n| lstm | 64 | 2.25 | 1.50 | |\n")
 	for _, png := range []string{"test-cpu-throughput.png", "test-cpu-compile.png"} {
 		info, err := os.Stat(filepath.Join(results, png))
 		require.NoError(t, err)
@@ -125,6 +128,7 @@ func TestWriteResultsWithoutFinishedCells(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(md), "- did not complete: transformer T=1024")
 	require.NotContains(t, string(md), ".png")
+	require.NotContains(t, string(md), "Device memory", "no cell knows its memory")
 	require.NoFileExists(t, stale)
 }
 

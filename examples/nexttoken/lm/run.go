@@ -220,6 +220,7 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		return res, err
 	}
 	defer b.Finalize()
+	b, mem := backend.TrackMemory(b) // on XLA: the device memory each compiled program needs
 	if o.Model != "transformer" {
 		rcfg = rcfg.ForBackend(b.String())
 		model = rcfg
@@ -299,7 +300,12 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		if step > startStep {
 			stepTimes = append(stepTimes, elapsed)
 		} else {
-			bar.log(fmt.Sprintf("step %d: %.1f s, compiling the training graph included", step, elapsed))
+			line := fmt.Sprintf("step %d: %.1f s, compiling the training graph included", step, elapsed)
+			if m, ok := mem.Max(); ok {
+				line += fmt.Sprintf("; its largest program needs %.2f GB on the device (XLA's compiled memory: arguments %.2f GB, temporaries %.2f GB)",
+					float64(m.Total())/1e9, float64(m.Arguments)/1e9, float64(m.Temporary)/1e9)
+			}
+			bar.log(line)
 		}
 		rec := Record{Step: step, TrainLoss: loss, LR: schedule.At(step), TokensPerSec: float64(tokensPerStep) / elapsed}
 		if step%o.EvalEvery == 0 || step == o.Steps {
