@@ -165,13 +165,35 @@ func Load(path string, ctx *context.Context, meta any) error {
 	}
 	blob := body[start+hLen:]
 	values := make([]*tensors.Tensor, len(h.Variables))
+	seen := make(map[[2]string]bool, len(h.Variables))
 	for i, e := range h.Variables {
+		// Scopes are absolute paths ("/model/layer_0"), as the context writes them.
+		if !strings.HasPrefix(e.Scope, context.ScopeSeparator) || e.Name == "" || strings.Contains(e.Name, context.ScopeSeparator) {
+			return corrupt("variable %q in scope %q: not a scope path and a name", e.Name, e.Scope)
+		}
+		if seen[[2]string{e.Scope, e.Name}] {
+			return corrupt("variable %s/%s appears twice", e.Scope, e.Name)
+		}
+		seen[[2]string{e.Scope, e.Name}] = true
 		dtype, err := dtypes.DTypeString(e.DType)
-		if err != nil {
+		if err != nil || dtype.Size() <= 0 {
 			return corrupt("variable %s/%s: dtype %q", e.Scope, e.Name, e.DType)
 		}
+		// The byte range must lie in the file, and the shape must need exactly that many bytes;
+		// checked without overflow, before any allocation.
+		blobLen := int64(len(blob))
+		if e.Offset < 0 || e.Size < 0 || e.Offset > blobLen || e.Size > blobLen-e.Offset {
+			return corrupt("variable %s/%s: byte range %d+%d is outside the file's %d bytes of values", e.Scope, e.Name, e.Offset, e.Size, blobLen)
+		}
+		elements := int64(1)
+		for _, d := range e.Shape {
+			if d < 0 || (d > 0 && elements > e.Size/int64(d)) {
+				return corrupt("variable %s/%s: shape %v does not fit its %d bytes", e.Scope, e.Name, e.Shape, e.Size)
+			}
+			elements *= int64(d)
+		}
 		shape := shapes.Make(dtype, e.Shape...)
-		if e.Offset < 0 || e.Size != int64(shape.Memory()) || e.Offset+e.Size > int64(len(blob)) {
+		if e.Size != int64(shape.Memory()) {
 			return corrupt("variable %s/%s: byte range %d+%d does not fit shape %s", e.Scope, e.Name, e.Offset, e.Size, shape)
 		}
 		if v := ctx.GetVariableByScopeAndName(e.Scope, e.Name); v != nil && !v.Shape().Equal(shape) {
