@@ -1,6 +1,7 @@
 package data_test
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -91,6 +92,10 @@ func TestWindowsSeededAndResumable(t *testing.T) {
 
 	_, err = data.NewWindows(tokens[:16], 4, 16, 1)
 	require.ErrorContains(t, err, "16 tokens are fewer than one window of 16+1")
+	_, err = data.NewWindows(tokens, 0, 16, 1)
+	require.ErrorContains(t, err, "batch (0) and sequence length (16) must be positive")
+	_, err = data.NewWindows(tokens, 1<<40, 16, 1) // would allocate at the first batch, not fail here
+	require.ErrorContains(t, err, "batch (1099511627776) x sequence length (16) is more than 2^31-1 tokens per step")
 	spec, in, labels, err := a.Yield()
 	require.NoError(t, err)
 	require.Nil(t, spec)
@@ -105,4 +110,14 @@ func TestEvalWindowsCoverEveryToken(t *testing.T) {
 	require.Equal(t, [][]int32{{'b', 'c', 'd', 'e'}, {'f', 'g', 'h', 'i'}, {'j'}}, tg)
 	in, _ = data.EvalWindows(tokens[:1], 4)
 	require.Empty(t, in)
+	// One window when seq is the length or more, whatever its size; none for seq below 1 (it looped).
+	for _, seq := range []int{9, 1 << 40, math.MaxInt} {
+		in, tg = data.EvalWindows(tokens, seq)
+		require.Equal(t, [][]int32{{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'}}, in, "seq %d", seq)
+		require.Len(t, tg, 1)
+	}
+	for _, seq := range []int{0, -1} {
+		in, _ = data.EvalWindows(tokens, seq)
+		require.Empty(t, in, "seq %d", seq)
+	}
 }

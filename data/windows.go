@@ -2,6 +2,7 @@ package data
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -28,6 +29,9 @@ var _ train.Dataset = (*Windows)(nil)
 func NewWindows(tokens []Token, batch, seq int, seed uint64) (*Windows, error) {
 	if batch < 1 || seq < 1 {
 		return nil, fmt.Errorf("batch (%d) and sequence length (%d) must be positive", batch, seq)
+	}
+	if batch > math.MaxInt32/seq {
+		return nil, fmt.Errorf("batch (%d) x sequence length (%d) is more than 2^31-1 tokens per step", batch, seq)
 	}
 	if len(tokens) < seq+1 {
 		return nil, fmt.Errorf("%d tokens are fewer than one window of %d+1", len(tokens), seq)
@@ -72,12 +76,17 @@ func (w *Windows) SetState(state []byte) error {
 
 // EvalWindows cuts tokens into consecutive non-overlapping windows of seq inputs, each with its
 // targets one token later, covering every token that has a next token: the last window is shorter
-// when (len-1) is not a multiple of seq. It returns no windows for fewer than 2 tokens.
+// when (len-1) is not a multiple of seq. It returns no windows for fewer than 2 tokens, or for a
+// seq below 1.
 func EvalWindows(tokens []Token, seq int) (inputs, targets [][]int32) {
-	for start := 0; start+1 < len(tokens); start += seq {
-		end := min(start+seq, len(tokens)-1)
+	if seq < 1 {
+		return nil, nil
+	}
+	for start := 0; start < len(tokens)-1; {
+		end := start + min(seq, len(tokens)-1-start) // no overflow for any seq
 		inputs = append(inputs, toInt32(tokens[start:end]))
 		targets = append(targets, toInt32(tokens[start+1:end+1]))
+		start = end
 	}
 	return inputs, targets
 }

@@ -67,6 +67,9 @@ func run(args []string) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
+	if err := cli.OutputDir(*out); err != nil {
+		return err
+	}
 	b, err := backend.New()
 	if err != nil {
 		return err

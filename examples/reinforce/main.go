@@ -17,6 +17,7 @@ import (
 
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/examples/reinforce/rl"
+	"github.com/bitterlesson/bitter/internal/cli"
 )
 
 func main() {
@@ -69,7 +70,7 @@ func run(args []string) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	if err := cli.OutputDir(*out); err != nil {
 		return err
 	}
 	b, err := backend.New()

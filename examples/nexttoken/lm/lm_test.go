@@ -120,6 +120,7 @@ func TestBadInputsAreClearErrors(t *testing.T) {
 		{"schedule", func(o *lm.Options) { o.Schedule = "step" }, `-schedule "step" is not constant or cosine`},
 		{"resume without checkpoint", func(o *lm.Options) { o.Resume = true }, "-resume: no checkpoint at"},
 		{"peak", func(o *lm.Options) { o.PeakTFLOPs = -790 }, "-peak-tflops -790 must be a positive number, or 0 for none"},
+		{"out under a file", func(o *lm.Options) { o.Out = filepath.Join(data, "sub") }, "-out: mkdir " + data + ": not a directory"},
 		{"peak NaN", func(o *lm.Options) { o.PeakTFLOPs = math.NaN() }, "-peak-tflops NaN must be a positive number"},
 	}
 	for _, c := range cases {

@@ -26,6 +26,7 @@ import (
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/checkpoint"
 	"github.com/bitterlesson/bitter/data"
+	"github.com/bitterlesson/bitter/internal/cli"
 	"github.com/bitterlesson/bitter/internal/plotting"
 	"github.com/bitterlesson/bitter/optim"
 	"github.com/bitterlesson/bitter/rnn"
@@ -275,7 +276,7 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		trainOn = func(x, y [][]int32) (float64, error) { return trainStep(trainer, x, y) }
 	}
 
-	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+	if err := cli.OutputDir(o.Out); err != nil {
 		return res, err
 	}
 	history := meta.History
