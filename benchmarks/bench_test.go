@@ -27,6 +27,9 @@ func init() { sizes.RegisterFlags(flag.CommandLine) }
 // fixed number of tokens per step, reporting tokens/s, ms/step, compile-s, params, MFU and, on
 // XLA, mem-GB (the step's compiled memory, backend.CompiledMemory.Total).
 func BenchmarkTrainStep(b *testing.B) {
+	if err := sizes.Validate(); err != nil {
+		b.Fatal(err)
+	}
 	bk, mem := backend.TrackMemory(backend.MustShared())
 	for _, model := range bench.Models {
 		for _, seq := range bench.SeqLens {

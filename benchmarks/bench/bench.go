@@ -9,6 +9,7 @@
 package bench
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -263,6 +264,21 @@ func (s *Sizes) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&s.RNNLayers, "rnn-layers", 0, "lstm/gru layers (0 = 2)")
 	fs.BoolVar(&s.BF16, "bf16", false, "transformer mixed precision: bfloat16 matmuls, float32 master weights")
 	fs.IntVar(&s.Chunk, "rnn-chunk", 0, "lstm/gru: train in chunks of this many steps (exact BPTT, rnn.ChunkedTrainer; 0 = one unrolled graph)")
+}
+
+// Validate reports the size flags that are negative (0 means the default).
+func (s Sizes) Validate() error {
+	var errs []error
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"vocab", s.Vocab}, {"dim", s.Dim}, {"layers", s.Layers}, {"heads", s.Heads}, {"ffn", s.FFN},
+		{"embed", s.Embed}, {"hidden", s.Hidden}, {"rnn-layers", s.RNNLayers}, {"rnn-chunk", s.Chunk}} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("-%s %d must not be negative (0 = the default)", f.name, f.v))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Args returns the set size flags as arguments for the PyTorch reference script.

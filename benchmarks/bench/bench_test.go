@@ -75,3 +75,10 @@ func TestGenerationRate(t *testing.T) {
 	_, _, err = bench.GenerationRate([]float64{0.001}, []float64{0.002}, 1)
 	require.Error(t, err, "no tokens after the first")
 }
+
+func TestSizesValidate(t *testing.T) {
+	require.NoError(t, bench.Sizes{}.Validate(), "zeros are the defaults")
+	err := bench.Sizes{Dim: -1, Chunk: -8}.Validate()
+	require.ErrorContains(t, err, "-dim -1 must not be negative")
+	require.ErrorContains(t, err, "-rnn-chunk -8 must not be negative")
+}

@@ -87,7 +87,7 @@ func run() error {
 	var sizes bench.Sizes
 	sizes.RegisterFlags(flag.CommandLine)
 	flag.Parse()
-	if err := checkFlags(*steps, *tokens, *peak, *refTime, *models); err != nil {
+	if err := errors.Join(checkFlags(*steps, *tokens, *peak, *refTime, *models), sizes.Validate()); err != nil {
 		return err
 	}
 	resultsDir := filepath.Join(*dir, "results")
