@@ -62,10 +62,24 @@ var compiledMemory func(backends.Executable) (CompiledMemory, bool)
 // with a tracker that stays empty. Use the returned backend in b's place.
 func TrackMemory(b backends.Backend) (backends.Backend, *MemoryTracker) {
 	t := &MemoryTracker{}
-	if compiledMemory == nil || !isXLA(b) {
+	if compiledMemory == nil || !isXLA(underlying(b)) {
 		return b, t
 	}
 	return &trackedBackend{Backend: b, tracker: t}, t
+}
+
+// underlying returns the backend under bitter's own wrappers ([EmulateTF32], [TrackMemory]).
+func underlying(b backends.Backend) backends.Backend {
+	for {
+		switch w := b.(type) {
+		case tf32Backend:
+			b = w.Backend
+		case *trackedBackend:
+			b = w.Backend
+		default:
+			return b
+		}
+	}
 }
 
 // isXLA says whether b is GoMLX's XLA backend; set with compiledMemory.

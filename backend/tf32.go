@@ -25,6 +25,9 @@ func TF32(b backends.Backend) bool {
 	if _, ok := b.(tf32Backend); ok {
 		return true
 	}
+	if t, ok := b.(*trackedBackend); ok {
+		return TF32(t.Backend)
+	}
 	return b.Name() == "xla" && cudaPlugin(b.Description())
 }
 

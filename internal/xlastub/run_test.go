@@ -159,6 +159,15 @@ func TestTrackMemoryThroughXLA(t *testing.T) {
 		mem.Reset()
 		_, ok = mem.Max()
 		require.False(t, ok)
+
+		// Under bitter's TF32 emulation (CI's second pass sets it for every backend) as well.
+		emulated, mem := backend.TrackMemory(backend.EmulateTF32(b))
+		require.True(t, backend.TF32(emulated))
+		_, err = graph.MustNewExec(emulated, func(x *graph.Node) *graph.Node { return graph.AddScalar(x, 1) }).Exec(make([]float32, 250))
+		require.NoError(t, err)
+		m, ok = mem.Max()
+		require.True(t, ok)
+		require.Equal(t, int64(1000), m.Outputs)
 		return
 	}
 	inChild(t, "TestTrackMemoryThroughXLA", "XLASTUB_CHILD=memory", "XLASTUB_RUN=1")
