@@ -63,3 +63,42 @@ func randTensor32(dims ...int) *tensors.Tensor {
 	}
 	return tensors.FromFlatDataAndDimensions(data, dims...)
 }
+
+// BenchmarkMatMulGradient compares the gradient of graph.MatMul([512, 128], [128, 512]) (a Dot
+// node), built with this package's Dot gradient and with GoMLX v0.26's own ([512, 128, 512] cube).
+//
+//	go test -run '^$' -bench MatMulGradient -benchtime 3x ./internal/gomlxfix
+func BenchmarkMatMulGradient(b *testing.B) {
+	for _, v := range []struct {
+		name string
+		vjp  graph.VJP
+	}{{"fixed", gomlxfix.DotVJP}, {"stock", gomlxfix.StockDotVJP}} {
+		b.Run(v.name, func(b *testing.B) {
+			saved := graph.VJPRegistration[graph.NodeTypeDot]
+			graph.VJPRegistration[graph.NodeTypeDot] = v.vjp
+			defer func() { graph.VJPRegistration[graph.NodeTypeDot] = saved }()
+			exec, err := graph.NewExec(backend.MustShared(), func(x, w *graph.Node) []*graph.Node {
+				return graph.Gradient(graph.ReduceAllSum(graph.Square(graph.MatMul(x, w))), x, w)
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			x, w := randTensor32(512, 128), randTensor32(128, 512)
+			if _, err := exec.Exec(x, w); err != nil { // Compile outside the timer.
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				outs, err := exec.Exec(x, w)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, o := range outs {
+					o.FinalizeAll()
+				}
+			}
+			b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N), "ms/step")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
