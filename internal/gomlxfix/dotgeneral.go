@@ -1,7 +1,7 @@
 // Package gomlxfix patches GoMLX v0.26.0 where it is measurably wrong or slow for this library.
 //
 // Importing it (every bitter package that builds graphs does) replaces three reverse-mode
-// gradients in [graph.VJPRegistration]: Slice's ([SliceVJP]: v0.26 builds it with Pad, which the
+// gradients in [graph.VJPRegistration], and adds those v0.26 lacks for float ops (missing.go): Slice's ([SliceVJP]: v0.26 builds it with Pad, which the
 // pure-Go backend lacks, so any slice of a trained tensor failed there), DotGeneral's, below, and
 // Dot's ([DotVJP], what graph.MatMul builds for operands of rank 2 or less). GoMLX v0.26.0 builds
 // the matmul gradients as a broadcast Mul followed by a ReduceSum, which materialises a
