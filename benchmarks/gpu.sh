@@ -35,7 +35,8 @@
 #   GOMLX_BACKEND=xla:$(go run ./internal/xlastub/cmd/xlastub /tmp/xs) XLASTUB_RUN=1 XLASTUB_NEWER=1 SET=padded \
 #     STEPS=3 E2E_STEPS=12 E2E_BATCH=2 LENGTHS=64,1024 TOKENS=4096 GPT2_TOKENS=4096 benchmarks/gpu.sh run /tmp/out
 # Unpack OUT/results.tgz into benchmarks/ here, then `go run ./benchmarks/cmd/compare -write-only`;
-# OUT/xla.tgz holds the XLA dump of the GPT-2 step: `go run ./benchmarks/cmd/hlostat <unpacked>/xla-dump`.
+# OUT/xla.tgz holds the XLA dump of the GPT-2 step: `go run ./benchmarks/cmd/hlostat -bandwidth 3.0 <unpacked>/xla-dump`
+# (4.3 for an H200) gives its kernels and their traffic in bytes and milliseconds.
 # Knobs (environment): LABEL (default: the GPU's name), PEAK_TFLOPS (790), STEPS (10), TOKENS (16384),
 # GPT2_TOKENS (16384), LENGTHS (64,...,1024), E2E_STEPS (200: 1.6M tokens, some 1.5 passes over tiny
 # Shakespeare, seconds of compute next to the compiles), E2E_BATCH (8), E2E_EVAL_EVERY (50: each

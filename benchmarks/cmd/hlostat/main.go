@@ -6,38 +6,51 @@
 //	go run ./benchmarks/cmd/hlostat DIR-or-FILE...   # a folder: its largest module (the train step)
 //
 // It prints the kernels of the entry computation by kind (fusions by fusion kind and backend, e.g. a
-// Triton gemm; custom calls by target, e.g. cuBLAS), the bytes their outputs take (a floor on what a
-// step writes to memory), the largest outputs, and the transposes and copies left unfused.
+// Triton gemm; custom calls by target, e.g. cuBLAS), the bytes their outputs take, their traffic
+// (every operand read once and the output written once: the memory traffic of a step if no kernel
+// re-reads, the "bytes" of the two numbers) and the time it takes at -bandwidth, the kernels with
+// the most traffic, and the transposes and copies left unfused.
+//
+//	go run ./benchmarks/cmd/hlostat -bandwidth 4.3 DIR   # the H200's 4.3 TB/s (default: the H100's 3.0)
 package main
 
 import (
 	"bufio"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 )
 
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: hlostat DIR-or-FILE...  (XLA dumps: *after_optimizations.txt)")
+	bandwidth := flag.Float64("bandwidth", 3.0, "device memory bandwidth in TB/s, read + write (this workplace's H100: 3.0, H200: 4.3)")
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: hlostat [-bandwidth TB/s] DIR-or-FILE...  (XLA dumps: *after_optimizations.txt)")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() < 1 || !(*bandwidth > 0) {
+		flag.Usage()
 		os.Exit(2)
 	}
-	for _, arg := range os.Args[1:] {
-		if err := report(os.Stdout, arg); err != nil {
+	for _, arg := range flag.Args() {
+		if err := report(os.Stdout, arg, *bandwidth); err != nil {
 			fmt.Fprintln(os.Stderr, "hlostat:", err)
 			os.Exit(1)
 		}
 	}
 }
 
-// report summarises arg: an HLO text file, or the largest *after_optimizations.txt in a folder.
-func report(w io.Writer, arg string) error {
+// report summarises arg: an HLO text file, or the largest *after_optimizations.txt in a folder;
+// bandwidth (TB/s) turns the traffic into time.
+func report(w io.Writer, arg string, bandwidth float64) error {
 	path := arg
 	if info, err := os.Stat(arg); err != nil {
 		return err
@@ -55,7 +68,7 @@ func report(w io.Writer, arg string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	m.write(w, path)
+	m.write(w, path, bandwidth)
 	return nil
 }
 
@@ -82,14 +95,16 @@ func largestDump(dir string) (string, error) {
 // Instr is one instruction of the entry computation.
 type Instr struct {
 	Name, Shape, Op string
-	Kind            string // a fusion's kind and backend, a custom call's target, or the opcode
-	Bytes           int64  // of its output
+	Kind            string   // a fusion's kind and backend, a custom call's target, or the opcode
+	Bytes           int64    // of its output
+	Operands        []string // the names of the instructions it reads
 }
 
 // Module is the entry computation of an HLO module.
 type Module struct {
 	Name  string
 	Entry []Instr
+	sizes map[string]int64 // output bytes by instruction name, for Traffic
 }
 
 var (
@@ -162,6 +177,7 @@ func parseInstr(line string) (Instr, bool) {
 	}
 	in.Op = op
 	in.Bytes = shapeBytes(in.Shape)
+	in.Operands = operandNames(rest[len(op)+1:])
 	in.Kind = op
 	switch op {
 	case "fusion":
@@ -177,6 +193,41 @@ func parseInstr(line string) (Instr, bool) {
 		}
 	}
 	return in, true
+}
+
+// operandNames reads the names in an operand list, "bf16[8,16]{1,0} %a, %b), attributes...", up to
+// the parenthesis that closes it; each operand is written with its shape or without.
+func operandNames(list string) []string {
+	var names []string
+	depth, start := 0, 0
+	for i, c := range list {
+		switch c {
+		case '(', '[', '{':
+			depth++
+		case ']', '}':
+			depth--
+		case ')':
+			if depth == 0 {
+				return append(names, lastName(list[start:i])...)
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				names = append(names, lastName(list[start:i])...)
+				start = i + 1
+			}
+		}
+	}
+	return names
+}
+
+// lastName returns the operand name at the end of one item of an operand list, if any.
+func lastName(item string) []string {
+	f := strings.Fields(item)
+	if len(f) == 0 {
+		return nil
+	}
+	return []string{strings.TrimPrefix(f[len(f)-1], "%")}
 }
 
 // shapeBytes is the size of an array or tuple shape such as bf16[16,1024,768]{2,1,0}.
@@ -216,12 +267,31 @@ func dtypeBytes(t string) int64 {
 	return int64(bits / 8)
 }
 
-// write prints the summary.
-func (m *Module) write(w io.Writer, path string) {
+// Traffic is what a kernel moves if it reads each operand once and writes its output once.
+func (m *Module) Traffic(in Instr) int64 {
+	if m.sizes == nil {
+		m.sizes = map[string]int64{}
+		for _, e := range m.Entry {
+			m.sizes[e.Name] = e.Bytes
+		}
+	}
+	t := in.Bytes
+	seen := map[string]bool{}
+	for _, o := range in.Operands {
+		if !seen[o] {
+			seen[o] = true
+			t += m.sizes[o]
+		}
+	}
+	return t
+}
+
+// write prints the summary; bandwidth in TB/s.
+func (m *Module) write(w io.Writer, path string, bandwidth float64) {
 	var kernels []Instr
 	count := map[string]int{}
-	bytes := map[string]int64{}
-	var total int64
+	bytes, traffic := map[string]int64{}, map[string]int64{}
+	var total, moved int64
 	for _, in := range m.Entry {
 		if notKernels[in.Op] {
 			continue
@@ -229,10 +299,14 @@ func (m *Module) write(w io.Writer, path string) {
 		kernels = append(kernels, in)
 		count[in.Kind]++
 		bytes[in.Kind] += in.Bytes
+		traffic[in.Kind] += m.Traffic(in)
 		total += in.Bytes
+		moved += m.Traffic(in)
 	}
 	fmt.Fprintf(w, "%s\nmodule %s: %d entry instructions, %d kernels, their outputs %s\n",
 		path, m.Name, len(m.Entry), len(kernels), human(total))
+	fmt.Fprintf(w, "traffic (each kernel reads its operands once, writes its output once): %s, %.2f ms at %g TB/s\n",
+		human(moved), float64(moved)/(bandwidth*1e12)*1e3, bandwidth)
 	kinds := make([]string, 0, len(count))
 	for k := range count {
 		kinds = append(kinds, k)
@@ -243,9 +317,15 @@ func (m *Module) write(w io.Writer, path string) {
 		}
 		return kinds[i] < kinds[j]
 	})
-	fmt.Fprintln(w, "\nkernels by kind (count, output bytes):")
+	fmt.Fprintln(w, "\nkernels by kind (count, output bytes, traffic):")
 	for _, k := range kinds {
-		fmt.Fprintf(w, "  %5d  %10s  %s\n", count[k], human(bytes[k]), k)
+		fmt.Fprintf(w, "  %5d  %10s  %10s  %s\n", count[k], human(bytes[k]), human(traffic[k]), k)
+	}
+	byTraffic := slices.Clone(kernels)
+	sort.SliceStable(byTraffic, func(i, j int) bool { return m.Traffic(byTraffic[i]) > m.Traffic(byTraffic[j]) })
+	fmt.Fprintln(w, "\nmost traffic:")
+	for _, in := range byTraffic[:min(12, len(byTraffic))] {
+		fmt.Fprintf(w, "  %10s  %-28s %s  %s\n", human(m.Traffic(in)), in.Kind, in.Shape, in.Name)
 	}
 	sort.SliceStable(kernels, func(i, j int) bool { return kernels[i].Bytes > kernels[j].Bytes })
 	fmt.Fprintln(w, "\nlargest outputs:")
@@ -253,14 +333,14 @@ func (m *Module) write(w io.Writer, path string) {
 		fmt.Fprintf(w, "  %10s  %-28s %s  %s\n", human(in.Bytes), in.Kind, in.Shape, in.Name)
 	}
 	var moves []Instr
-	var moved int64
+	var moveBytes int64
 	for _, in := range kernels {
 		if in.Op == "transpose" || in.Op == "copy" {
 			moves = append(moves, in)
-			moved += in.Bytes
+			moveBytes += in.Bytes
 		}
 	}
-	fmt.Fprintf(w, "\nunfused transposes and copies: %d, %s\n", len(moves), human(moved))
+	fmt.Fprintf(w, "\nunfused transposes and copies: %d, %s\n", len(moves), human(moveBytes))
 	for _, in := range moves[:min(8, len(moves))] {
 		fmt.Fprintf(w, "  %10s  %s %s  %s\n", human(in.Bytes), in.Op, in.Shape, in.Name)
 	}

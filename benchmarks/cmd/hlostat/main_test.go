@@ -46,20 +46,31 @@ func TestParseAndReport(t *testing.T) {
 	require.Equal(t, "gemm_fusion.5", kinds["fusion kCustom __triton_gemm"].Name)
 	require.Equal(t, int64(16*8*2), kinds["transpose"].Bytes)
 	require.Equal(t, int64(4), kinds["reduce"].Bytes)
+	// Operands with and without their shapes, a tuple-shaped one; traffic reads each once.
+	require.Equal(t, []string{"loop_fusion", "Arg_1.2"}, kinds["custom-call __cublas$lt$matmul"].Operands)
+	require.Equal(t, []string{"get-tuple-element.4", "Arg_1.2"}, kinds["fusion kCustom __triton_gemm"].Operands)
+	require.Equal(t, []string{"custom-call.3"}, kinds["get-tuple-element"].Operands)
+	require.Equal(t, []string{"loop_fusion", "c"}, kinds["reduce"].Operands)
+	require.Equal(t, int64(4*16*2+1024)+128+256, m.Traffic(kinds["custom-call __cublas$lt$matmul"]))
+	require.Equal(t, int64(4*16*2)*2+256, m.Traffic(kinds["fusion kCustom __triton_gemm"]))
+	require.Equal(t, int64(4)+128, m.Traffic(kinds["reduce"]), "an operand not in the entry (%c) counts nothing")
 
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "module_0001.small.sm_9.0_gpu_after_optimizations.txt"), []byte("HloModule x\nENTRY %e () -> f32[] {\n  ROOT %c = f32[] constant(0)\n}\n"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "module_0002.jit_train_step.sm_9.0_gpu_after_optimizations.txt"), []byte(dump), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "module_0002.jit_train_step.before_optimizations.txt"), []byte(dump+dump), 0o644))
 	var out bytes.Buffer
-	require.NoError(t, report(&out, dir))
+	require.NoError(t, report(&out, dir, 1e-9)) // 1 KB/s: the traffic in seconds
 	s := out.String()
 	require.Contains(t, s, "module jit_train_step: 9 entry instructions, 5 kernels")
-	require.Contains(t, s, "      1       128 B  fusion kLoop")
+	require.Contains(t, s, "      1       128 B       256 B  fusion kLoop")
+	// Kernels: loop fusion 256 B, cuBLAS 1,536, Triton gemm 512, transpose 512, reduce 132: 2,948 B.
+	require.Contains(t, s, "traffic (each kernel reads its operands once, writes its output once): 2.9 KiB, 2948.00 ms at 1e-09 TB/s")
+	require.Contains(t, s, "most traffic:\n     1.5 KiB  custom-call __cublas$lt$matmul")
 	require.Contains(t, s, "custom-call __cublas$lt$matmul")
 	require.Contains(t, s, "unfused transposes and copies: 1, 256 B")
 
-	require.ErrorContains(t, report(&out, t.TempDir()), "holds no *after_optimizations.txt")
+	require.ErrorContains(t, report(&out, t.TempDir(), 3), "holds no *after_optimizations.txt")
 	_, err = parse(strings.NewReader("HloModule empty\n"))
 	require.ErrorContains(t, err, "no ENTRY computation")
 }
