@@ -221,8 +221,11 @@ func (gen *Generator) steps(tokens [][]int32, position int) ([][]float64, error)
 }
 
 // Sample draws a token id from logits under s: the argmax when Temperature is 0, else a draw from
-// [Probabilities] with rng.
+// [Probabilities] with rng. Empty logits hold no token: -1.
 func Sample(logits []float64, s Sampling, rng *rand.Rand) int32 {
+	if len(logits) == 0 {
+		return -1
+	}
 	if s.Temperature == 0 {
 		best := 0
 		for i, l := range logits {
@@ -237,7 +240,11 @@ func Sample(logits []float64, s Sampling, rng *rand.Rand) int32 {
 
 // Probabilities returns the sampling distribution of logits under s: softmax(logits / Temperature)
 // restricted to the top-k and then to the top-p nucleus, renormalised. Temperature must be > 0.
+// Empty logits give an empty distribution.
 func Probabilities(logits []float64, s Sampling) []float64 {
+	if len(logits) == 0 {
+		return nil
+	}
 	idx := make([]int, len(logits))
 	for i := range idx {
 		idx[i] = i

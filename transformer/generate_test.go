@@ -114,6 +114,10 @@ func TestProbabilities(t *testing.T) {
 	for i := range 3 {
 		require.InDelta(t, p[i], float64(counts[i])/20000, 0.015)
 	}
+	// No logits, no token (it panicked on an index before).
+	require.Empty(t, transformer.Probabilities(nil, transformer.Sampling{Temperature: 1}))
+	require.Equal(t, int32(-1), transformer.Sample(nil, transformer.Sampling{Temperature: 1}, rng))
+	require.Equal(t, int32(-1), transformer.Sample(nil, transformer.Sampling{}, rng))
 }
 
 func TestConfigValidateAndCounts(t *testing.T) {
