@@ -1,4 +1,5 @@
-// Package cli holds what the example commands share in reading their command lines.
+// Package cli holds what the example commands share: reading their command lines, and checking
+// where they will write before they start.
 package cli
 
 import (
