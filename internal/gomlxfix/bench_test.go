@@ -21,47 +21,12 @@ func BenchmarkDenseGradient(b *testing.B) {
 		vjp  graph.VJP
 	}{{"fixed", gomlxfix.DotGeneralVJP}, {"stock", gomlxfix.StockDotGeneralVJP}} {
 		b.Run(v.name, func(b *testing.B) {
-			saved := graph.VJPRegistration[graph.NodeTypeDotGeneral]
-			graph.VJPRegistration[graph.NodeTypeDotGeneral] = v.vjp
-			defer func() { graph.VJPRegistration[graph.NodeTypeDotGeneral] = saved }()
-			exec, err := graph.NewExec(backend.MustShared(), func(x, w *graph.Node) []*graph.Node {
+			benchGradient(b, graph.NodeTypeDotGeneral, v.vjp, func(x, w *graph.Node) []*graph.Node {
 				y := graph.DotGeneral(x, []int{2}, nil, w, []int{0}, nil)
 				return graph.Gradient(graph.ReduceAllSum(graph.Square(y)), x, w)
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			x := randTensor32(32, 128, 128)
-			w := randTensor32(128, 512)
-			if _, err := exec.Exec(x, w); err != nil { // Compile outside the timer.
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for range b.N {
-				outs, err := exec.Exec(x, w)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for _, o := range outs {
-					o.FinalizeAll()
-				}
-			}
-			b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N), "ms/step")
-			b.ReportMetric(0, "ns/op")
+			}, randTensor32(32, 128, 128), randTensor32(128, 512))
 		})
 	}
-}
-
-func randTensor32(dims ...int) *tensors.Tensor {
-	size := 1
-	for _, d := range dims {
-		size *= d
-	}
-	data := make([]float32, size)
-	for i := range data {
-		data[i] = float32((i*7919)%1000)/1000 - 0.5
-	}
-	return tensors.FromFlatDataAndDimensions(data, dims...)
 }
 
 // BenchmarkMatMulGradient compares the gradient of graph.MatMul([512, 128], [128, 512]) (a Dot
@@ -74,31 +39,48 @@ func BenchmarkMatMulGradient(b *testing.B) {
 		vjp  graph.VJP
 	}{{"fixed", gomlxfix.DotVJP}, {"stock", gomlxfix.StockDotVJP}} {
 		b.Run(v.name, func(b *testing.B) {
-			saved := graph.VJPRegistration[graph.NodeTypeDot]
-			graph.VJPRegistration[graph.NodeTypeDot] = v.vjp
-			defer func() { graph.VJPRegistration[graph.NodeTypeDot] = saved }()
-			exec, err := graph.NewExec(backend.MustShared(), func(x, w *graph.Node) []*graph.Node {
+			benchGradient(b, graph.NodeTypeDot, v.vjp, func(x, w *graph.Node) []*graph.Node {
 				return graph.Gradient(graph.ReduceAllSum(graph.Square(graph.MatMul(x, w))), x, w)
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			x, w := randTensor32(512, 128), randTensor32(128, 512)
-			if _, err := exec.Exec(x, w); err != nil { // Compile outside the timer.
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for range b.N {
-				outs, err := exec.Exec(x, w)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for _, o := range outs {
-					o.FinalizeAll()
-				}
-			}
-			b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N), "ms/step")
-			b.ReportMetric(0, "ns/op")
+			}, randTensor32(512, 128), randTensor32(128, 512))
 		})
 	}
+}
+
+// benchGradient times a graph (a gradient) built with vjp registered for nodeType, compiled
+// outside the timer, reporting ms/step.
+func benchGradient(b *testing.B, nodeType graph.NodeType, vjp graph.VJP, fn func(x, w *graph.Node) []*graph.Node, x, w *tensors.Tensor) {
+	saved := graph.VJPRegistration[nodeType]
+	graph.VJPRegistration[nodeType] = vjp
+	defer func() { graph.VJPRegistration[nodeType] = saved }()
+	exec, err := graph.NewExec(backend.MustShared(), fn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := exec.Exec(x, w); err != nil { // Compile outside the timer.
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		outs, err := exec.Exec(x, w)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, o := range outs {
+			o.FinalizeAll()
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N), "ms/step")
+	b.ReportMetric(0, "ns/op")
+}
+
+func randTensor32(dims ...int) *tensors.Tensor {
+	size := 1
+	for _, d := range dims {
+		size *= d
+	}
+	data := make([]float32, size)
+	for i := range data {
+		data[i] = float32((i*7919)%1000)/1000 - 0.5
+	}
+	return tensors.FromFlatDataAndDimensions(data, dims...)
 }

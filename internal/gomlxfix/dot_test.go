@@ -62,25 +62,8 @@ func TestDotVJP(t *testing.T) {
 			sdl, sdr := dotGradients(t, gomlxfix.StockDotVJP, lhs, rhs, w)
 			require.InDeltaSlice(t, sdl, dl, 1e-12, "d lhs vs stock")
 			require.InDeltaSlice(t, sdr, dr, 1e-12, "d rhs vs stock")
-			lossExec, err := graph.NewExec(backend.MustShared(), dotLoss)
-			require.NoError(t, err)
-			loss := func(lhs, rhs *tensors.Tensor) float64 {
-				return tensors.MustCopyFlatData[float64](lossExec.MustExec(lhs, rhs, w)[0])[0]
-			}
-			const eps = 1e-4
-			check := func(name string, x *tensors.Tensor, grad []float64, eval func(*tensors.Tensor) float64) {
-				flat := tensors.MustCopyFlatData[float64](x)
-				for k := range flat {
-					plus, minus := append([]float64(nil), flat...), append([]float64(nil), flat...)
-					plus[k] += eps
-					minus[k] -= eps
-					dims := x.Shape().Dimensions
-					fd := (eval(tensors.FromFlatDataAndDimensions(plus, dims...)) - eval(tensors.FromFlatDataAndDimensions(minus, dims...))) / (2 * eps)
-					require.InDelta(t, fd, grad[k], 1e-8, "%s[%d]", name, k)
-				}
-			}
-			check("d lhs", lhs, dl, func(x *tensors.Tensor) float64 { return loss(x, rhs) })
-			check("d rhs", rhs, dr, func(x *tensors.Tensor) float64 { return loss(lhs, x) })
+			// And finite differences (the weights w held fixed).
+			checkGradients(t, func(in []*graph.Node) *graph.Node { return dotLoss(in[0], in[1], graph.Const(in[0].Graph(), w)) }, lhs, rhs)
 		})
 	}
 }
