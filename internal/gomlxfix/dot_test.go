@@ -37,7 +37,7 @@ func dotGradients(t *testing.T, vjp graph.VJP, lhs, rhs, w *tensors.Tensor) (dl,
 	return tensors.MustCopyFlatData[float64](outs[0]), tensors.MustCopyFlatData[float64](outs[1])
 }
 
-// TestDotVJP checks the replacement against GoMLX's stock gradient (where it has one) and central
+// TestDotVJP checks the replacement against GoMLX's stock gradient and central
 // finite differences, in float64, for every rank combination the backends' Dot takes.
 func TestDotVJP(t *testing.T) {
 	for i, c := range []struct {
