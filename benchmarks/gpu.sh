@@ -330,6 +330,12 @@ print(", ".join(out))' 2>/dev/null | tail -1)"
 	echo "versions: ${versions:-unknown}"
 	find_plugin || return 1
 	echo "GOMLX_BACKEND=$GOMLX_BACKEND"
+	# The plugin's own library dependencies (CUDA's it opens later, by name, from LD_LIBRARY_PATH).
+	local so="${GOMLX_BACKEND#xla:}"
+	so="${so%%,*}"
+	[ -f "$so" ] && command -v ldd >/dev/null && echo "ldd $(basename "$so"): $(ldd "$so" 2>&1 | grep -c 'not found') not found" &&
+		ldd "$so" 2>&1 | grep 'not found' | head -5
+	echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
 	echo "XLA_FLAGS=${XLA_FLAGS:-}"
 	echo "ptxas: $(command -v ptxas || echo none)"
 	if ! choose_set "$work"; then
