@@ -104,28 +104,8 @@ func TestDotGeneralVJP(t *testing.T) {
 			require.InDeltaSlice(t, sdl, dl, 1e-12, "d lhs vs stock")
 			require.InDeltaSlice(t, sdr, dr, 1e-12, "d rhs vs stock")
 
-			// Finite differences: the loss is bilinear, so the central difference is exact up to rounding.
-			lossExec, err := graph.NewExec(backend.MustShared(), lossFn(l))
-			require.NoError(t, err)
-			loss := func(lhs, rhs *tensors.Tensor) float64 {
-				return tensors.MustCopyFlatData[float64](lossExec.MustExec(lhs, rhs, w)[0])[0]
-			}
-			const eps = 1e-4
-			check := func(name string, x *tensors.Tensor, grad []float64, eval func(*tensors.Tensor) float64) {
-				flat := tensors.MustCopyFlatData[float64](x)
-				for k := range flat {
-					plus := append([]float64(nil), flat...)
-					minus := append([]float64(nil), flat...)
-					plus[k] += eps
-					minus[k] -= eps
-					dims := x.Shape().Dimensions
-					fd := (eval(tensors.FromFlatDataAndDimensions(plus, dims...)) -
-						eval(tensors.FromFlatDataAndDimensions(minus, dims...))) / (2 * eps)
-					require.InDelta(t, fd, grad[k], 1e-8, "%s[%d]: finite difference %g, gradient %g", name, k, fd, grad[k])
-				}
-			}
-			check("d lhs", lhs, dl, func(x *tensors.Tensor) float64 { return loss(x, rhs) })
-			check("d rhs", rhs, dr, func(x *tensors.Tensor) float64 { return loss(lhs, x) })
+			// And finite differences (the weights w held fixed).
+			checkGradients(t, func(in []*graph.Node) *graph.Node { return lossFn(l)(in[0], in[1], graph.Const(in[0].Graph(), w)) }, lhs, rhs)
 		})
 	}
 }
