@@ -232,9 +232,7 @@ func (r *TrainRun) Result(kind string, first, step float64, steps int, peakTFLOP
 	if r.chunked != nil {
 		res.Chunk = r.chunked.Chunk()
 	}
-	if peakTFLOPs > 0 {
-		res.MFU = res.FLOPsPerToken * res.TokensPerSec / (peakTFLOPs * 1e12)
-	}
+	res.MFU = transformer.MFU(res.FLOPsPerToken, res.TokensPerSec, peakTFLOPs)
 	return res
 }
 

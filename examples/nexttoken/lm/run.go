@@ -80,14 +80,6 @@ func (r Result) FinalLine() string {
 	return line
 }
 
-// mfu is model FLOPs utilisation: flopsPerToken · tokensPerSec over a peak in TFLOP/s; 0 without a peak.
-func mfu(flopsPerToken, tokensPerSec, peakTFLOPs float64) float64 {
-	if !(peakTFLOPs > 0) {
-		return 0
-	}
-	return flopsPerToken * tokensPerSec / (peakTFLOPs * 1e12)
-}
-
 // DefaultCorpus returns GOROOT/src, where the Go toolchain keeps its own source.
 func DefaultCorpus() (string, error) {
 	candidates := []string{}
@@ -282,7 +274,7 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 	history := meta.History
 	startStep := meta.Step + 1
 	bar := newProgress(o, stderr, startStep)
-	bar.mfu = func(tokensPerSec float64) float64 { return mfu(flopsPerToken, tokensPerSec, o.PeakTFLOPs) }
+	bar.mfu = func(tokensPerSec float64) float64 { return transformer.MFU(flopsPerToken, tokensPerSec, o.PeakTFLOPs) }
 	tokensPerStep := o.Batch * seq
 	var stepTimes []float64
 	var lastVal = math.NaN()
@@ -338,7 +330,7 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 	}
 
 	res = Result{Step: o.Steps, ValLoss: lastVal, History: history, TokensPerSec: medianRate(stepTimes, tokensPerStep)}
-	res.MFU = mfu(flopsPerToken, res.TokensPerSec, o.PeakTFLOPs)
+	res.MFU = transformer.MFU(flopsPerToken, res.TokensPerSec, o.PeakTFLOPs)
 	var sum float64
 	last := history[max(0, len(history)-10):]
 	for _, r := range last {
