@@ -98,13 +98,13 @@ type Instr struct {
 	Kind            string   // a fusion's kind and backend, a custom call's target, or the opcode
 	Bytes           int64    // of its output
 	Operands        []string // the names of the instructions it reads
+	Traffic         int64    // Bytes plus its distinct operands' bytes: each read once, the output written once
 }
 
 // Module is the entry computation of an HLO module.
 type Module struct {
 	Name  string
 	Entry []Instr
-	sizes map[string]int64 // output bytes by instruction name, for Traffic
 }
 
 var (
@@ -144,6 +144,22 @@ func parse(r io.Reader) (*Module, error) {
 	}
 	if len(m.Entry) == 0 {
 		return nil, errors.New("no ENTRY computation")
+	}
+	// Each instruction's traffic, from its operands' output sizes (an operand outside the entry
+	// computation counts nothing).
+	sizes := map[string]int64{}
+	for _, in := range m.Entry {
+		sizes[in.Name] = in.Bytes
+	}
+	for i, in := range m.Entry {
+		m.Entry[i].Traffic = in.Bytes
+		seen := map[string]bool{}
+		for _, o := range in.Operands {
+			if !seen[o] {
+				seen[o] = true
+				m.Entry[i].Traffic += sizes[o]
+			}
+		}
 	}
 	return m, nil
 }
@@ -267,25 +283,6 @@ func dtypeBytes(t string) int64 {
 	return int64(bits / 8)
 }
 
-// Traffic is what a kernel moves if it reads each operand once and writes its output once.
-func (m *Module) Traffic(in Instr) int64 {
-	if m.sizes == nil {
-		m.sizes = map[string]int64{}
-		for _, e := range m.Entry {
-			m.sizes[e.Name] = e.Bytes
-		}
-	}
-	t := in.Bytes
-	seen := map[string]bool{}
-	for _, o := range in.Operands {
-		if !seen[o] {
-			seen[o] = true
-			t += m.sizes[o]
-		}
-	}
-	return t
-}
-
 // write prints the summary; bandwidth in TB/s.
 func (m *Module) write(w io.Writer, path string, bandwidth float64) {
 	var kernels []Instr
@@ -299,9 +296,9 @@ func (m *Module) write(w io.Writer, path string, bandwidth float64) {
 		kernels = append(kernels, in)
 		count[in.Kind]++
 		bytes[in.Kind] += in.Bytes
-		traffic[in.Kind] += m.Traffic(in)
+		traffic[in.Kind] += in.Traffic
 		total += in.Bytes
-		moved += m.Traffic(in)
+		moved += in.Traffic
 	}
 	fmt.Fprintf(w, "%s\nmodule %s: %d entry instructions, %d kernels, their outputs %s\n",
 		path, m.Name, len(m.Entry), len(kernels), human(total))
@@ -322,10 +319,10 @@ func (m *Module) write(w io.Writer, path string, bandwidth float64) {
 		fmt.Fprintf(w, "  %5d  %10s  %10s  %s\n", count[k], human(bytes[k]), human(traffic[k]), k)
 	}
 	byTraffic := slices.Clone(kernels)
-	sort.SliceStable(byTraffic, func(i, j int) bool { return m.Traffic(byTraffic[i]) > m.Traffic(byTraffic[j]) })
+	sort.SliceStable(byTraffic, func(i, j int) bool { return byTraffic[i].Traffic > byTraffic[j].Traffic })
 	fmt.Fprintln(w, "\nmost traffic:")
 	for _, in := range byTraffic[:min(12, len(byTraffic))] {
-		fmt.Fprintf(w, "  %10s  %-28s %s  %s\n", human(m.Traffic(in)), in.Kind, in.Shape, in.Name)
+		fmt.Fprintf(w, "  %10s  %-28s %s  %s\n", human(in.Traffic), in.Kind, in.Shape, in.Name)
 	}
 	sort.SliceStable(kernels, func(i, j int) bool { return kernels[i].Bytes > kernels[j].Bytes })
 	fmt.Fprintln(w, "\nlargest outputs:")

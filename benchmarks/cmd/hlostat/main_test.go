@@ -51,9 +51,9 @@ func TestParseAndReport(t *testing.T) {
 	require.Equal(t, []string{"get-tuple-element.4", "Arg_1.2"}, kinds["fusion kCustom __triton_gemm"].Operands)
 	require.Equal(t, []string{"custom-call.3"}, kinds["get-tuple-element"].Operands)
 	require.Equal(t, []string{"loop_fusion", "c"}, kinds["reduce"].Operands)
-	require.Equal(t, int64(4*16*2+1024)+128+256, m.Traffic(kinds["custom-call __cublas$lt$matmul"]))
-	require.Equal(t, int64(4*16*2)*2+256, m.Traffic(kinds["fusion kCustom __triton_gemm"]))
-	require.Equal(t, int64(4)+128, m.Traffic(kinds["reduce"]), "an operand not in the entry (%c) counts nothing")
+	require.Equal(t, int64(4*16*2+1024)+128+256, kinds["custom-call __cublas$lt$matmul"].Traffic)
+	require.Equal(t, int64(4*16*2)*2+256, kinds["fusion kCustom __triton_gemm"].Traffic)
+	require.Equal(t, int64(4)+128, kinds["reduce"].Traffic, "an operand not in the entry (%c) counts nothing")
 
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "module_0001.small.sm_9.0_gpu_after_optimizations.txt"), []byte("HloModule x\nENTRY %e () -> f32[] {\n  ROOT %c = f32[] constant(0)\n}\n"), 0o644))
