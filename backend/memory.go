@@ -68,18 +68,24 @@ func TrackMemory(b backends.Backend) (backends.Backend, *MemoryTracker) {
 	return &trackedBackend{Backend: b, tracker: t}, t
 }
 
-// underlying returns the backend under bitter's own wrappers ([EmulateTF32], [TrackMemory]).
-func underlying(b backends.Backend) backends.Backend {
-	for {
-		switch w := b.(type) {
-		case tf32Backend:
-			b = w.Backend
-		case *trackedBackend:
-			b = w.Backend
-		default:
-			return b
-		}
+// unwrap returns the backend one of bitter's own wrappers ([EmulateTF32], [TrackMemory]) holds, or
+// nil when b is none of them.
+func unwrap(b backends.Backend) backends.Backend {
+	switch w := b.(type) {
+	case tf32Backend:
+		return w.Backend
+	case *trackedBackend:
+		return w.Backend
 	}
+	return nil
+}
+
+// underlying returns the backend under all of bitter's own wrappers.
+func underlying(b backends.Backend) backends.Backend {
+	for u := unwrap(b); u != nil; u = unwrap(b) {
+		b = u
+	}
+	return b
 }
 
 // isXLA says whether b is GoMLX's XLA backend; set with compiledMemory.

@@ -22,13 +22,13 @@ const EmulateTF32EnvVar = "BITTER_EMULATE_TF32"
 // Tests compare float32 results with their references at tolerances that allow for it when TF32
 // reports true. It is also true for a backend made by [EmulateTF32].
 func TF32(b backends.Backend) bool {
-	if _, ok := b.(tf32Backend); ok {
-		return true
+	for w := b; w != nil; w = unwrap(w) {
+		if _, ok := w.(tf32Backend); ok {
+			return true
+		}
 	}
-	if t, ok := b.(*trackedBackend); ok {
-		return TF32(t.Backend)
-	}
-	return b.Name() == "xla" && cudaPlugin(b.Description())
+	u := underlying(b)
+	return u.Name() == "xla" && cudaPlugin(u.Description())
 }
 
 // cudaPlugin reports whether an XLA backend's description, "xla:<plugin> - PJRT ...", names a CUDA
