@@ -1,0 +1,21 @@
+package sgemm
+
+import (
+	"os"
+
+	"golang.org/x/sys/cpu"
+)
+
+// useAsm: the CPU has AVX2 and FMA, and BITTER_SGEMM_GO is not set (it forces the Go kernel, for
+// comparisons).
+var useAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA && os.Getenv("BITTER_SGEMM_GO") == ""
+
+// kern2x4AVX2 is kernel2x4 in AVX2/FMA assembly (kernel_amd64.s); k must be a positive multiple of 8.
+//
+//go:noescape
+func kern2x4AVX2(a *float32, lda int, b *float32, ldb, k int, out *float32, ldo int)
+
+// kern1x4AVX2 is kernel1x4 in AVX2/FMA assembly; k must be a positive multiple of 8.
+//
+//go:noescape
+func kern1x4AVX2(a, b *float32, ldb, k int, out *float32)

@@ -1,0 +1,106 @@
+#include "textflag.h"
+
+// Eight-lane sums of a row of a against four rows of b, reduced to four floats and added to out.
+// Registers: SI, R12 rows of a; DI, R9, R10, R11 rows of b; R13 the byte offset along k, CX its end.
+
+// HSUM4 reduces four eight-lane sums (y0..y3) to their four totals in the low 128 bits of y0 (x0),
+// in the order [y0, y1, y2, y3], using tmp as scratch; y1 and y2 are overwritten.
+#define HSUM4(y0, y1, y2, y3, x0, tmpx) \
+	VHADDPS y1, y0, y0 \
+	VHADDPS y3, y2, y2 \
+	VHADDPS y2, y0, y0 \
+	VEXTRACTF128 $1, y0, tmpx \
+	VADDPS tmpx, x0, x0
+
+// func kern2x4AVX2(a *float32, lda int, b *float32, ldb, k int, out *float32, ldo int)
+TEXT ·kern2x4AVX2(SB), NOSPLIT, $0-56
+	MOVQ a+0(FP), SI
+	MOVQ lda+8(FP), AX
+	SHLQ $2, AX
+	MOVQ b+16(FP), DI
+	MOVQ ldb+24(FP), BX
+	SHLQ $2, BX
+	MOVQ k+32(FP), CX
+	SHLQ $2, CX
+	MOVQ out+40(FP), DX
+	MOVQ ldo+48(FP), R8
+	SHLQ $2, R8
+
+	LEAQ (SI)(AX*1), R12
+	LEAQ (DI)(BX*1), R9
+	LEAQ (R9)(BX*1), R10
+	LEAQ (R10)(BX*1), R11
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	XORQ R13, R13
+
+loop2:
+	VMOVUPS (SI)(R13*1), Y8
+	VMOVUPS (R12)(R13*1), Y9
+	VMOVUPS (DI)(R13*1), Y10
+	VFMADD231PS Y10, Y8, Y0
+	VFMADD231PS Y10, Y9, Y4
+	VMOVUPS (R9)(R13*1), Y11
+	VFMADD231PS Y11, Y8, Y1
+	VFMADD231PS Y11, Y9, Y5
+	VMOVUPS (R10)(R13*1), Y10
+	VFMADD231PS Y10, Y8, Y2
+	VFMADD231PS Y10, Y9, Y6
+	VMOVUPS (R11)(R13*1), Y11
+	VFMADD231PS Y11, Y8, Y3
+	VFMADD231PS Y11, Y9, Y7
+	ADDQ $32, R13
+	CMPQ R13, CX
+	JLT loop2
+
+	HSUM4(Y0, Y1, Y2, Y3, X0, X8)
+	VADDPS (DX), X0, X0
+	VMOVUPS X0, (DX)
+	HSUM4(Y4, Y5, Y6, Y7, X4, X9)
+	VADDPS (DX)(R8*1), X4, X4
+	VMOVUPS X4, (DX)(R8*1)
+	VZEROUPPER
+	RET
+
+// func kern1x4AVX2(a, b *float32, ldb, k int, out *float32)
+TEXT ·kern1x4AVX2(SB), NOSPLIT, $0-40
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DI
+	MOVQ ldb+16(FP), BX
+	SHLQ $2, BX
+	MOVQ k+24(FP), CX
+	SHLQ $2, CX
+	MOVQ out+32(FP), DX
+
+	LEAQ (DI)(BX*1), R9
+	LEAQ (R9)(BX*1), R10
+	LEAQ (R10)(BX*1), R11
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ R13, R13
+
+loop1:
+	VMOVUPS (SI)(R13*1), Y8
+	VFMADD231PS (DI)(R13*1), Y8, Y0
+	VFMADD231PS (R9)(R13*1), Y8, Y1
+	VFMADD231PS (R10)(R13*1), Y8, Y2
+	VFMADD231PS (R11)(R13*1), Y8, Y3
+	ADDQ $32, R13
+	CMPQ R13, CX
+	JLT loop1
+
+	HSUM4(Y0, Y1, Y2, Y3, X0, X8)
+	VADDPS (DX), X0, X0
+	VMOVUPS X0, (DX)
+	VZEROUPPER
+	RET

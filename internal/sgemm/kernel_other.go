@@ -1,0 +1,14 @@
+//go:build !amd64
+
+package sgemm
+
+// useAsm is false: the assembly kernel is written for amd64 only.
+var useAsm = false
+
+func kern2x4AVX2(a *float32, lda int, b *float32, ldb, k int, out *float32, ldo int) {
+	panic("sgemm: no assembly kernel on this architecture")
+}
+
+func kern1x4AVX2(a, b *float32, ldb, k int, out *float32) {
+	panic("sgemm: no assembly kernel on this architecture")
+}
