@@ -13,16 +13,26 @@ import (
 
 	"github.com/bitterlesson/bitter/attention"
 	"github.com/bitterlesson/bitter/backend"
+	"github.com/bitterlesson/bitter/internal/simplegofix"
 )
 
 func TestConfig(t *testing.T) {
+	fast := "," + backend.FastDotOption
+	if simplegofix.Installed() != nil { // BITTER_STOCK_DOT=1
+		fast = ""
+	}
 	t.Setenv(backend.EnvVar, "")
-	require.Equal(t, backend.DefaultConfig, backend.Config())
+	require.Equal(t, backend.DefaultConfig+fast, backend.Config())
 	t.Setenv(backend.EnvVar, "  go:ops_sequential ")
-	require.Equal(t, "go:ops_sequential", backend.Config())
+	require.Equal(t, "go:ops_sequential"+fast, backend.Config())
 	// A bare "go" would run GoMLX's deadlocking default mode: it means DefaultConfig.
 	t.Setenv(backend.EnvVar, "go")
-	require.Equal(t, backend.DefaultConfig, backend.Config())
+	require.Equal(t, backend.DefaultConfig+fast, backend.Config())
+	// A configuration that picks simplego's DotGeneral path keeps it; XLA's gets nothing added.
+	t.Setenv(backend.EnvVar, "go:dotgeneral_large")
+	require.Equal(t, "go:dotgeneral_large", backend.Config())
+	t.Setenv(backend.EnvVar, "xla:cuda")
+	require.Equal(t, "xla:cuda", backend.Config())
 }
 
 func TestDefaultIsPureGo(t *testing.T) {
@@ -40,7 +50,8 @@ func TestBadConfigIsAnError(t *testing.T) {
 	_, err := backend.NewWithConfig("nosuch:thing")
 	require.ErrorContains(t, err, `backend "nosuch" (from GOMLX_BACKEND="nosuch:thing") is not compiled in; available:`)
 	_, err = backend.NewWithConfig("go:no_such_option")
-	require.ErrorContains(t, err, `backend "go:no_such_option" failed to start`)
+	require.ErrorContains(t, err, `backend "go:no_such_option`) // (bitter's FastDotOption may follow)
+	require.ErrorContains(t, err, `failed to start: unknown configuration option "no_such_option"`)
 }
 
 // TestDefaultDoesNotDeadlock runs the training step of a small causal attention layer under

@@ -1,0 +1,216 @@
+// Package simplegofix replaces the float32 matrix-multiply kernels of GoMLX v0.26.0's pure-Go
+// backend (simplego) with package internal/sgemm's, which on amd64 with AVX2 and FMA run about ten
+// times as many FLOP/s per core as the backend's scalar Go loops (go test -bench . ./internal/sgemm).
+// Package backend imports it, so every program that gets its backend there runs the faster kernels;
+// set BITTER_STOCK_DOT=1 to keep GoMLX's own (for comparisons).
+//
+// simplego runs a DotGeneral in one of two ways, both over operands it has already normalised to
+// rows of the contracting axis, out[b, i, j] = Σ_p lhs[b, i, p]·rhs[b, j, p]:
+//
+//   - large products in square blocks (32x32 for float32), a kernel adding one block product into
+//     an output block, called from its parallel block recursion;
+//   - small ones (up to 16 blocks of output per batch element) whole, one call per slice of the
+//     batch.
+//
+// It looks both kernels up per dtype in registries it keeps for exactly this (DTypeMap, with
+// priorities for "architecture" and "user" overrides), but v0.26 does not export the two registries
+// or the kernels' parameter types. This package reaches them with go:linkname and reflection, checks
+// every type it relies on, and installs nothing when one differs: a GoMLX upgrade that renames them
+// falls back to the stock kernels and fails TestInstalled, instead of crashing. Everything else
+// (packing, blocking, parallelism, bfloat16) stays GoMLX's.
+//
+// Upstream wrote the same kind of kernel later (simplego/packgemm); when the pinned GoMLX has it,
+// measure, and delete this package if it is as fast.
+package simplegofix
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/gomlx/gomlx/backends/simplego"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+
+	"github.com/bitterlesson/bitter/internal/sgemm"
+)
+
+//go:linkname blockKernels github.com/gomlx/gomlx/backends/simplego.dotGeneralKernelDTypeMap
+var blockKernels *simplego.DTypeMap
+
+//go:linkname normalizers github.com/gomlx/gomlx/backends/simplego.dotGeneralNormalizeShapeDTypeMap
+var normalizers *simplego.DTypeMap
+
+//go:linkname smallKernels github.com/gomlx/gomlx/backends/simplego.dotGeneralNormalizedDTypeMap
+var smallKernels *simplego.DTypeMap
+
+// StockEnvVar, when set to a non-empty value, keeps GoMLX's own kernels.
+const StockEnvVar = "BITTER_STOCK_DOT"
+
+// installErr says why the kernels were not installed (nil when they were).
+var installErr = install()
+
+// Installed reports whether the pure-Go backend runs this package's float32 kernels, and if not, why.
+func Installed() error { return installErr }
+
+// Accelerated reports whether those kernels are the AVX2/FMA assembly ones (else portable Go).
+func Accelerated() bool { return installErr == nil && sgemm.Accelerated() }
+
+// uses counts the calls of each replacement (the block-kernel builder, once per DotGeneral; the small
+// kernel, once per slice of the batch), for tests.
+var uses [2]atomic.Int64
+
+// stockNormalize is simplego's own float32 normalisation, which the replacement falls back to (and
+// tests compare with).
+var stockNormalize normalizeFunc
+
+// priorityUser is simplego's registerPriority for "custom user overrides".
+const priorityUser = 100
+
+func install() error {
+	if os.Getenv(StockEnvVar) != "" {
+		return fmt.Errorf("%s is set", StockEnvVar)
+	}
+	if blockKernels == nil || smallKernels == nil || normalizers == nil {
+		return fmt.Errorf("simplego's DotGeneral kernel registries are not where GoMLX v0.26.0 keeps them")
+	}
+	f32 := dtypes.Float32
+	block, err := blockKernel(blockKernels.Map[f32])
+	if err != nil {
+		return err
+	}
+	small, err := smallKernel(smallKernels.Map[f32])
+	if err != nil {
+		return err
+	}
+	var ok bool
+	stockNormalize, ok = normalizers.Map[f32].(normalizeFunc)
+	if !ok {
+		return fmt.Errorf("simplego's operand normalisation is %T, not %T", normalizers.Map[f32], stockNormalize)
+	}
+	blockKernels.Map[f32], smallKernels.Map[f32], normalizers.Map[f32] = block, small, normalizer(stockNormalize)
+	for _, m := range []*simplego.DTypeMap{blockKernels, smallKernels, normalizers} {
+		m.Priority[f32] = priorityUser
+	}
+	return nil
+}
+
+var bufferType = reflect.TypeFor[*simplego.Buffer]()
+
+// flatIndex is the index of simplego.Buffer's `flat` field (its data: a []T held as `any`).
+var flatIndex = func() int {
+	f, ok := bufferType.Elem().FieldByName("flat")
+	if !ok || f.Type.Kind() != reflect.Interface {
+		return -1
+	}
+	return f.Index[0]
+}()
+
+// float32s is a buffer's data. The caller has checked the dtype (simplego looks the kernels up by
+// it); a buffer holding anything but a []float32 panics.
+func float32s(b *simplego.Buffer) []float32 {
+	flat := reflect.ValueOf(b).Elem().Field(flatIndex).Elem()
+	if flat.Kind() != reflect.Slice || flat.Type().Elem().Kind() != reflect.Float32 {
+		panic(fmt.Sprintf("simplegofix: buffer data is %s, not []float32", flat.Type()))
+	}
+	return unsafe.Slice((*float32)(flat.UnsafePointer()), flat.Len())
+}
+
+// blockKernel builds a replacement for stock, simplego's float32 block-kernel builder:
+//
+//	func(lhs, rhs, output *Buffer, blockDim int) kernelFuncType
+//	type kernelFuncType func(lhsBlockIdx, rhsBlockIdx, outputBlockIdx int)
+//
+// The kernel adds the product of lhs block L and rhs block R (each blockDim rows of blockDim
+// contracting elements) into output block O: O[i, j] += Σ_p L[i, p]·R[j, p].
+func blockKernel(stock any) (any, error) {
+	bt := reflect.TypeOf(stock)
+	intT := reflect.TypeFor[int]()
+	if flatIndex < 0 || bt == nil || bt.Kind() != reflect.Func || bt.NumIn() != 4 || bt.NumOut() != 1 ||
+		bt.In(0) != bufferType || bt.In(1) != bufferType || bt.In(2) != bufferType || bt.In(3) != intT {
+		return nil, fmt.Errorf("simplego's block kernel builder is %v, not func(lhs, rhs, output *Buffer, blockDim int) kernelFuncType", bt)
+	}
+	kt := bt.Out(0)
+	if kt.Kind() != reflect.Func || kt.NumIn() != 3 || kt.NumOut() != 0 || kt.In(0) != intT || kt.In(1) != intT || kt.In(2) != intT {
+		return nil, fmt.Errorf("simplego's block kernel is %v, not func(lhsBlockIdx, rhsBlockIdx, outputBlockIdx int)", kt)
+	}
+	build := func(args []reflect.Value) []reflect.Value {
+		lhs := float32s(args[0].Interface().(*simplego.Buffer))
+		rhs := float32s(args[1].Interface().(*simplego.Buffer))
+		out := float32s(args[2].Interface().(*simplego.Buffer))
+		dim := int(args[3].Int())
+		uses[0].Add(1)
+		size := dim * dim
+		kernel := func(lhsBlock, rhsBlock, outBlock int) {
+			sgemm.DotNT(out[outBlock*size:(outBlock+1)*size], lhs[lhsBlock*size:(lhsBlock+1)*size],
+				rhs[rhsBlock*size:(rhsBlock+1)*size], dim, dim, dim, dim, dim, dim)
+		}
+		return []reflect.Value{reflect.ValueOf(kernel).Convert(kt)}
+	}
+	return reflect.MakeFunc(bt, build).Interface(), nil
+}
+
+// smallKernel builds a replacement for stock, simplego's float32 kernel of small products:
+//
+//	func(lhs, rhs, output *Buffer, params *dotGeneralNodeData, batchStartIdx, batchEndIdx int)
+//
+// over lhs [batch, lhsCross, contracting] and rhs [batch, rhsCross, contracting] (flat data in
+// that order, whatever their shapes say), into output [batch, lhsCross, rhsCross], for the batch
+// elements [batchStartIdx, batchEndIdx).
+func smallKernel(stock any) (any, error) {
+	st := reflect.TypeOf(stock)
+	intT := reflect.TypeFor[int]()
+	if flatIndex < 0 || st == nil || st.Kind() != reflect.Func || st.NumIn() != 6 || st.NumOut() != 0 ||
+		st.In(0) != bufferType || st.In(1) != bufferType || st.In(2) != bufferType ||
+		st.In(3).Kind() != reflect.Pointer || st.In(4) != intT || st.In(5) != intT {
+		return nil, fmt.Errorf("simplego's small-product kernel is %v, not func(lhs, rhs, output *Buffer, params *dotGeneralNodeData, batchStart, batchEnd int)", st)
+	}
+	params := st.In(3).Elem()
+	var sizes [4][]int // field indices of batchSize, lhsCrossSize, rhsCrossSize, contractingSize
+	for i, name := range []string{"batchSize", "lhsCrossSize", "rhsCrossSize", "contractingSize"} {
+		f, ok := params.FieldByName(name)
+		if !ok || f.Type != intT {
+			return nil, fmt.Errorf("simplego's %v has no int field %s", params, name)
+		}
+		sizes[i] = f.Index
+	}
+	run := func(args []reflect.Value) []reflect.Value {
+		lhs := float32s(args[0].Interface().(*simplego.Buffer))
+		rhs := float32s(args[1].Interface().(*simplego.Buffer))
+		out := float32s(args[2].Interface().(*simplego.Buffer))
+		p := args[3].Elem()
+		uses[1].Add(1)
+		size := func(i int) int { return int(p.FieldByIndex(sizes[i]).Int()) }
+		batch, m, n, k := size(0), size(1), size(2), size(3)
+		for b := int(args[4].Int()); b < int(args[5].Int()); b++ {
+			product(out[b*m*n:(b+1)*m*n], lhs[b*m*k:(b+1)*m*k], rhs[b*n*k:(b+1)*n*k], m, n, k, batch)
+		}
+		return nil
+	}
+	return reflect.MakeFunc(st, run).Interface(), nil
+}
+
+// minParallelFLOPs: below this a product runs on one goroutine (about 0.1 ms of one core's work).
+const minParallelFLOPs = 1 << 22
+
+// product is out += lhs·rhsᵀ for one element of a batch of batch. simplego already runs the batch
+// elements in parallel; when there are fewer of them than CPUs, the rows of a large product are
+// split among goroutines as well (each writes its own rows of out, so the result does not depend on
+// the split).
+func product(out, lhs, rhs []float32, m, n, k, batch int) {
+	parts := min(runtime.GOMAXPROCS(0)/max(batch, 1), m/2, 2*m*n*k/minParallelFLOPs)
+	if parts <= 1 {
+		sgemm.DotNT(out, lhs, rhs, m, n, k, k, k, n)
+		return
+	}
+	rows := (m/parts + 1) &^ 1 // even, so the kernel's tiles of two rows stay whole
+	var wg sync.WaitGroup
+	for i0 := 0; i0 < m; i0 += rows {
+		i1 := min(i0+rows, m)
+		wg.Go(func() { sgemm.DotNT(out[i0*n:i1*n], lhs[i0*k:i1*k], rhs, i1-i0, n, k, k, k, n) })
+	}
+	wg.Wait()
+}

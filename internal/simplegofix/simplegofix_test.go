@@ -1,0 +1,117 @@
+package simplegofix_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bitterlesson/bitter/backend"
+	"github.com/bitterlesson/bitter/internal/simplegofix"
+)
+
+// TestInstalled fails when the kernels could not be installed: after a GoMLX upgrade that moved
+// what this package reaches into, it says what changed.
+func TestInstalled(t *testing.T) {
+	if os.Getenv(simplegofix.StockEnvVar) != "" {
+		t.Skipf("%s is set", simplegofix.StockEnvVar)
+	}
+	if err := simplegofix.Installed(); err != nil {
+		t.Fatalf("float32 kernels not installed: %v", err)
+	}
+	if runtime.GOARCH == "amd64" {
+		t.Logf("AVX2/FMA assembly: %v", simplegofix.Accelerated())
+	}
+}
+
+type layout struct {
+	name                  string
+	lhsDims, rhsDims      []int
+	lhsContract, lhsBatch []int
+	rhsContract, rhsBatch []int
+}
+
+var layouts = []layout{
+	{"attention_scores", []int{2, 37, 3, 20}, []int{2, 41, 3, 20}, []int{3}, []int{0, 2}, []int{3}, []int{0, 2}},
+	{"two_contracting_permuted", []int{13, 4, 5}, []int{5, 4, 11}, []int{1, 2}, nil, []int{1, 0}, nil},
+	{"matmul", []int{150, 70}, []int{70, 130}, []int{1}, nil, []int{0}, nil},
+	{"weight_gradient", []int{300, 150}, []int{300, 131}, []int{0}, nil, []int{0}, nil},
+	{"batch_axes_reordered", []int{2, 140, 3, 33}, []int{3, 150, 2, 33}, []int{3}, []int{0, 2}, []int{3}, []int{2, 0}},
+	// Large enough (2·m·n·k ≥ 2^22) for the small-product path to split the rows among goroutines.
+	{"rows_split", []int{301, 192}, []int{192, 77}, []int{1}, nil, []int{0}, nil},
+}
+
+func random(rng *rand.Rand, dims []int) []float64 {
+	size := 1
+	for _, d := range dims {
+		size *= d
+	}
+	x := make([]float64, size)
+	for i := range x {
+		x[i] = rng.NormFloat64()
+	}
+	return x
+}
+
+// TestDotGeneralAgainstFloat64 runs float32 DotGenerals through both of simplego's paths (so through
+// both replaced kernels) and compares them with the same DotGeneral in float64, which GoMLX's own
+// kernels compute.
+func TestDotGeneralAgainstFloat64(t *testing.T) {
+	if err := simplegofix.Installed(); err != nil {
+		t.Skip(err)
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, path := range []string{"dotgeneral_large", "dotgeneral_small"} {
+		b, err := backend.NewWithConfig("go:parallelism=-1," + path)
+		require.NoError(t, err)
+		defer b.Finalize()
+		for _, l := range layouts {
+			t.Run(path+"/"+l.name, func(t *testing.T) {
+				lhs64, rhs64 := random(rng, l.lhsDims), random(rng, l.rhsDims)
+				lhs32, rhs32 := make([]float32, len(lhs64)), make([]float32, len(rhs64))
+				for i := range lhs64 {
+					lhs32[i] = float32(lhs64[i])
+					lhs64[i] = float64(lhs32[i])
+				}
+				for i := range rhs64 {
+					rhs32[i] = float32(rhs64[i])
+					rhs64[i] = float64(rhs32[i])
+				}
+				dot := func(lhs, rhs *graph.Node) *graph.Node {
+					return graph.DotGeneral(lhs, l.lhsContract, l.lhsBatch, rhs, l.rhsContract, l.rhsBatch)
+				}
+				block0, small0 := simplegofix.Uses()
+				got := graph.MustExecOnce(b, dot,
+					tensors.FromFlatDataAndDimensions(lhs32, l.lhsDims...), tensors.FromFlatDataAndDimensions(rhs32, l.rhsDims...))
+				block1, small1 := simplegofix.Uses()
+				if path == "dotgeneral_large" {
+					require.Equal(t, block0+1, block1, "the block kernel's builder ran once")
+				} else {
+					require.Greater(t, small1, small0, "the small-product kernel ran (once per slice of the batch)")
+				}
+				want := graph.MustExecOnce(b, dot,
+					tensors.FromFlatDataAndDimensions(lhs64, l.lhsDims...), tensors.FromFlatDataAndDimensions(rhs64, l.rhsDims...))
+				require.Equal(t, dtypes.Float32, got.DType())
+				require.Equal(t, want.Shape().Dimensions, got.Shape().Dimensions)
+				g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float64](want)
+				contract := 1
+				for _, a := range l.lhsContract {
+					contract *= l.lhsDims[a]
+				}
+				// Terms are products of two standard normals: the sum's float32 error grows like √k.
+				tol := 1e-6 * float64(contract)
+				for i := range g {
+					if d := math.Abs(float64(g[i]) - w[i]); d > tol {
+						t.Fatalf("element %d: float32 %g, float64 %g (|diff| %g > %g)", i, g[i], w[i], d, tol)
+					}
+				}
+			})
+		}
+	}
+}
