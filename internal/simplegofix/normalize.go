@@ -119,39 +119,31 @@ func asSwap(dims, contractingAxes, batchAxes []int) (swap, bool) {
 	return s, true
 }
 
-// copy writes dst[o, j, i, r] = src[o, i, j, r] for o < outer, i < x, j < y, r < inner, in
-// parallel over o and bands of i when it is large.
+// copy writes dst[o, j, i, r] = src[o, i, j, r] for o < outer, i < x, j < y, r < inner. A large
+// copy runs in parallel, over the planes o and, when there are fewer planes than CPUs, over bands
+// of rows i.
 func (s swap) copy(dst, src []float32) {
-	const tile = 32 // a 32x32 tile of each side (4 KiB) stays in the L1 cache
 	plane := s.x * s.y * s.inner
 	// part copies rows [i0, i1) of plane o.
 	part := func(o, i0, i1 int) {
 		src, dst := src[o*plane:(o+1)*plane], dst[o*plane:(o+1)*plane]
-		if s.inner > 1 {
-			n := s.inner
-			for i := i0; i < i1; i++ {
-				for j := range s.y {
-					copy(dst[(j*s.x+i)*n:(j*s.x+i+1)*n], src[(i*s.y+j)*n:(i*s.y+j+1)*n])
-				}
-			}
+		if s.inner == 1 {
+			transpose(dst, src, s.x, s.y, i0, i1)
 			return
 		}
-		for t0 := i0; t0 < i1; t0 += tile {
-			for j0 := 0; j0 < s.y; j0 += tile {
-				for i := t0; i < min(t0+tile, i1); i++ {
-					row := src[i*s.y : (i+1)*s.y]
-					for j := j0; j < min(j0+tile, s.y); j++ {
-						dst[j*s.x+i] = row[j]
-					}
-				}
+		n := s.inner
+		for i := i0; i < i1; i++ {
+			for j := range s.y {
+				copy(dst[(j*s.x+i)*n:(j*s.x+i+1)*n], src[(i*s.y+j)*n:(i*s.y+j+1)*n])
 			}
 		}
 	}
+	const minElems, minRows = 1 << 16, 32 // below these a copy or a band is not worth a goroutine
 	bands := 1
-	if total := plane * s.outer; total >= 1<<16 {
-		bands = max(1, min(runtime.GOMAXPROCS(0)/s.outer, s.x/tile))
+	if plane*s.outer >= minElems {
+		bands = max(1, min(runtime.GOMAXPROCS(0)/s.outer, s.x/minRows))
 	}
-	if bands == 1 && (s.outer == 1 || plane*s.outer < 1<<16) {
+	if plane*s.outer < minElems || (s.outer == 1 && bands == 1) {
 		for o := range s.outer {
 			part(o, 0, s.x)
 		}
@@ -165,4 +157,39 @@ func (s swap) copy(dst, src []float32) {
 		}
 	}
 	wg.Wait()
+}
+
+// transpose writes dst[j*x+i] = src[i*y+j] for rows i0 <= i < i1 of src (x rows of y), in 4x4
+// blocks held in registers, blocks visited in 32x32 tiles.
+func transpose(dst, src []float32, x, y, i0, i1 int) {
+	const tile = 32
+	for t0 := i0; t0 < i1; t0 += tile {
+		t1 := min(t0+tile, i1)
+		for u0 := 0; u0 < y; u0 += tile {
+			u1 := min(u0+tile, y)
+			i := t0
+			for ; i+4 <= t1; i += 4 {
+				r0, r1, r2, r3 := src[i*y:(i+1)*y], src[(i+1)*y:(i+2)*y], src[(i+2)*y:(i+3)*y], src[(i+3)*y:(i+4)*y]
+				j := u0
+				for ; j+4 <= u1; j += 4 {
+					a, b, c, d := r0[j:j+4], r1[j:j+4], r2[j:j+4], r3[j:j+4]
+					w0, w1, w2, w3 := dst[j*x+i:j*x+i+4], dst[(j+1)*x+i:(j+1)*x+i+4], dst[(j+2)*x+i:(j+2)*x+i+4], dst[(j+3)*x+i:(j+3)*x+i+4]
+					w0[0], w0[1], w0[2], w0[3] = a[0], b[0], c[0], d[0]
+					w1[0], w1[1], w1[2], w1[3] = a[1], b[1], c[1], d[1]
+					w2[0], w2[1], w2[2], w2[3] = a[2], b[2], c[2], d[2]
+					w3[0], w3[1], w3[2], w3[3] = a[3], b[3], c[3], d[3]
+				}
+				for ; j < u1; j++ {
+					w := dst[j*x+i : j*x+i+4]
+					w[0], w[1], w[2], w[3] = r0[j], r1[j], r2[j], r3[j]
+				}
+			}
+			for ; i < t1; i++ {
+				row := src[i*y : (i+1)*y]
+				for j := u0; j < u1; j++ {
+					dst[j*x+i] = row[j]
+				}
+			}
+		}
+	}
 }
