@@ -45,10 +45,10 @@ const EnvVar = backends.ConfigEnvVar
 const DefaultConfig = "go:parallelism=-1"
 
 // Config returns the backend configuration [New] would use: GOMLX_BACKEND when set and non-empty,
-// else [DefaultConfig], with [FastDotOption] added to a pure-Go one. A bare `go` names the pure-Go backend and gets [DefaultConfig] too: with
-// no options GoMLX v0.26 runs it in the mode that deadlocks (seen here: a training step that never
-// finished, and the benchmark grid's first cell under GOMLX_BACKEND=go). Options after the colon
-// (`go:ops_sequential`) are passed on as given.
+// else [DefaultConfig]; a pure-Go one gets [FastDotOption] added. A bare `go` names the pure-Go
+// backend and gets [DefaultConfig] too: with no options GoMLX v0.26 runs it in the mode that
+// deadlocks (seen here: a training step that never finished, and the benchmark grid's first cell
+// under GOMLX_BACKEND=go). Options after the colon (`go:ops_sequential`) are passed on as given.
 func Config() string {
 	if c := strings.TrimSpace(os.Getenv(EnvVar)); c != "" {
 		return resolve(c)
@@ -77,7 +77,8 @@ func resolve(config string) string {
 // DotGeneral down simplego's path for small products, which hands bitter's kernel whole rows, where
 // its path for large products copies operands into 32x32 blocks and calls the kernel per block.
 // Measured on 2 cores (AMD EPYC, 2026-11-27), the 1M-parameter transformer's training step at T=64:
-// 1,228 tokens/s with GoMLX's kernels, 2,880 with bitter's in 32x32 blocks, 3,807 with this option.
+// 1,228 tokens/s with GoMLX's kernels, 2,880 with bitter's in 32x32 blocks, 3,807 with this option
+// (4,242 once bitter's operand transposition replaced GoMLX's as well).
 const FastDotOption = "dotgeneral_small"
 
 // New returns a new backend for [Config]. It fails with a message that names the configuration
