@@ -13,11 +13,13 @@
 //     batch.
 //
 // It looks both kernels up per dtype in registries it keeps for exactly this (DTypeMap, with
-// priorities for "architecture" and "user" overrides), but v0.26 does not export the two registries
-// or the kernels' parameter types. This package reaches them with go:linkname and reflection, checks
+// priorities for "architecture" and "user" overrides), and so the transposition that lays operands
+// out in rows of the contracting axis (normalize.go). v0.26 exports neither those three registries
+// nor the kernels' parameter types. This package reaches them with go:linkname and reflection, checks
 // every type it relies on, and installs nothing when one differs: a GoMLX upgrade that renames them
-// falls back to the stock kernels and fails TestInstalled, instead of crashing. Everything else
-// (packing, blocking, parallelism, bfloat16) stays GoMLX's.
+// falls back to the stock kernels and fails TestInstalled, instead of crashing. Everything else (the
+// choice of path, packing into blocks, bfloat16 and float64 products, every other op) stays GoMLX's;
+// package backend picks the path for whole products (backend.FastDotOption).
 //
 // Upstream wrote the same kind of kernel later (simplego/packgemm); when the pinned GoMLX has it,
 // measure, and delete this package if it is as fast.
