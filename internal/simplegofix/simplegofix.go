@@ -100,7 +100,10 @@ func install() error {
 	return nil
 }
 
-var bufferType = reflect.TypeFor[*simplego.Buffer]()
+var (
+	bufferType = reflect.TypeFor[*simplego.Buffer]()
+	intType    = reflect.TypeFor[int]()
+)
 
 // flatIndex is the index of simplego.Buffer's `flat` field (its data: a []T held as `any`).
 var flatIndex = func() int {
@@ -130,13 +133,12 @@ func float32s(b *simplego.Buffer) []float32 {
 // contracting elements) into output block O: O[i, j] += Σ_p L[i, p]·R[j, p].
 func blockKernel(stock any) (any, error) {
 	bt := reflect.TypeOf(stock)
-	intT := reflect.TypeFor[int]()
 	if flatIndex < 0 || bt == nil || bt.Kind() != reflect.Func || bt.NumIn() != 4 || bt.NumOut() != 1 ||
-		bt.In(0) != bufferType || bt.In(1) != bufferType || bt.In(2) != bufferType || bt.In(3) != intT {
+		bt.In(0) != bufferType || bt.In(1) != bufferType || bt.In(2) != bufferType || bt.In(3) != intType {
 		return nil, fmt.Errorf("simplego's block kernel builder is %v, not func(lhs, rhs, output *Buffer, blockDim int) kernelFuncType", bt)
 	}
 	kt := bt.Out(0)
-	if kt.Kind() != reflect.Func || kt.NumIn() != 3 || kt.NumOut() != 0 || kt.In(0) != intT || kt.In(1) != intT || kt.In(2) != intT {
+	if kt.Kind() != reflect.Func || kt.NumIn() != 3 || kt.NumOut() != 0 || kt.In(0) != intType || kt.In(1) != intType || kt.In(2) != intType {
 		return nil, fmt.Errorf("simplego's block kernel is %v, not func(lhsBlockIdx, rhsBlockIdx, outputBlockIdx int)", kt)
 	}
 	build := func(args []reflect.Value) []reflect.Value {
@@ -164,17 +166,16 @@ func blockKernel(stock any) (any, error) {
 // elements [batchStartIdx, batchEndIdx).
 func smallKernel(stock any) (any, error) {
 	st := reflect.TypeOf(stock)
-	intT := reflect.TypeFor[int]()
 	if flatIndex < 0 || st == nil || st.Kind() != reflect.Func || st.NumIn() != 6 || st.NumOut() != 0 ||
 		st.In(0) != bufferType || st.In(1) != bufferType || st.In(2) != bufferType ||
-		st.In(3).Kind() != reflect.Pointer || st.In(4) != intT || st.In(5) != intT {
+		st.In(3).Kind() != reflect.Pointer || st.In(4) != intType || st.In(5) != intType {
 		return nil, fmt.Errorf("simplego's small-product kernel is %v, not func(lhs, rhs, output *Buffer, params *dotGeneralNodeData, batchStart, batchEnd int)", st)
 	}
 	params := st.In(3).Elem()
 	var sizes [4][]int // field indices of batchSize, lhsCrossSize, rhsCrossSize, contractingSize
 	for i, name := range []string{"batchSize", "lhsCrossSize", "rhsCrossSize", "contractingSize"} {
 		f, ok := params.FieldByName(name)
-		if !ok || f.Type != intT {
+		if !ok || f.Type != intType {
 			return nil, fmt.Errorf("simplego's %v has no int field %s", params, name)
 		}
 		sizes[i] = f.Index

@@ -59,6 +59,17 @@ func random(rng *rand.Rand, dims []int) []float64 {
 	return x
 }
 
+// toFloat32 rounds x to float32 and leaves x holding the rounded values, so both precisions
+// multiply the same numbers.
+func toFloat32(x []float64) []float32 {
+	y := make([]float32, len(x))
+	for i := range x {
+		y[i] = float32(x[i])
+		x[i] = float64(y[i])
+	}
+	return y
+}
+
 // TestDotGeneralAgainstFloat64 runs float32 DotGenerals through both of simplego's paths (so through
 // both replaced kernels) and compares them with the same DotGeneral in float64, which GoMLX's own
 // kernels compute.
@@ -75,15 +86,7 @@ func TestDotGeneralAgainstFloat64(t *testing.T) {
 		for _, l := range layouts {
 			t.Run(path+"/"+l.name, func(t *testing.T) {
 				lhs64, rhs64 := random(rng, l.lhsDims), random(rng, l.rhsDims)
-				lhs32, rhs32 := make([]float32, len(lhs64)), make([]float32, len(rhs64))
-				for i := range lhs64 {
-					lhs32[i] = float32(lhs64[i])
-					lhs64[i] = float64(lhs32[i])
-				}
-				for i := range rhs64 {
-					rhs32[i] = float32(rhs64[i])
-					rhs64[i] = float64(rhs32[i])
-				}
+				lhs32, rhs32 := toFloat32(lhs64), toFloat32(rhs64)
 				dot := func(lhs, rhs *graph.Node) *graph.Node {
 					return graph.DotGeneral(lhs, l.lhsContract, l.lhsBatch, rhs, l.rhsContract, l.rhsBatch)
 				}
