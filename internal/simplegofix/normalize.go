@@ -160,34 +160,35 @@ func (s swap) copy(dst, src []float32) {
 }
 
 // transpose writes dst[j*x+i] = src[i*y+j] for rows i0 <= i < i1 of src (x rows of y), in 4x4
-// blocks held in registers, blocks visited in 32x32 tiles.
+// blocks held in registers, visited in tiles of tileI rows by tileJ columns, a tile's blocks column
+// by column, so that the four rows of dst a column of blocks writes stay in cache across it.
 func transpose(dst, src []float32, x, y, i0, i1 int) {
-	const tile = 32
-	for t0 := i0; t0 < i1; t0 += tile {
-		t1 := min(t0+tile, i1)
-		for u0 := 0; u0 < y; u0 += tile {
-			u1 := min(u0+tile, y)
-			i := t0
-			for ; i+4 <= t1; i += 4 {
-				r0, r1, r2, r3 := src[i*y:(i+1)*y], src[(i+1)*y:(i+2)*y], src[(i+2)*y:(i+3)*y], src[(i+3)*y:(i+4)*y]
-				j := u0
-				for ; j+4 <= u1; j += 4 {
-					a, b, c, d := r0[j:j+4], r1[j:j+4], r2[j:j+4], r3[j:j+4]
-					w0, w1, w2, w3 := dst[j*x+i:j*x+i+4], dst[(j+1)*x+i:(j+1)*x+i+4], dst[(j+2)*x+i:(j+2)*x+i+4], dst[(j+3)*x+i:(j+3)*x+i+4]
-					w0[0], w0[1], w0[2], w0[3] = a[0], b[0], c[0], d[0]
-					w1[0], w1[1], w1[2], w1[3] = a[1], b[1], c[1], d[1]
-					w2[0], w2[1], w2[2], w2[3] = a[2], b[2], c[2], d[2]
-					w3[0], w3[1], w3[2], w3[3] = a[3], b[3], c[3], d[3]
+	const tileI, tileJ = 64, 16
+	for t0 := i0; t0 < i1; t0 += tileI {
+		t1 := min(t0+tileI, i1)
+		for u0 := 0; u0 < y; u0 += tileJ {
+			u1 := min(u0+tileJ, y)
+			j := u0
+			for ; j+4 <= u1; j += 4 {
+				w0, w1, w2, w3 := dst[j*x:(j+1)*x], dst[(j+1)*x:(j+2)*x], dst[(j+2)*x:(j+3)*x], dst[(j+3)*x:(j+4)*x]
+				i := t0
+				for ; i+4 <= t1; i += 4 {
+					a, b, c, d := src[i*y+j:i*y+j+4], src[(i+1)*y+j:(i+1)*y+j+4], src[(i+2)*y+j:(i+2)*y+j+4], src[(i+3)*y+j:(i+3)*y+j+4]
+					v0, v1, v2, v3 := w0[i:i+4], w1[i:i+4], w2[i:i+4], w3[i:i+4]
+					v0[0], v0[1], v0[2], v0[3] = a[0], b[0], c[0], d[0]
+					v1[0], v1[1], v1[2], v1[3] = a[1], b[1], c[1], d[1]
+					v2[0], v2[1], v2[2], v2[3] = a[2], b[2], c[2], d[2]
+					v3[0], v3[1], v3[2], v3[3] = a[3], b[3], c[3], d[3]
 				}
-				for ; j < u1; j++ {
-					w := dst[j*x+i : j*x+i+4]
-					w[0], w[1], w[2], w[3] = r0[j], r1[j], r2[j], r3[j]
+				for ; i < t1; i++ {
+					r := src[i*y+j : i*y+j+4]
+					w0[i], w1[i], w2[i], w3[i] = r[0], r[1], r[2], r[3]
 				}
 			}
-			for ; i < t1; i++ {
-				row := src[i*y : (i+1)*y]
-				for j := u0; j < u1; j++ {
-					dst[j*x+i] = row[j]
+			for ; j < u1; j++ {
+				w := dst[j*x : (j+1)*x]
+				for i := t0; i < t1; i++ {
+					w[i] = src[i*y+j]
 				}
 			}
 		}

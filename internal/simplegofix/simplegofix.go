@@ -1,11 +1,12 @@
-// Package simplegofix replaces the float32 matrix-multiply kernels of GoMLX v0.26.0's pure-Go
-// backend (simplego) with package internal/sgemm's, which on amd64 with AVX2 and FMA run about ten
-// times as many FLOP/s per core as the backend's scalar Go loops (go test -bench . ./internal/sgemm).
-// Package backend imports it, so every program that gets its backend there runs the faster kernels;
-// set BITTER_STOCK_DOT=1 to keep GoMLX's own (for comparisons).
+// Package simplegofix makes GoMLX v0.26.0's pure-Go backend (simplego) faster where a training step
+// spends its time, without changing what it computes beyond the order of a matmul's additions.
+// Package backend imports it, so every program that gets its backend there runs the replacements.
 //
-// simplego runs a DotGeneral in one of two ways, both over operands it has already normalised to
-// rows of the contracting axis, out[b, i, j] = Σ_p lhs[b, i, p]·rhs[b, j, p]:
+// The float32 matrix-multiply kernels are package internal/sgemm's, which on amd64 with AVX2 and
+// FMA run about ten times as many FLOP/s per core as the backend's scalar Go loops (go test -bench .
+// ./internal/sgemm); set BITTER_STOCK_DOT=1 to keep GoMLX's own (for comparisons). simplego runs a
+// DotGeneral in one of two ways, both over operands it has already normalised to rows of the
+// contracting axis, out[b, i, j] = Σ_p lhs[b, i, p]·rhs[b, j, p]:
 //
 //   - large products in square blocks (32x32 for float32), a kernel adding one block product into
 //     an output block, called from its parallel block recursion;
@@ -17,9 +18,16 @@
 // out in rows of the contracting axis (normalize.go). v0.26 exports neither those three registries
 // nor the kernels' parameter types. This package reaches them with go:linkname and reflection, checks
 // every type it relies on, and installs nothing when one differs: a GoMLX upgrade that renames them
-// falls back to the stock kernels and fails TestInstalled, instead of crashing. Everything else (the
-// choice of path, packing into blocks, bfloat16 and float64 products, every other op) stays GoMLX's;
-// package backend picks the path for whole products (backend.FastDotOption).
+// falls back to the stock kernels and fails TestInstalled, instead of crashing. The choice of path,
+// packing into blocks, bfloat16 and float64 products stay GoMLX's; package backend picks the path
+// for whole products (backend.FastDotOption).
+//
+// The layout ops (ops.go: float32 ReduceSum, ReduceMax and Transpose; BroadcastInDim of float32,
+// int32 and bool) and the float32 binary ops whose operands differ in shape (binary.go: Add, Sub,
+// Mul, Div, Max, Min) walk the same elements in the same order as simplego, with plain inner loops
+// instead of a general index walk per element, so their results are simplego's bit for bit
+// (TestLayoutOpsMatchStock, TestBroadcastingBinaryOpsMatchStock). Set BITTER_STOCK_OPS=1 to keep
+// GoMLX's own. Every other op (the elementwise ones on equal shapes, exp, erf, gathers...) is GoMLX's.
 //
 // Upstream wrote the same kind of kernel later (simplego/packgemm); when the pinned GoMLX has it,
 // measure, and delete this package if it is as fast.

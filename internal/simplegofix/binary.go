@@ -1,0 +1,316 @@
+package simplegofix
+
+import (
+	"fmt"
+	"reflect"
+	"runtime/debug"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/backends/simplego"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+)
+
+// Broadcasting binary ops. simplego computes Add(x[b, t, d], y[b, t, 1]) and the like with two
+// general index walks per element (most of a step's remaining index arithmetic, once reductions,
+// transpositions and broadcasts were plain loops); the operands' equal shapes and scalars it
+// already does as plain loops. Those ops are not in a per-dtype registry but in simplego's table of
+// node executors, whose function type names its unexported node type; this file wraps the table's
+// entries for the ops below, handles float32 operands of different shapes itself, and passes
+// everything else to the stock executor. Because the table's element type cannot be checked the way
+// the registries' can, it is only touched when the binary links GoMLX v0.26.0 (go version -m; for
+// test binaries, which do not list their modules, TestPinnedGoMLX reads go.mod).
+
+//go:linkname nodeExecutors github.com/gomlx/gomlx/backends/simplego.nodeExecutors
+var nodeExecutors [backends.OpTypeLast]unsafe.Pointer // func values: one pointer each
+
+// gomlxVersion is the GoMLX release whose executor table layout this file was written against.
+const gomlxVersion = "v0.26.0"
+
+// binaryKind is an elementwise float32 operation.
+type binaryKind int
+
+const (
+	binAdd binaryKind = iota
+	binSub
+	binMul
+	binDiv
+	binMax
+	binMin
+)
+
+var binaryOpTypes = map[backends.OpType]binaryKind{
+	backends.OpTypeAdd: binAdd, backends.OpTypeSub: binSub, backends.OpTypeMul: binMul,
+	backends.OpTypeDiv: binDiv, backends.OpTypeMax: binMax, backends.OpTypeMin: binMin,
+}
+
+// binaryErr says why the binary ops were not installed (nil when they were).
+var binaryErr = installBinary()
+
+// binaryUses counts the broadcasting binary ops run here, and of those the ones whose output took
+// an operand's place, for tests.
+var binaryUses, binaryReuses atomic.Int64
+
+// stockBinary are simplego's executors for binaryOpTypes, as the replacements call them and
+// WithStockOps puts them back; ourBinary are the replacements.
+var stockBinary, ourBinary map[backends.OpType]reflect.Value
+
+// executorType is the type of simplego's node executors,
+// func(*Backend, *Node, []*Buffer, []bool) (*Buffer, error), built by reflection (and its element
+// type checked) because Node is not exported.
+var executorType reflect.Type
+
+func installBinary() error {
+	if opsErr != nil {
+		return opsErr
+	}
+	if v, known := linkedVersion("github.com/gomlx/gomlx"); known && v != gomlxVersion {
+		return fmt.Errorf("GoMLX %s is linked; its node executor table is only known for %s", v, gomlxVersion)
+	}
+	nodes, ok := reflect.TypeFor[simplego.Builder]().FieldByName("nodes")
+	if !ok || nodes.Type.Kind() != reflect.Slice || nodes.Type.Elem().Kind() != reflect.Pointer {
+		return fmt.Errorf("simplego.Builder has no nodes []*Node")
+	}
+	nodeType := nodes.Type.Elem()
+	shapeOff, err := structField(nodeType.Elem(), "shape", reflect.TypeFor[shapes.Shape]())
+	if err != nil {
+		return err
+	}
+	executorType = reflect.FuncOf(
+		[]reflect.Type{reflect.TypeFor[*simplego.Backend](), nodeType, reflect.TypeFor[[]*simplego.Buffer](), reflect.TypeFor[[]bool]()},
+		[]reflect.Type{bufferType, reflect.TypeFor[error]()}, false)
+	stockBinary, ourBinary = map[backends.OpType]reflect.Value{}, map[backends.OpType]reflect.Value{}
+	for op, kind := range binaryOpTypes {
+		if nodeExecutors[op] == nil {
+			return fmt.Errorf("simplego has no executor for %s", op)
+		}
+		stock := reflect.New(executorType).Elem()
+		stock.Set(executorSlot(op))
+		stockBinary[op] = stock
+		ourBinary[op] = reflect.MakeFunc(executorType, binaryExecutor(kind, shapeOff, stock))
+	}
+	setBinary(ourBinary)
+	return nil
+}
+
+// linkedVersion is the version of module path in this binary's build information. Test binaries
+// list no modules (known is false); TestPinnedGoMLX checks go.mod for them.
+func linkedVersion(path string) (version string, known bool) {
+	info, ok := debug.ReadBuildInfo()
+	if !ok || len(info.Deps) == 0 {
+		return "", false
+	}
+	for _, m := range info.Deps {
+		if m.Path == path {
+			if m.Replace != nil {
+				return m.Replace.Version, true
+			}
+			return m.Version, true
+		}
+	}
+	return "", true
+}
+
+// executorSlot is the settable entry of simplego's executor table for op.
+func executorSlot(op backends.OpType) reflect.Value {
+	return reflect.NewAt(executorType, unsafe.Pointer(&nodeExecutors[op])).Elem()
+}
+
+func setBinary(executors map[backends.OpType]reflect.Value) {
+	for op, fn := range executors {
+		executorSlot(op).Set(fn)
+	}
+}
+
+var errorNil = reflect.Zero(reflect.TypeFor[error]())
+
+// binaryExecutor is the replacement executor for one op: float32 operands of different shapes,
+// neither of one element, are computed here; anything else goes to stock.
+func binaryExecutor(kind binaryKind, shapeOff uintptr, stock reflect.Value) func([]reflect.Value) []reflect.Value {
+	return func(args []reflect.Value) []reflect.Value {
+		backend := args[0].Interface().(*simplego.Backend)
+		outShape := *(*shapes.Shape)(unsafe.Add(args[1].UnsafePointer(), shapeOff))
+		inputs := args[2].Interface().([]*simplego.Buffer)
+		owned := args[3].Interface().([]bool)
+		if outShape.DType != dtypes.Float32 || len(inputs) != 2 || len(owned) != 2 {
+			return stock.Call(args)
+		}
+		lhsShape, err1 := backend.BufferShape(inputs[0])
+		rhsShape, err2 := backend.BufferShape(inputs[1])
+		if err1 != nil || err2 != nil || lhsShape.Equal(rhsShape) || lhsShape.Size() == 1 || rhsShape.Size() == 1 ||
+			lhsShape.Rank() != outShape.Rank() || rhsShape.Rank() != outShape.Rank() {
+			return stock.Call(args)
+		}
+		binaryUses.Add(1)
+		lhs, rhs := float32s(inputs[0]), float32s(inputs[1])
+		// The output takes the place of an operand of its shape that the executor owns, as in
+		// simplego (binaryOperandsAndOutput): the operand read at the same index as it is written.
+		var out *simplego.Buffer
+		switch {
+		case owned[1] && rhsShape.Equal(outShape):
+			out, inputs[1] = inputs[1], nil
+			binaryReuses.Add(1)
+		case owned[0] && lhsShape.Equal(outShape):
+			out, inputs[0] = inputs[0], nil
+			binaryReuses.Add(1)
+		default:
+			out = backend.NewBuffer(outShape)
+		}
+		broadcastBinary(kind, float32s(out), lhs, rhs, outShape.Dimensions,
+			broadcastStrides(lhsShape.Dimensions, outShape.Dimensions), broadcastStrides(rhsShape.Dimensions, outShape.Dimensions))
+		return []reflect.Value{reflect.ValueOf(out), errorNil}
+	}
+}
+
+// broadcastStrides are an operand's strides over the output's axes: 0 where it is broadcast.
+func broadcastStrides(dims, outDims []int) []int {
+	s := rowMajorStrides(dims)
+	for a, d := range dims {
+		if d != outDims[a] {
+			s[a] = 0
+		}
+	}
+	return s
+}
+
+// broadcastBinary writes out[i] = lhs[Σ i[a]·ls[a]] op rhs[Σ i[a]·rs[a]], out in flat order over dims.
+func broadcastBinary(kind binaryKind, out, lhs, rhs []float32, dims, ls, rs []int) {
+	// Merge the axes both operands can merge (as mergeAxes does for one).
+	md, ml, mr := make([]int, 0, len(dims)), make([]int, 0, len(dims)), make([]int, 0, len(dims))
+	for a, d := range dims {
+		if d == 1 {
+			continue
+		}
+		if n := len(md); n > 0 && ml[n-1] == ls[a]*d && mr[n-1] == rs[a]*d {
+			md[n-1] *= d
+			ml[n-1], mr[n-1] = ls[a], rs[a]
+			continue
+		}
+		md, ml, mr = append(md, d), append(ml, ls[a]), append(mr, rs[a])
+	}
+	if len(md) == 0 {
+		md, ml, mr = append(md, 1), append(ml, 0), append(mr, 0)
+	}
+	inner := len(md) - 1
+	n := md[inner]
+	lw, rw := newOdometer(md, ml), newOdometer(md, mr)
+	for o := 0; o < len(out); o += n {
+		binaryRow(kind, out[o:o+n], lhs[lw.off:], rhs[rw.off:], ml[inner], mr[inner])
+		lw.next()
+		rw.next()
+	}
+}
+
+// binaryRow writes row[i] = a[i·as] op b[i·bs]; as and bs are 0 or 1 (the innermost axis after
+// merging is contiguous or broadcast in each operand).
+func binaryRow(kind binaryKind, row, a, b []float32, as, bs int) {
+	n := len(row)
+	switch {
+	case as == 1 && bs == 1:
+		a, b = a[:n], b[:n]
+		switch kind {
+		case binAdd:
+			for i := range row {
+				row[i] = a[i] + b[i]
+			}
+		case binSub:
+			for i := range row {
+				row[i] = a[i] - b[i]
+			}
+		case binMul:
+			for i := range row {
+				row[i] = a[i] * b[i]
+			}
+		case binDiv:
+			for i := range row {
+				row[i] = a[i] / b[i]
+			}
+		case binMax:
+			for i := range row {
+				row[i] = max(a[i], b[i])
+			}
+		case binMin:
+			for i := range row {
+				row[i] = min(a[i], b[i])
+			}
+		}
+	case as == 1 && bs == 0:
+		a, y := a[:n], b[0]
+		switch kind {
+		case binAdd:
+			for i := range row {
+				row[i] = a[i] + y
+			}
+		case binSub:
+			for i := range row {
+				row[i] = a[i] - y
+			}
+		case binMul:
+			for i := range row {
+				row[i] = a[i] * y
+			}
+		case binDiv:
+			for i := range row {
+				row[i] = a[i] / y
+			}
+		case binMax:
+			for i := range row {
+				row[i] = max(a[i], y)
+			}
+		case binMin:
+			for i := range row {
+				row[i] = min(a[i], y)
+			}
+		}
+	case as == 0 && bs == 1:
+		x, b := a[0], b[:n]
+		switch kind {
+		case binAdd:
+			for i := range row {
+				row[i] = x + b[i]
+			}
+		case binSub:
+			for i := range row {
+				row[i] = x - b[i]
+			}
+		case binMul:
+			for i := range row {
+				row[i] = x * b[i]
+			}
+		case binDiv:
+			for i := range row {
+				row[i] = x / b[i]
+			}
+		case binMax:
+			for i := range row {
+				row[i] = max(x, b[i])
+			}
+		case binMin:
+			for i := range row {
+				row[i] = min(x, b[i])
+			}
+		}
+	default: // both broadcast along the row
+		x, y := a[0], b[0]
+		var v float32
+		switch kind {
+		case binAdd:
+			v = x + y
+		case binSub:
+			v = x - y
+		case binMul:
+			v = x * y
+		case binDiv:
+			v = x / y
+		case binMax:
+			v = max(x, y)
+		case binMin:
+			v = min(x, y)
+		}
+		for i := range row {
+			row[i] = v
+		}
+	}
+}
