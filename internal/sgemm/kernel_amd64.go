@@ -19,3 +19,9 @@ func kern2x4AVX2(a *float32, lda int, b *float32, ldb, k int, out *float32, ldo 
 //
 //go:noescape
 func kern1x4AVX2(a, b *float32, ldb, k int, out *float32)
+
+// axpyRowsAVX2 adds Σ_p x[p]·bt[p*ldbt+j] to row[j] for j < n (n a positive multiple of 8) and
+// p < kt (kt ≥ 1), in AVX2/FMA assembly.
+//
+//go:noescape
+func axpyRowsAVX2(row *float32, n int, x *float32, kt int, bt *float32, ldbt int)

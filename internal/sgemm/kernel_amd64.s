@@ -104,3 +104,40 @@ loop1:
 	VMOVUPS X0, (DX)
 	VZEROUPPER
 	RET
+
+// func axpyRowsAVX2(row *float32, n int, x *float32, kt int, bt *float32, ldbt int)
+// row[j] += Σ_{p<kt} x[p]·bt[p*ldbt+j] for j < n, n a positive multiple of 8, kt ≥ 1: eight columns
+// at a time, the terms fused in increasing p.
+// Registers: DI row, CX n (bytes), SI x, R8 kt, DX bt, R9 ldbt (bytes), R10 j (bytes), R11 p, R12 the
+// address of bt[p*ldbt+j].
+TEXT ·axpyRowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ row+0(FP), DI
+	MOVQ n+8(FP), CX
+	SHLQ $2, CX
+	MOVQ x+16(FP), SI
+	MOVQ kt+24(FP), R8
+	MOVQ bt+32(FP), DX
+	MOVQ ldbt+40(FP), R9
+	SHLQ $2, R9
+	XORQ R10, R10
+
+cols:
+	VMOVUPS (DI)(R10*1), Y0
+	LEAQ (DX)(R10*1), R12
+	XORQ R11, R11
+
+terms:
+	VBROADCASTSS (SI)(R11*4), Y1
+	VFMADD231PS (R12), Y1, Y0
+	ADDQ R9, R12
+	INCQ R11
+	CMPQ R11, R8
+	JLT terms
+
+	VMOVUPS Y0, (DI)(R10*1)
+	ADDQ $32, R10
+	CMPQ R10, CX
+	JLT cols
+
+	VZEROUPPER
+	RET

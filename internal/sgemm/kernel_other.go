@@ -12,3 +12,7 @@ func kern2x4AVX2(a *float32, lda int, b *float32, ldb, k int, out *float32, ldo 
 func kern1x4AVX2(a, b *float32, ldb, k int, out *float32) {
 	panic("sgemm: no assembly kernel on this architecture")
 }
+
+func axpyRowsAVX2(row *float32, n int, x *float32, kt int, bt *float32, ldbt int) {
+	panic("sgemm: no assembly kernel on this architecture")
+}

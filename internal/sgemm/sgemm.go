@@ -7,7 +7,10 @@
 // so a product is out = a·bᵀ (NT), every dot product reading two contiguous rows.
 package sgemm
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // kc is the slice of the contracting axis multiplied at once: 2+4 rows of it (12 KiB) stay in the
 // L1 cache while a 2x4 tile of the output is summed.
@@ -46,13 +49,8 @@ func DotNT(out, a, b []float32, m, n, k, lda, ldb, ldo int) {
 		}
 	}
 	// What the tiles left: the last k%8 terms of the first n4 columns, and whole columns past n4.
-	if k8 < k {
-		for i := range m {
-			ar := a[i*lda+k8 : i*lda+k]
-			for j := range n4 {
-				out[i*ldo+j] += dot(ar, b[j*ldb+k8:j*ldb+k])
-			}
-		}
+	if k8 < k && n4 > 0 {
+		tail(out, a, b, m, n4, k8, k, lda, ldb, ldo)
 	}
 	for i := range m {
 		ar := a[i*lda : i*lda+k]
@@ -61,6 +59,72 @@ func DotNT(out, a, b []float32, m, n, k, lda, ldb, ldo int) {
 		}
 	}
 }
+
+// tail adds the terms k8 <= p < k (fewer than 8) of the first n4 columns: b's few columns of them are
+// copied out as rows, so that each row of out takes them as a run along j (eight columns at a time in
+// the assembly kernel), every element adding its terms in increasing p. Products whose contracting
+// axis is shorter than 8 (an RNN's weight gradient over a batch of 4) are all tail; they used to cost
+// one call of dot per element of out.
+func tail(out, a, b []float32, m, n4, k8, k, lda, ldb, ldo int) {
+	kt := k - k8
+	bufp := tailPool.Get().(*[]float32)
+	if cap(*bufp) < kt*n4 {
+		*bufp = make([]float32, kt*n4)
+	}
+	bt := (*bufp)[:kt*n4]
+	for j := range n4 {
+		for p := range kt {
+			bt[p*n4+j] = b[j*ldb+k8+p]
+		}
+	}
+	var x [7]float32
+	n8 := 0 // columns the assembly kernel takes
+	if useAsm {
+		n8 = n4 &^ 7
+	}
+	for i := range m {
+		copy(x[:kt], a[i*lda+k8:i*lda+k])
+		if n8 > 0 {
+			_ = out[i*ldo+n8-1]
+			axpyRowsAVX2(&out[i*ldo], n8, &x[0], kt, &bt[0], n4)
+		}
+		// The columns past n8 in Go; b's rows of them start at n8 in each row of bt.
+		row := out[i*ldo+n8 : i*ldo+n4]
+		w := len(row)
+		if w == 0 {
+			continue
+		}
+		bp := func(p int) []float32 { return bt[p*n4+n8 : p*n4+n8+w] }
+		switch kt {
+		case 1:
+			b0 := bp(0)
+			for j := range row {
+				row[j] += x[0] * b0[j]
+			}
+		case 2:
+			b0, b1 := bp(0), bp(1)
+			for j := range row {
+				row[j] = row[j] + x[0]*b0[j] + x[1]*b1[j]
+			}
+		case 4:
+			b0, b1, b2, b3 := bp(0), bp(1), bp(2), bp(3)
+			for j := range row {
+				row[j] = row[j] + x[0]*b0[j] + x[1]*b1[j] + x[2]*b2[j] + x[3]*b3[j]
+			}
+		default:
+			for j := range row {
+				acc := row[j]
+				for p := range kt {
+					acc += x[p] * bt[p*n4+n8+j]
+				}
+				row[j] = acc
+			}
+		}
+	}
+	tailPool.Put(bufp)
+}
+
+var tailPool = sync.Pool{New: func() any { return new([]float32) }}
 
 // dot is Σ x[p]·y[p] over len(x) terms, in four interleaved partial sums.
 func dot(x, y []float32) float32 {

@@ -67,8 +67,8 @@ func TestDotNTAgainstFloat64(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	// Every remainder of m (tiles of 2), n (of 4) and k (of 8), k across the kc slice, and padding.
 	for _, m := range []int{1, 2, 3, 5, 32} {
-		for _, n := range []int{1, 3, 4, 7, 32} {
-			for _, k := range []int{1, 7, 8, 13, 32, 520, 1100} {
+		for _, n := range []int{1, 3, 4, 7, 12, 32, 45} {
+			for _, k := range []int{1, 2, 4, 7, 8, 10, 12, 13, 32, 520, 1100} {
 				for _, pad := range []int{0, 3} {
 					checkDotNT(t, rng, m, n, k, pad)
 				}
