@@ -25,3 +25,13 @@ func kern1x4AVX2(a, b *float32, ldb, k int, out *float32)
 //
 //go:noescape
 func axpyRowsAVX2(row *float32, n int, x *float32, kt int, bt *float32, ldbt int)
+
+// kernKN4x16AVX2 is kernelKN4x16 in AVX2/FMA assembly; k must be positive.
+//
+//go:noescape
+func kernKN4x16AVX2(a *float32, ars, acs int, b *float32, ldb, k int, out *float32, ldo int)
+
+// kernKN1x16AVX2 is kernelKN1x16 in AVX2/FMA assembly; k must be positive.
+//
+//go:noescape
+func kernKN1x16AVX2(a *float32, acs int, b *float32, ldb, k int, out *float32)

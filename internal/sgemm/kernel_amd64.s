@@ -141,3 +141,110 @@ terms:
 
 	VZEROUPPER
 	RET
+
+// func kernKN4x16AVX2(a *float32, ars, acs int, b *float32, ldb, k int, out *float32, ldo int)
+// out[r*ldo+c] += Σ_{p<k} a[r*ars+p*acs]·b[p*ldb+c] for r < 4, c < 16, k ≥ 1: b's rows run along the
+// output's columns (two eight-lane vectors), a's four elements of each p are broadcast; eight
+// accumulators, fused multiply-adds in increasing p, added to out at the end.
+// Registers: SI, R10, R11, R12 the rows of a; R13 the byte offset p*acs; BX acs (bytes); R14 the row
+// p of b; R8 ldb (bytes); CX the terms left; DX out; R9 ldo (bytes).
+TEXT ·kernKN4x16AVX2(SB), NOSPLIT, $0-64
+	MOVQ a+0(FP), SI
+	MOVQ ars+8(FP), AX
+	SHLQ $2, AX
+	MOVQ acs+16(FP), BX
+	SHLQ $2, BX
+	MOVQ b+24(FP), R14
+	MOVQ ldb+32(FP), R8
+	SHLQ $2, R8
+	MOVQ k+40(FP), CX
+	MOVQ out+48(FP), DX
+	MOVQ ldo+56(FP), R9
+	SHLQ $2, R9
+
+	LEAQ (SI)(AX*1), R10
+	LEAQ (R10)(AX*1), R11
+	LEAQ (R11)(AX*1), R12
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	XORQ R13, R13
+
+loopkn4:
+	VMOVUPS (R14), Y12
+	VMOVUPS 32(R14), Y13
+	VBROADCASTSS (SI)(R13*1), Y14
+	VFMADD231PS Y12, Y14, Y0
+	VFMADD231PS Y13, Y14, Y1
+	VBROADCASTSS (R10)(R13*1), Y15
+	VFMADD231PS Y12, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS (R11)(R13*1), Y14
+	VFMADD231PS Y12, Y14, Y4
+	VFMADD231PS Y13, Y14, Y5
+	VBROADCASTSS (R12)(R13*1), Y15
+	VFMADD231PS Y12, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	ADDQ BX, R13
+	ADDQ R8, R14
+	DECQ CX
+	JNZ loopkn4
+
+	VADDPS (DX), Y0, Y0
+	VMOVUPS Y0, (DX)
+	VADDPS 32(DX), Y1, Y1
+	VMOVUPS Y1, 32(DX)
+	ADDQ R9, DX
+	VADDPS (DX), Y2, Y2
+	VMOVUPS Y2, (DX)
+	VADDPS 32(DX), Y3, Y3
+	VMOVUPS Y3, 32(DX)
+	ADDQ R9, DX
+	VADDPS (DX), Y4, Y4
+	VMOVUPS Y4, (DX)
+	VADDPS 32(DX), Y5, Y5
+	VMOVUPS Y5, 32(DX)
+	ADDQ R9, DX
+	VADDPS (DX), Y6, Y6
+	VMOVUPS Y6, (DX)
+	VADDPS 32(DX), Y7, Y7
+	VMOVUPS Y7, 32(DX)
+	VZEROUPPER
+	RET
+
+// func kernKN1x16AVX2(a *float32, acs int, b *float32, ldb, k int, out *float32)
+// kernKN4x16AVX2 for one row of a and out.
+TEXT ·kernKN1x16AVX2(SB), NOSPLIT, $0-48
+	MOVQ a+0(FP), SI
+	MOVQ acs+8(FP), BX
+	SHLQ $2, BX
+	MOVQ b+16(FP), R14
+	MOVQ ldb+24(FP), R8
+	SHLQ $2, R8
+	MOVQ k+32(FP), CX
+	MOVQ out+40(FP), DX
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+loopkn1:
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS (R14), Y14, Y0
+	VFMADD231PS 32(R14), Y14, Y1
+	ADDQ BX, SI
+	ADDQ R8, R14
+	DECQ CX
+	JNZ loopkn1
+
+	VADDPS (DX), Y0, Y0
+	VMOVUPS Y0, (DX)
+	VADDPS 32(DX), Y1, Y1
+	VMOVUPS Y1, 32(DX)
+	VZEROUPPER
+	RET

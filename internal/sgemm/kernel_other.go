@@ -16,3 +16,11 @@ func kern1x4AVX2(a, b *float32, ldb, k int, out *float32) {
 func axpyRowsAVX2(row *float32, n int, x *float32, kt int, bt *float32, ldbt int) {
 	panic("sgemm: no assembly kernel on this architecture")
 }
+
+func kernKN4x16AVX2(a *float32, ars, acs int, b *float32, ldb, k int, out *float32, ldo int) {
+	panic("sgemm: no assembly kernel on this architecture")
+}
+
+func kernKN1x16AVX2(a *float32, acs int, b *float32, ldb, k int, out *float32) {
+	panic("sgemm: no assembly kernel on this architecture")
+}

@@ -66,33 +66,60 @@ func installBinary() error {
 	if opsErr != nil {
 		return opsErr
 	}
-	if v, known := linkedVersion("github.com/gomlx/gomlx"); known && v != gomlxVersion {
-		return fmt.Errorf("GoMLX %s is linked; its node executor table is only known for %s", v, gomlxVersion)
+	if table.err != nil {
+		return table.err
 	}
-	nodes, ok := reflect.TypeFor[simplego.Builder]().FieldByName("nodes")
-	if !ok || nodes.Type.Kind() != reflect.Slice || nodes.Type.Elem().Kind() != reflect.Pointer {
-		return fmt.Errorf("simplego.Builder has no nodes []*Node")
-	}
-	nodeType := nodes.Type.Elem()
-	shapeOff, err := structField(nodeType.Elem(), "shape", reflect.TypeFor[shapes.Shape]())
-	if err != nil {
-		return err
-	}
-	executorType = reflect.FuncOf(
-		[]reflect.Type{reflect.TypeFor[*simplego.Backend](), nodeType, reflect.TypeFor[[]*simplego.Buffer](), reflect.TypeFor[[]bool]()},
-		[]reflect.Type{bufferType, reflect.TypeFor[error]()}, false)
 	stockBinary, ourBinary = map[backends.OpType]reflect.Value{}, map[backends.OpType]reflect.Value{}
 	for op, kind := range binaryOpTypes {
-		if nodeExecutors[op] == nil {
-			return fmt.Errorf("simplego has no executor for %s", op)
+		stock, err := stockExecutor(op)
+		if err != nil {
+			return err
 		}
-		stock := reflect.New(executorType).Elem()
-		stock.Set(executorSlot(op))
 		stockBinary[op] = stock
-		ourBinary[op] = reflect.MakeFunc(executorType, binaryExecutor(kind, shapeOff, stock))
+		ourBinary[op] = reflect.MakeFunc(executorType, binaryExecutor(kind, table.shapeOff, stock))
 	}
 	setBinary(ourBinary)
 	return nil
+}
+
+// table is what this package knows of simplego's executor table and its Node type.
+var table = readTable()
+
+type tableLayout struct {
+	nodeType          reflect.Type // *simplego.Node
+	shapeOff, dataOff uintptr      // of Node's shape (shapes.Shape) and data (any) fields
+	err               error
+}
+
+func readTable() tableLayout {
+	if v, known := linkedVersion("github.com/gomlx/gomlx"); known && v != gomlxVersion {
+		return tableLayout{err: fmt.Errorf("GoMLX %s is linked; its node executor table is only known for %s", v, gomlxVersion)}
+	}
+	nodes, ok := reflect.TypeFor[simplego.Builder]().FieldByName("nodes")
+	if !ok || nodes.Type.Kind() != reflect.Slice || nodes.Type.Elem().Kind() != reflect.Pointer {
+		return tableLayout{err: fmt.Errorf("simplego.Builder has no nodes []*Node")}
+	}
+	t := tableLayout{nodeType: nodes.Type.Elem()}
+	if t.shapeOff, t.err = structField(t.nodeType.Elem(), "shape", reflect.TypeFor[shapes.Shape]()); t.err != nil {
+		return t
+	}
+	if t.dataOff, t.err = structField(t.nodeType.Elem(), "data", reflect.TypeFor[any]()); t.err != nil {
+		return t
+	}
+	executorType = reflect.FuncOf(
+		[]reflect.Type{reflect.TypeFor[*simplego.Backend](), t.nodeType, reflect.TypeFor[[]*simplego.Buffer](), reflect.TypeFor[[]bool]()},
+		[]reflect.Type{bufferType, reflect.TypeFor[error]()}, false)
+	return t
+}
+
+// stockExecutor is a copy of simplego's executor for op.
+func stockExecutor(op backends.OpType) (reflect.Value, error) {
+	if nodeExecutors[op] == nil {
+		return reflect.Value{}, fmt.Errorf("simplego has no executor for %s", op)
+	}
+	stock := reflect.New(executorType).Elem()
+	stock.Set(executorSlot(op))
+	return stock, nil
 }
 
 // linkedVersion is the version of module path in this binary's build information. Test binaries

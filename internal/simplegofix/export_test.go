@@ -1,5 +1,7 @@
 package simplegofix
 
+import "github.com/gomlx/gomlx/backends"
+
 // Uses returns how many times the block-kernel builder and the small-product kernel have been called.
 func Uses() (block, small int64) { return uses[0].Load(), uses[1].Load() }
 
@@ -17,3 +19,21 @@ func BinaryUses() (uses, reuses int64) { return binaryUses.Load(), binaryReuses.
 
 // GoMLXVersion is the GoMLX release the executor table's layout is known for.
 const GoMLXVersion = gomlxVersion
+
+// WithStockDot runs f with simplego's own DotGeneral executor (its block and small-product paths,
+// which the replaced kernels serve).
+func WithStockDot(f func()) {
+	if dotErr != nil {
+		f()
+		return
+	}
+	executorSlot(backends.OpTypeDotGeneral).Set(stockDot)
+	defer executorSlot(backends.OpTypeDotGeneral).Set(ourDot)
+	f()
+}
+
+// DotInstalled reports whether the DotGeneral executor is installed, and if not, why.
+func DotInstalled() error { return dotErr }
+
+// DotUses returns how many products the executor ran with DotNT, DotKN (a in rows), DotKN (a in columns).
+func DotUses() [3]int64 { return [3]int64{dotUses[0].Load(), dotUses[1].Load(), dotUses[2].Load()} }

@@ -18,9 +18,15 @@
 // out in rows of the contracting axis (normalize.go). v0.26 exports neither those three registries
 // nor the kernels' parameter types. This package reaches them with go:linkname and reflection, checks
 // every type it relies on, and installs nothing when one differs: a GoMLX upgrade that renames them
-// falls back to the stock kernels and fails TestInstalled, instead of crashing. The choice of path,
-// packing into blocks, bfloat16 and float64 products stay GoMLX's; package backend picks the path
-// for whole products (backend.FastDotOption).
+// falls back to the stock kernels and fails TestInstalled, instead of crashing. Packing into blocks,
+// bfloat16 and float64 products stay GoMLX's; package backend picks the path for whole products
+// (backend.FastDotOption), which matters for those (float32 ones take dot.go's executor).
+//
+// Above both paths, the float32 DotGeneral executor itself is replaced (dot.go): an operand whose
+// contracting axes come before its other axes ([batch, contracting, cross], as a weight [in, out] in
+// x·W, or both activations of a weight gradient) is multiplied as it lies by sgemm.DotKN instead of
+// being transposed at every use; the rest goes through the normalisation and sgemm.DotNT. The
+// executor table it lives in is reached like the binary ops' (binary.go).
 //
 // The layout ops (ops.go: float32 ReduceSum, ReduceMax and Transpose; BroadcastInDim of float32,
 // int32 and bool) and the float32 binary ops whose operands differ in shape (binary.go: Add, Sub,

@@ -25,6 +25,9 @@ func TestInstalled(t *testing.T) {
 	if err := simplegofix.Installed(); err != nil {
 		t.Fatalf("float32 kernels not installed: %v", err)
 	}
+	if err := simplegofix.DotInstalled(); err != nil {
+		t.Fatalf("float32 DotGeneral executor not installed: %v", err)
+	}
 	if runtime.GOARCH == "amd64" {
 		t.Logf("AVX2/FMA assembly: %v", simplegofix.Accelerated())
 	}
@@ -91,8 +94,11 @@ func TestDotGeneralAgainstFloat64(t *testing.T) {
 					return graph.DotGeneral(lhs, l.lhsContract, l.lhsBatch, rhs, l.rhsContract, l.rhsBatch)
 				}
 				block0, small0 := simplegofix.Uses()
-				got := graph.MustExecOnce(b, dot,
-					tensors.FromFlatDataAndDimensions(lhs32, l.lhsDims...), tensors.FromFlatDataAndDimensions(rhs32, l.rhsDims...))
+				var got *tensors.Tensor
+				simplegofix.WithStockDot(func() { // simplego's paths, into the replaced kernels
+					got = graph.MustExecOnce(b, dot,
+						tensors.FromFlatDataAndDimensions(lhs32, l.lhsDims...), tensors.FromFlatDataAndDimensions(rhs32, l.rhsDims...))
+				})
 				block1, small1 := simplegofix.Uses()
 				if path == "dotgeneral_large" {
 					require.Equal(t, block0+1, block1, "the block kernel's builder ran once")

@@ -1,0 +1,82 @@
+package simplegofix_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gomlx/gomlx/backends/simplego"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bitterlesson/bitter/internal/simplegofix"
+)
+
+// executorLayouts are the DotGenerals of a model, each with the kernel the executor must pick
+// (0 DotNT, 1 DotKN with a in rows, 2 DotKN with a in columns).
+var executorLayouts = []struct {
+	layout
+	kernel int
+}{
+	{layout{"x_times_W", []int{5, 7, 40}, []int{40, 48}, []int{2}, nil, []int{0}, nil}, 1},
+	{layout{"weight_gradient", []int{5, 7, 40}, []int{5, 7, 48}, []int{0, 1}, nil, []int{0, 1}, nil}, 2},
+	{layout{"input_gradient", []int{5, 7, 48}, []int{40, 48}, []int{2}, nil, []int{1}, nil}, 0},
+	{layout{"narrow_output", []int{9, 40}, []int{40, 8}, []int{1}, nil, []int{0}, nil}, 0},
+	{layout{"batched_columns", []int{3, 20, 33}, []int{3, 20, 17}, []int{1}, []int{0}, []int{1}, []int{0}}, 2},
+	{layout{"attention_scores", []int{2, 37, 3, 20}, []int{2, 41, 3, 20}, []int{3}, []int{0, 2}, []int{3}, []int{0, 2}}, 0},
+	{layout{"lhs_columns_rhs_rows", []int{30, 12}, []int{20, 30}, []int{0}, nil, []int{1}, nil}, 0},
+	{layout{"axes_of_size_1", []int{1, 6, 1, 24}, []int{24, 1, 32}, []int{3}, nil, []int{0}, nil}, 1},
+	{layout{"two_contracting_permuted", []int{13, 4, 5}, []int{5, 4, 21}, []int{1, 2}, nil, []int{1, 0}, nil}, 0},
+	{layout{"rows_split", []int{301, 192}, []int{192, 77}, []int{1}, nil, []int{0}, nil}, 1},
+	{layout{"rnn_weight_gradient_batch_4", []int{4, 240}, []int{4, 96}, []int{0}, nil, []int{0}, nil}, 2},
+}
+
+// TestDotGeneralExecutor runs the float32 DotGenerals of a model's layouts through the replaced
+// executor and compares them with the same products in float64 (simplego's own executor), checking
+// that each took the kernel its layout calls for.
+func TestDotGeneralExecutor(t *testing.T) {
+	if err := simplegofix.DotInstalled(); err != nil {
+		t.Skip(err) // TestInstalled says why
+	}
+	b, err := simplego.New("parallelism=-1")
+	require.NoError(t, err)
+	defer b.Finalize()
+	rng := rand.New(rand.NewPCG(31, 32))
+	for _, l := range executorLayouts {
+		t.Run(l.name, func(t *testing.T) {
+			lhs64, rhs64 := random(rng, l.lhsDims), random(rng, l.rhsDims)
+			lhs32, rhs32 := toFloat32(lhs64), toFloat32(rhs64)
+			dot := func(lhs, rhs *graph.Node) *graph.Node {
+				return graph.DotGeneral(lhs, l.lhsContract, l.lhsBatch, rhs, l.rhsContract, l.rhsBatch)
+			}
+			before := simplegofix.DotUses()
+			got := graph.MustExecOnce(b, dot,
+				tensors.FromFlatDataAndDimensions(lhs32, l.lhsDims...), tensors.FromFlatDataAndDimensions(rhs32, l.rhsDims...))
+			after := simplegofix.DotUses()
+			for kernel := range after {
+				want := before[kernel]
+				if kernel == l.kernel {
+					want++
+				}
+				require.Equal(t, want, after[kernel], "products run with kernel %d (want kernel %d)", kernel, l.kernel)
+			}
+			want := graph.MustExecOnce(b, dot,
+				tensors.FromFlatDataAndDimensions(lhs64, l.lhsDims...), tensors.FromFlatDataAndDimensions(rhs64, l.rhsDims...))
+			require.Equal(t, dtypes.Float32, got.DType())
+			require.Equal(t, want.Shape().Dimensions, got.Shape().Dimensions)
+			g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float64](want)
+			contract := 1
+			for _, a := range l.lhsContract {
+				contract *= l.lhsDims[a]
+			}
+			tol := 1e-6 * float64(contract)
+			for i := range g {
+				if d := math.Abs(float64(g[i]) - w[i]); d > tol {
+					t.Fatalf("element %d: float32 %g, float64 %g (|diff| %g > %g)", i, g[i], w[i], d, tol)
+				}
+			}
+		})
+	}
+}
