@@ -2,6 +2,9 @@ package sgemm
 
 import "fmt"
 
+// kcKN is the slice of the contracting axis DotKN multiplies at once.
+const kcKN = 64
+
 // DotKN adds a·b to out, with b in rows of the contracting axis that run along out's columns:
 //
 //	out[i*ldo+j] += Σ_p a[i*ars+p*acs] · b[p*ldb+j]   for i < m, j < n, p < k.
@@ -20,15 +23,21 @@ func DotKN(out, a, b []float32, m, n, k, ars, acs, ldb, ldo int) {
 			m, n, k, ars, acs, ldb, ldo, len(a), len(b), len(out)))
 	}
 	n16 := n &^ 15
-	i := 0
-	for ; i+4 <= m; i += 4 {
-		for j := 0; j < n16; j += 16 {
-			kernelKN4x16(a[i*ars:], ars, acs, b[j:], ldb, k, out[i*ldo+j:], ldo)
+	// k in slices of kcKN rows of b, so that a slice (kcKN x n) stays in the L2 cache while every
+	// row of a passes over it.
+	for p0 := 0; p0 < k; p0 += kcKN {
+		kk := min(kcKN, k-p0)
+		ap, bp := a[p0*acs:], b[p0*ldb:]
+		i := 0
+		for ; i+4 <= m; i += 4 {
+			for j := 0; j < n16; j += 16 {
+				kernelKN4x16(ap[i*ars:], ars, acs, bp[j:], ldb, kk, out[i*ldo+j:], ldo)
+			}
 		}
-	}
-	for ; i < m; i++ {
-		for j := 0; j < n16; j += 16 {
-			kernelKN1x16(a[i*ars:], acs, b[j:], ldb, k, out[i*ldo+j:])
+		for ; i < m; i++ {
+			for j := 0; j < n16; j += 16 {
+				kernelKN1x16(ap[i*ars:], acs, bp[j:], ldb, kk, out[i*ldo+j:])
+			}
 		}
 	}
 	// Columns past the last 16: one sum per element.
