@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/dtypes/bfloat16"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 
 	"github.com/bitterlesson/bitter/internal/sgemm"
@@ -128,64 +129,106 @@ func dotExecutor(l *dotLayout, stock reflect.Value) func([]reflect.Value) []refl
 		inputs := args[2].Interface().([]*simplego.Buffer)
 		outShape := *(*shapes.Shape)(unsafe.Add(node, table.shapeOff))
 		data := *(*any)(unsafe.Add(node, table.dataOff))
-		if outShape.DType != dtypes.Float32 || len(inputs) != 2 || reflect.TypeOf(data) != l.typ {
+		dt := outShape.DType
+		if (dt != dtypes.Float32 && dt != dtypes.BFloat16) || len(inputs) != 2 || reflect.TypeOf(data) != l.typ {
 			return stock.Call(args)
 		}
 		lhsShape, err1 := backend.BufferShape(inputs[0])
 		rhsShape, err2 := backend.BufferShape(inputs[1])
-		if err1 != nil || err2 != nil || lhsShape.DType != dtypes.Float32 || rhsShape.DType != dtypes.Float32 {
+		if err1 != nil || err2 != nil || lhsShape.DType != dt || rhsShape.DType != dt {
 			return stock.Call(args)
 		}
 		p := l.read(reflect.ValueOf(data).UnsafePointer())
-		m, n, k := p.lhsCross, p.rhsCross, p.contract
-		lhs, rhs := inputs[0], inputs[1]
-		lhsLayout := layoutOf(lhsShape.Dimensions, p.lhsContract, p.lhsBatch, p.batch, m, k)
-		rhsLayout := layoutOf(rhsShape.Dimensions, p.rhsContract, p.rhsBatch, p.batch, n, k)
-		// rows lays an operand out as [batch, cross, contracting] (a copy, unless it already is).
-		rows := func(b *simplego.Buffer, layout int, contractingAxes, batchAxes []int, cross int) *simplego.Buffer {
-			if layout == layoutRows {
-				return b
-			}
-			if nb := normalizer(stockNormalize)(backend, b, contractingAxes, batchAxes, p.batch, cross, k); nb != nil {
-				return nb
-			}
-			return b
+		if dt == dtypes.Float32 {
+			return []reflect.Value{reflect.ValueOf(dotFloat32(backend, inputs[0], inputs[1], lhsShape, rhsShape, outShape, p)), errorNil}
 		}
-		kernel := 0 // DotNT
-		if rhsLayout == layoutColumns && n >= minKNColumns {
-			kernel = 1 // DotKN, a in rows
-			if lhsLayout == layoutColumns {
-				kernel = 2 // a in columns
-			} else {
-				lhs = rows(lhs, lhsLayout, p.lhsContract, p.lhsBatch, m)
-			}
-		} else {
-			lhs = rows(lhs, lhsLayout, p.lhsContract, p.lhsBatch, m)
-			rhs = rows(rhs, rhsLayout, p.rhsContract, p.rhsBatch, n)
-		}
-		dotUses[kernel].Add(1)
+		// bfloat16, as simplego does it: products of the bfloat16 values summed in float32, the sums
+		// converted back with bfloat16.FromFloat32 (which truncates).
+		lhs, rhs := toFloat32Buffer(backend, inputs[0], lhsShape), toFloat32Buffer(backend, inputs[1], rhsShape)
+		out32 := dotFloat32(backend, lhs, rhs, lhsShape, rhsShape, outShape, p)
 		out := backend.NewBuffer(outShape)
-		a, b, o := float32s(lhs), float32s(rhs), float32s(out)
-		clear(o)
-		products(p.batch, m, n, k, func(bi, i0, i1 int) {
-			ab, bb, ob := a[bi*m*k:(bi+1)*m*k], b[bi*n*k:(bi+1)*n*k], o[bi*m*n:(bi+1)*m*n]
-			switch kernel {
-			case 0:
-				sgemm.DotNT(ob[i0*n:i1*n], ab[i0*k:i1*k], bb, i1-i0, n, k, k, k, n)
-			case 1:
-				sgemm.DotKN(ob[i0*n:i1*n], ab[i0*k:i1*k], bb, i1-i0, n, k, k, 1, n, n)
-			case 2:
-				sgemm.DotKN(ob[i0*n:i1*n], ab[i0:], bb, i1-i0, n, k, 1, m, n, n)
-			}
-		})
-		// The copies go back to the backend's pool (simplego's own path leaves them to the collector).
-		for i, c := range []*simplego.Buffer{lhs, rhs} {
-			if c != inputs[i] {
-				_ = backend.BufferFinalize(c)
-			}
+		dst := bfloat16s(out)
+		for i, v := range float32s(out32) {
+			dst[i] = bfloat16.FromFloat32(v)
+		}
+		for _, b := range []*simplego.Buffer{lhs, rhs, out32} {
+			_ = backend.BufferFinalize(b)
 		}
 		return []reflect.Value{reflect.ValueOf(out), errorNil}
 	}
+}
+
+// dotFloat32 is the product for float32 operands lhs and rhs (of the given shapes; only their
+// dimensions are read) into a new float32 buffer of outShape's dimensions.
+func dotFloat32(backend *simplego.Backend, lhs, rhs *simplego.Buffer, lhsShape, rhsShape, outShape shapes.Shape, p dotParams) *simplego.Buffer {
+	m, n, k := p.lhsCross, p.rhsCross, p.contract
+	origLHS, origRHS := lhs, rhs
+	lhsLayout := layoutOf(lhsShape.Dimensions, p.lhsContract, p.lhsBatch, p.batch, m, k)
+	rhsLayout := layoutOf(rhsShape.Dimensions, p.rhsContract, p.rhsBatch, p.batch, n, k)
+	// rows lays an operand out as [batch, cross, contracting] (a copy, unless it already is).
+	rows := func(b *simplego.Buffer, layout int, contractingAxes, batchAxes []int, cross int) *simplego.Buffer {
+		if layout == layoutRows {
+			return b
+		}
+		if nb := normalizer(stockNormalize)(backend, b, contractingAxes, batchAxes, p.batch, cross, k); nb != nil {
+			return nb
+		}
+		return b
+	}
+	kernel := 0 // DotNT
+	if rhsLayout == layoutColumns && n >= minKNColumns {
+		kernel = 1 // DotKN, a in rows
+		if lhsLayout == layoutColumns {
+			kernel = 2 // a in columns
+		} else {
+			lhs = rows(lhs, lhsLayout, p.lhsContract, p.lhsBatch, m)
+		}
+	} else {
+		lhs = rows(lhs, lhsLayout, p.lhsContract, p.lhsBatch, m)
+		rhs = rows(rhs, rhsLayout, p.rhsContract, p.rhsBatch, n)
+	}
+	dotUses[kernel].Add(1)
+	out := backend.NewBuffer(shapes.Make(dtypes.Float32, outShape.Dimensions...))
+	a, b, o := float32s(lhs), float32s(rhs), float32s(out)
+	clear(o)
+	products(p.batch, m, n, k, func(bi, i0, i1 int) {
+		ab, bb, ob := a[bi*m*k:(bi+1)*m*k], b[bi*n*k:(bi+1)*n*k], o[bi*m*n:(bi+1)*m*n]
+		switch kernel {
+		case 0:
+			sgemm.DotNT(ob[i0*n:i1*n], ab[i0*k:i1*k], bb, i1-i0, n, k, k, k, n)
+		case 1:
+			sgemm.DotKN(ob[i0*n:i1*n], ab[i0*k:i1*k], bb, i1-i0, n, k, k, 1, n, n)
+		case 2:
+			sgemm.DotKN(ob[i0*n:i1*n], ab[i0:], bb, i1-i0, n, k, 1, m, n, n)
+		}
+	})
+	// The copies go back to the backend's pool (simplego's own path leaves them to the collector).
+	if lhs != origLHS {
+		_ = backend.BufferFinalize(lhs)
+	}
+	if rhs != origRHS {
+		_ = backend.BufferFinalize(rhs)
+	}
+	return out
+}
+
+// toFloat32Buffer is a new float32 buffer with a bfloat16 buffer's values (exactly).
+func toFloat32Buffer(backend *simplego.Backend, b *simplego.Buffer, shape shapes.Shape) *simplego.Buffer {
+	out := backend.NewBuffer(shapes.Make(dtypes.Float32, shape.Dimensions...))
+	dst := float32s(out)
+	for i, v := range bfloat16s(b) {
+		dst[i] = v.Float32()
+	}
+	return out
+}
+
+// bfloat16s is a buffer's data, which must be a []bfloat16.BFloat16.
+func bfloat16s(b *simplego.Buffer) []bfloat16.BFloat16 {
+	flat := reflect.ValueOf(b).Elem().Field(flatIndex).Elem()
+	if flat.Kind() != reflect.Slice || flat.Type().Elem() != reflect.TypeFor[bfloat16.BFloat16]() {
+		panic(fmt.Sprintf("simplegofix: buffer data is %s, not []bfloat16.BFloat16", flat.Type()))
+	}
+	return unsafe.Slice((*bfloat16.BFloat16)(flat.UnsafePointer()), flat.Len())
 }
 
 // products runs fn over every element of a batch of products of m rows: on one goroutine when the

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/dtypes/bfloat16"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/stretchr/testify/require"
@@ -77,6 +78,54 @@ func TestDotGeneralExecutor(t *testing.T) {
 					t.Fatalf("element %d: float32 %g, float64 %g (|diff| %g > %g)", i, g[i], w[i], d, tol)
 				}
 			}
+		})
+	}
+}
+
+// TestDotGeneralExecutorBFloat16 runs bfloat16 DotGenerals of the same layouts through the executor
+// (operands widened to float32, summed there, truncated back as simplego does) and through
+// simplego's own executor: the float32 sums differ only in their order, so the results may differ by
+// one bfloat16 step where a sum lies next to a truncation boundary, and by no more.
+func TestDotGeneralExecutorBFloat16(t *testing.T) {
+	if err := simplegofix.DotInstalled(); err != nil {
+		t.Skip(err)
+	}
+	b, err := simplego.New("parallelism=-1")
+	require.NoError(t, err)
+	defer b.Finalize()
+	rng := rand.New(rand.NewPCG(33, 34))
+	toBF16 := func(x []float64) []bfloat16.BFloat16 {
+		y := make([]bfloat16.BFloat16, len(x))
+		for i := range x {
+			y[i] = bfloat16.FromFloat64(x[i])
+		}
+		return y
+	}
+	for _, l := range executorLayouts {
+		t.Run(l.name, func(t *testing.T) {
+			lhs, rhs := toBF16(random(rng, l.lhsDims)), toBF16(random(rng, l.rhsDims))
+			dot := func(lhs, rhs *graph.Node) *graph.Node {
+				return graph.DotGeneral(lhs, l.lhsContract, l.lhsBatch, rhs, l.rhsContract, l.rhsBatch)
+			}
+			args := []any{tensors.FromFlatDataAndDimensions(lhs, l.lhsDims...), tensors.FromFlatDataAndDimensions(rhs, l.rhsDims...)}
+			before := simplegofix.DotUses()
+			got := graph.MustExecOnce(b, dot, args...)
+			after := simplegofix.DotUses()
+			require.Equal(t, before[l.kernel]+1, after[l.kernel], "the product ran with kernel %d", l.kernel)
+			var want *tensors.Tensor
+			simplegofix.WithStockDot(func() { want = graph.MustExecOnce(b, dot, args...) })
+			require.Equal(t, dtypes.BFloat16, got.DType())
+			require.Equal(t, want.Shape().Dimensions, got.Shape().Dimensions)
+			g, w := tensors.MustCopyFlatData[bfloat16.BFloat16](got), tensors.MustCopyFlatData[bfloat16.BFloat16](want)
+			steps := 0
+			for i := range g {
+				d := int(g[i].Bits()) - int(w[i].Bits())
+				if d < -1 || d > 1 {
+					t.Fatalf("element %d: %g, simplego's %g (more than one bfloat16 step apart)", i, g[i].Float32(), w[i].Float32())
+				}
+				steps += d * d
+			}
+			t.Logf("%d of %d elements one step from simplego's", steps, len(g))
 		})
 	}
 }
