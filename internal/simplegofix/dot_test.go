@@ -1,7 +1,6 @@
 package simplegofix_test
 
 import (
-	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -63,21 +62,7 @@ func TestDotGeneralExecutor(t *testing.T) {
 				}
 				require.Equal(t, want, after[kernel], "products run with kernel %d (want kernel %d)", kernel, l.kernel)
 			}
-			want := graph.MustExecOnce(b, dot,
-				tensors.FromFlatDataAndDimensions(lhs64, l.lhsDims...), tensors.FromFlatDataAndDimensions(rhs64, l.rhsDims...))
-			require.Equal(t, dtypes.Float32, got.DType())
-			require.Equal(t, want.Shape().Dimensions, got.Shape().Dimensions)
-			g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float64](want)
-			contract := 1
-			for _, a := range l.lhsContract {
-				contract *= l.lhsDims[a]
-			}
-			tol := 1e-6 * float64(contract)
-			for i := range g {
-				if d := math.Abs(float64(g[i]) - w[i]); d > tol {
-					t.Fatalf("element %d: float32 %g, float64 %g (|diff| %g > %g)", i, g[i], w[i], d, tol)
-				}
-			}
+			requireNearFloat64(t, b, l.layout, got, lhs64, rhs64)
 		})
 	}
 }

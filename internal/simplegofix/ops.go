@@ -138,14 +138,22 @@ var (
 // intsAt reads the []int at offset off of the struct at p.
 func intsAt(p unsafe.Pointer, off uintptr) []int { return *(*[]int)(unsafe.Add(p, off)) }
 
-// iteratorOf checks that the third parameter of simplego's function type ft is a pointer to a
-// struct and returns that struct type.
-func iteratorOf(ft reflect.Type) (reflect.Type, error) {
+// iteratorFields checks that the third parameter of simplego's function type ft is a pointer to a
+// struct with the named []int fields and returns their offsets.
+func iteratorFields(ft reflect.Type, names ...string) ([]uintptr, error) {
 	it := ft.In(2)
 	if it.Kind() != reflect.Pointer || it.Elem().Kind() != reflect.Struct {
 		return nil, fmt.Errorf("simplego's %v does not take an iterator struct third", ft)
 	}
-	return it.Elem(), nil
+	offs := make([]uintptr, len(names))
+	for i, name := range names {
+		off, err := structField(it.Elem(), name, intsType)
+		if err != nil {
+			return nil, err
+		}
+		offs[i] = off
+	}
+	return offs, nil
 }
 
 // reducer builds a replacement for stock, simplego's float32 reduction of the given kind:
@@ -160,18 +168,11 @@ func reducer(stock any, kind reduceKind) (any, error) {
 		ft.In(0) != bufferType || ft.In(1) != bufferType || ft.In(3) != reflect.TypeFor[dtypes.DType]() {
 		return nil, fmt.Errorf("simplego's reduction is %v, not func(operand, output *Buffer, it *reduceOutputIterator, dtype DType)", ft)
 	}
-	it, err := iteratorOf(ft)
+	offs, err := iteratorFields(ft, "dimensions", "perAxisStride")
 	if err != nil {
 		return nil, err
 	}
-	dimsOff, err := structField(it, "dimensions", intsType)
-	if err != nil {
-		return nil, err
-	}
-	stridesOff, err := structField(it, "perAxisStride", intsType)
-	if err != nil {
-		return nil, err
-	}
+	dimsOff, stridesOff := offs[0], offs[1]
 	initial := float32(0)
 	if kind == reduceMax {
 		initial = dtypes.Float32.LowestValue().(float32)
@@ -202,18 +203,11 @@ func transposer(stock any) (any, error) {
 		ft.In(0) != bufferType || ft.In(1) != bufferType {
 		return nil, fmt.Errorf("simplego's transposition is %v, not func(operand, output *Buffer, it *transposeIterator)", ft)
 	}
-	it, err := iteratorOf(ft)
+	offs, err := iteratorFields(ft, "dimensions", "perAxisStrides")
 	if err != nil {
 		return nil, err
 	}
-	dimsOff, err := structField(it, "dimensions", intsType)
-	if err != nil {
-		return nil, err
-	}
-	stridesOff, err := structField(it, "perAxisStrides", intsType)
-	if err != nil {
-		return nil, err
-	}
+	dimsOff, stridesOff := offs[0], offs[1]
 	run := func(args []reflect.Value) []reflect.Value {
 		operand := float32s(args[0].Interface().(*simplego.Buffer))
 		output := float32s(args[1].Interface().(*simplego.Buffer))

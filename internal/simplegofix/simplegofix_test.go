@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -73,6 +74,32 @@ func toFloat32(x []float64) []float32 {
 	return y
 }
 
+// requireNearFloat64 computes layout l's DotGeneral of lhs64 and rhs64 in float64 on b (GoMLX's
+// own kernels) and requires got, the float32 product of the same (float32-rounded) operands, to be
+// within float32 rounding of it.
+func requireNearFloat64(t *testing.T, b backends.Backend, l layout, got *tensors.Tensor, lhs64, rhs64 []float64) {
+	t.Helper()
+	dot := func(lhs, rhs *graph.Node) *graph.Node {
+		return graph.DotGeneral(lhs, l.lhsContract, l.lhsBatch, rhs, l.rhsContract, l.rhsBatch)
+	}
+	want := graph.MustExecOnce(b, dot,
+		tensors.FromFlatDataAndDimensions(lhs64, l.lhsDims...), tensors.FromFlatDataAndDimensions(rhs64, l.rhsDims...))
+	require.Equal(t, dtypes.Float32, got.DType())
+	require.Equal(t, want.Shape().Dimensions, got.Shape().Dimensions)
+	g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float64](want)
+	contract := 1
+	for _, a := range l.lhsContract {
+		contract *= l.lhsDims[a]
+	}
+	// Terms are products of two standard normals: the sum's float32 error grows like √k.
+	tol := 1e-6 * float64(contract)
+	for i := range g {
+		if d := math.Abs(float64(g[i]) - w[i]); d > tol {
+			t.Fatalf("element %d: float32 %g, float64 %g (|diff| %g > %g)", i, g[i], w[i], d, tol)
+		}
+	}
+}
+
 // TestDotGeneralAgainstFloat64 runs float32 DotGenerals through both of simplego's paths (so through
 // both replaced kernels) and compares them with the same DotGeneral in float64, which GoMLX's own
 // kernels compute.
@@ -105,22 +132,7 @@ func TestDotGeneralAgainstFloat64(t *testing.T) {
 				} else {
 					require.Greater(t, small1, small0, "the small-product kernel ran (once per slice of the batch)")
 				}
-				want := graph.MustExecOnce(b, dot,
-					tensors.FromFlatDataAndDimensions(lhs64, l.lhsDims...), tensors.FromFlatDataAndDimensions(rhs64, l.rhsDims...))
-				require.Equal(t, dtypes.Float32, got.DType())
-				require.Equal(t, want.Shape().Dimensions, got.Shape().Dimensions)
-				g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float64](want)
-				contract := 1
-				for _, a := range l.lhsContract {
-					contract *= l.lhsDims[a]
-				}
-				// Terms are products of two standard normals: the sum's float32 error grows like √k.
-				tol := 1e-6 * float64(contract)
-				for i := range g {
-					if d := math.Abs(float64(g[i]) - w[i]); d > tol {
-						t.Fatalf("element %d: float32 %g, float64 %g (|diff| %g > %g)", i, g[i], w[i], d, tol)
-					}
-				}
+				requireNearFloat64(t, b, l, got, lhs64, rhs64)
 			})
 		}
 	}
