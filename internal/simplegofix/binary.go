@@ -18,10 +18,11 @@ import (
 // transpositions and broadcasts were plain loops); the operands' equal shapes and scalars it
 // already does as plain loops. Those ops are not in a per-dtype registry but in simplego's table of
 // node executors, whose function type names its unexported node type; this file wraps the table's
-// entries for the ops below, handles float32 operands of different shapes itself, and passes
-// everything else to the stock executor. Because the table's element type cannot be checked the way
-// the registries' can, it is only touched when the binary links GoMLX v0.26.0 (go version -m; for
-// test binaries, which do not list their modules, TestPinnedGoMLX reads go.mod).
+// entries for the ops below (as type executor: the same calling convention), handles float32
+// operands of different shapes itself, and passes everything else to the stock executor. Because
+// the table's element type cannot be checked the way the registries' can, it is only touched when
+// the binary links GoMLX v0.26.0 (go version -m; for test binaries, which do not list their modules,
+// TestPinnedGoMLX reads go.mod).
 
 //go:linkname nodeExecutors github.com/gomlx/gomlx/backends/simplego.nodeExecutors
 var nodeExecutors [backends.OpTypeLast]unsafe.Pointer // func values: one pointer each
@@ -55,12 +56,15 @@ var binaryUses, binaryReuses atomic.Int64
 
 // stockBinary are simplego's executors for binaryOpTypes, as the replacements call them and
 // WithStockOps puts them back; ourBinary are the replacements.
-var stockBinary, ourBinary map[backends.OpType]reflect.Value
+var stockBinary, ourBinary map[backends.OpType]executor
 
-// executorType is the type of simplego's node executors,
-// func(*Backend, *Node, []*Buffer, []bool) (*Buffer, error), built by reflection (and its element
-// type checked) because Node is not exported.
-var executorType reflect.Type
+// executor is simplego's node executor type, func(*Backend, *Node, []*Buffer, []bool) (*Buffer,
+// error), with its pointer to the unexported Node as an unsafe.Pointer: every parameter and result
+// has the same size and register class, so the two types share a calling convention, and a value of
+// one is called as the other without reflection (whose calls, in a graph of thousands of small ops,
+// cost more than the ops). What this package reads from a Node it reads at offsets found by
+// reflection on the Node type (readTable).
+type executor func(backend *simplego.Backend, node unsafe.Pointer, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error)
 
 func installBinary() error {
 	if opsErr != nil {
@@ -69,14 +73,14 @@ func installBinary() error {
 	if table.err != nil {
 		return table.err
 	}
-	stockBinary, ourBinary = map[backends.OpType]reflect.Value{}, map[backends.OpType]reflect.Value{}
+	stockBinary, ourBinary = map[backends.OpType]executor{}, map[backends.OpType]executor{}
 	for op, kind := range binaryOpTypes {
 		stock, err := stockExecutor(op)
 		if err != nil {
 			return err
 		}
 		stockBinary[op] = stock
-		ourBinary[op] = reflect.MakeFunc(executorType, binaryExecutor(kind, table.shapeOff, stock))
+		ourBinary[op] = binaryExecutor(kind, table.shapeOff, stock)
 	}
 	setBinary(ourBinary)
 	return nil
@@ -106,20 +110,15 @@ func readTable() tableLayout {
 	if t.dataOff, t.err = structField(t.nodeType.Elem(), "data", reflect.TypeFor[any]()); t.err != nil {
 		return t
 	}
-	executorType = reflect.FuncOf(
-		[]reflect.Type{reflect.TypeFor[*simplego.Backend](), t.nodeType, reflect.TypeFor[[]*simplego.Buffer](), reflect.TypeFor[[]bool]()},
-		[]reflect.Type{bufferType, reflect.TypeFor[error]()}, false)
 	return t
 }
 
-// stockExecutor is a copy of simplego's executor for op.
-func stockExecutor(op backends.OpType) (reflect.Value, error) {
+// stockExecutor is simplego's executor for op.
+func stockExecutor(op backends.OpType) (executor, error) {
 	if nodeExecutors[op] == nil {
-		return reflect.Value{}, fmt.Errorf("simplego has no executor for %s", op)
+		return nil, fmt.Errorf("simplego has no executor for %s", op)
 	}
-	stock := reflect.New(executorType).Elem()
-	stock.Set(executorSlot(op))
-	return stock, nil
+	return *executorSlot(op), nil
 }
 
 // linkedVersion is the version of module path in this binary's build information. Test binaries
@@ -140,35 +139,30 @@ func linkedVersion(path string) (version string, known bool) {
 	return "", true
 }
 
-// executorSlot is the settable entry of simplego's executor table for op.
-func executorSlot(op backends.OpType) reflect.Value {
-	return reflect.NewAt(executorType, unsafe.Pointer(&nodeExecutors[op])).Elem()
+// executorSlot is the entry of simplego's executor table for op.
+func executorSlot(op backends.OpType) *executor {
+	return (*executor)(unsafe.Pointer(&nodeExecutors[op]))
 }
 
-func setBinary(executors map[backends.OpType]reflect.Value) {
+func setBinary(executors map[backends.OpType]executor) {
 	for op, fn := range executors {
-		executorSlot(op).Set(fn)
+		*executorSlot(op) = fn
 	}
 }
 
-var errorNil = reflect.Zero(reflect.TypeFor[error]())
-
 // binaryExecutor is the replacement executor for one op: float32 operands of different shapes,
 // neither of one element, are computed here; anything else goes to stock.
-func binaryExecutor(kind binaryKind, shapeOff uintptr, stock reflect.Value) func([]reflect.Value) []reflect.Value {
-	return func(args []reflect.Value) []reflect.Value {
-		backend := args[0].Interface().(*simplego.Backend)
-		outShape := *(*shapes.Shape)(unsafe.Add(args[1].UnsafePointer(), shapeOff))
-		inputs := args[2].Interface().([]*simplego.Buffer)
-		owned := args[3].Interface().([]bool)
+func binaryExecutor(kind binaryKind, shapeOff uintptr, stock executor) executor {
+	return func(backend *simplego.Backend, node unsafe.Pointer, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
+		outShape := *(*shapes.Shape)(unsafe.Add(node, shapeOff))
 		if outShape.DType != dtypes.Float32 || len(inputs) != 2 || len(owned) != 2 {
-			return stock.Call(args)
+			return stock(backend, node, inputs, owned)
 		}
 		lhsShape, err1 := backend.BufferShape(inputs[0])
 		rhsShape, err2 := backend.BufferShape(inputs[1])
 		if err1 != nil || err2 != nil || lhsShape.Equal(rhsShape) || lhsShape.Size() == 1 || rhsShape.Size() == 1 ||
 			lhsShape.Rank() != outShape.Rank() || rhsShape.Rank() != outShape.Rank() {
-			return stock.Call(args)
+			return stock(backend, node, inputs, owned)
 		}
 		binaryUses.Add(1)
 		lhs, rhs := float32s(inputs[0]), float32s(inputs[1])
@@ -187,7 +181,7 @@ func binaryExecutor(kind binaryKind, shapeOff uintptr, stock reflect.Value) func
 		}
 		broadcastBinary(kind, float32s(out), lhs, rhs, outShape.Dimensions,
 			broadcastStrides(lhsShape.Dimensions, outShape.Dimensions), broadcastStrides(rhsShape.Dimensions, outShape.Dimensions))
-		return []reflect.Value{reflect.ValueOf(out), errorNil}
+		return out, nil
 	}
 }
 

@@ -56,7 +56,7 @@ var dotErr = installDot()
 var dotUses [3]atomic.Int64
 
 // stockDot and ourDot are simplego's DotGeneral executor and this one.
-var stockDot, ourDot reflect.Value
+var stockDot, ourDot executor
 
 func installDot() error {
 	if installErr != nil {
@@ -92,8 +92,8 @@ func installDot() error {
 	if stockDot, err = stockExecutor(backends.OpTypeDotGeneral); err != nil {
 		return err
 	}
-	ourDot = reflect.MakeFunc(executorType, dotExecutor(&l, stockDot))
-	executorSlot(backends.OpTypeDotGeneral).Set(ourDot)
+	ourDot = dotExecutor(&l, stockDot)
+	*executorSlot(backends.OpTypeDotGeneral) = ourDot
 	return nil
 }
 
@@ -122,25 +122,22 @@ func layoutOf(dims, contractingAxes, batchAxes []int, batch, cross, contracting 
 // is laid out as rows instead.
 const minKNColumns = 16
 
-func dotExecutor(l *dotLayout, stock reflect.Value) func([]reflect.Value) []reflect.Value {
-	return func(args []reflect.Value) []reflect.Value {
-		backend := args[0].Interface().(*simplego.Backend)
-		node := args[1].UnsafePointer()
-		inputs := args[2].Interface().([]*simplego.Buffer)
+func dotExecutor(l *dotLayout, stock executor) executor {
+	return func(backend *simplego.Backend, node unsafe.Pointer, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
 		outShape := *(*shapes.Shape)(unsafe.Add(node, table.shapeOff))
 		data := *(*any)(unsafe.Add(node, table.dataOff))
 		dt := outShape.DType
 		if (dt != dtypes.Float32 && dt != dtypes.BFloat16) || len(inputs) != 2 || reflect.TypeOf(data) != l.typ {
-			return stock.Call(args)
+			return stock(backend, node, inputs, owned)
 		}
 		lhsShape, err1 := backend.BufferShape(inputs[0])
 		rhsShape, err2 := backend.BufferShape(inputs[1])
 		if err1 != nil || err2 != nil || lhsShape.DType != dt || rhsShape.DType != dt {
-			return stock.Call(args)
+			return stock(backend, node, inputs, owned)
 		}
 		p := l.read(reflect.ValueOf(data).UnsafePointer())
 		if dt == dtypes.Float32 {
-			return []reflect.Value{reflect.ValueOf(dotFloat32(backend, inputs[0], inputs[1], lhsShape, rhsShape, outShape, p)), errorNil}
+			return dotFloat32(backend, inputs[0], inputs[1], lhsShape, rhsShape, outShape, p), nil
 		}
 		// bfloat16, as simplego does it: products of the bfloat16 values summed in float32, the sums
 		// converted back with bfloat16.FromFloat32 (which truncates).
@@ -154,7 +151,7 @@ func dotExecutor(l *dotLayout, stock reflect.Value) func([]reflect.Value) []refl
 		for _, b := range []*simplego.Buffer{lhs, rhs, out32} {
 			_ = backend.BufferFinalize(b)
 		}
-		return []reflect.Value{reflect.ValueOf(out), errorNil}
+		return out, nil
 	}
 }
 

@@ -27,8 +27,8 @@ func WithStockDot(f func()) {
 		f()
 		return
 	}
-	executorSlot(backends.OpTypeDotGeneral).Set(stockDot)
-	defer executorSlot(backends.OpTypeDotGeneral).Set(ourDot)
+	*executorSlot(backends.OpTypeDotGeneral) = stockDot
+	defer func() { *executorSlot(backends.OpTypeDotGeneral) = ourDot }()
 	f()
 }
 

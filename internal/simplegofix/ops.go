@@ -118,6 +118,43 @@ func dispatcherFuncs(d *simplego.DTypeDispatcher) ([]simplego.FuncForDispatcher,
 	return fns[:], nil
 }
 
+// asFuncOf returns fn as a value of simplego's function type ft (held in an interface, as its
+// registries hold it), called without reflection. fn's type must have ft's calling convention: the
+// same number of parameters and results, each of the same size, pointers where ft has pointers
+// (fn takes an unsafe.Pointer for each pointer to an unexported type); asFuncOf checks that.
+func asFuncOf(ft reflect.Type, fn any) (any, error) {
+	v := reflect.ValueOf(fn)
+	if err := sameCallingConvention(ft, v.Type()); err != nil {
+		return nil, err
+	}
+	p := reflect.New(v.Type())
+	p.Elem().Set(v)
+	return reflect.NewAt(ft, p.UnsafePointer()).Elem().Interface(), nil
+}
+
+// sameCallingConvention reports (as an error) where function types a and b differ in what Go's
+// calling convention sees: parameter and result counts, sizes, and pointer-ness.
+func sameCallingConvention(a, b reflect.Type) error {
+	if a.Kind() != reflect.Func || b.Kind() != reflect.Func || a.NumIn() != b.NumIn() || a.NumOut() != b.NumOut() || a.IsVariadic() != b.IsVariadic() {
+		return fmt.Errorf("%v and %v differ in shape", a, b)
+	}
+	pointer := func(t reflect.Type) bool { return t.Kind() == reflect.Pointer || t.Kind() == reflect.UnsafePointer }
+	same := func(x, y reflect.Type) bool {
+		return x == y || (pointer(x) && pointer(y)) || (x.Kind() == y.Kind() && x.Size() == y.Size() && x.ConvertibleTo(y))
+	}
+	for i := range a.NumIn() {
+		if !same(a.In(i), b.In(i)) {
+			return fmt.Errorf("%v and %v differ in parameter %d", a, b, i)
+		}
+	}
+	for i := range a.NumOut() {
+		if !same(a.Out(i), b.Out(i)) {
+			return fmt.Errorf("%v and %v differ in result %d", a, b, i)
+		}
+	}
+	return nil
+}
+
 // structField finds field name of type want in struct type st and returns its offset.
 func structField(st reflect.Type, name string, want reflect.Type) (uintptr, error) {
 	if st.Kind() != reflect.Struct {
@@ -177,18 +214,15 @@ func reducer(stock any, kind reduceKind) (any, error) {
 	if kind == reduceMax {
 		initial = dtypes.Float32.LowestValue().(float32)
 	}
-	run := func(args []reflect.Value) []reflect.Value {
-		operand := float32s(args[0].Interface().(*simplego.Buffer))
-		output := float32s(args[1].Interface().(*simplego.Buffer))
-		p := args[2].UnsafePointer()
+	run := func(operandBuf, outputBuf *simplego.Buffer, p unsafe.Pointer, _ dtypes.DType) {
+		operand, output := float32s(operandBuf), float32s(outputBuf)
 		opUses[0].Add(1)
 		for i := range output {
 			output[i] = initial
 		}
 		reduce(output, operand, intsAt(p, dimsOff), intsAt(p, stridesOff), kind)
-		return nil
 	}
-	return reflect.MakeFunc(ft, run).Interface(), nil
+	return asFuncOf(ft, run)
 }
 
 // transposer builds a replacement for stock, simplego's float32 transposition:
@@ -208,21 +242,18 @@ func transposer(stock any) (any, error) {
 		return nil, err
 	}
 	dimsOff, stridesOff := offs[0], offs[1]
-	run := func(args []reflect.Value) []reflect.Value {
-		operand := float32s(args[0].Interface().(*simplego.Buffer))
-		output := float32s(args[1].Interface().(*simplego.Buffer))
-		p := args[2].UnsafePointer()
+	run := func(operandBuf, outputBuf *simplego.Buffer, p unsafe.Pointer) {
+		operand, output := float32s(operandBuf), float32s(outputBuf)
 		opUses[1].Add(1)
 		dims, strides := transposedWalk(intsAt(p, dimsOff), intsAt(p, stridesOff))
 		dims, strides = mergeAxes(dims, strides)
 		if sw, ok := asTransposition(dims, strides); ok {
 			sw.copy(output, operand)
-			return nil
+			return
 		}
 		gather(output, operand, dims, strides)
-		return nil
 	}
-	return reflect.MakeFunc(ft, run).Interface(), nil
+	return asFuncOf(ft, run)
 }
 
 // transposedWalk turns a transposition given as the operand's dimensions and each operand axis's
