@@ -11,6 +11,8 @@ import (
 	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
+
+	"github.com/bitterlesson/bitter/internal/simd"
 )
 
 // Broadcasting binary ops. simplego computes Add(x[b, t, d], y[b, t, 1]) and the like with two
@@ -30,17 +32,20 @@ var nodeExecutors [backends.OpTypeLast]unsafe.Pointer // func values: one pointe
 // gomlxVersion is the GoMLX release whose executor table layout this file was written against.
 const gomlxVersion = "v0.26.0"
 
-// binaryKind is an elementwise float32 operation.
+// binaryKind is an elementwise float32 operation; the first four are simd.Op's, in its order.
 type binaryKind int
 
 const (
-	binAdd binaryKind = iota
-	binSub
-	binMul
-	binDiv
-	binMax
-	binMin
+	binAdd binaryKind = binaryKind(simd.Add)
+	binSub binaryKind = binaryKind(simd.Sub)
+	binMul binaryKind = binaryKind(simd.Mul)
+	binDiv binaryKind = binaryKind(simd.Div)
+	binMax binaryKind = binDiv + 1
+	binMin binaryKind = binDiv + 2
 )
+
+// minSIMD: operands of equal shapes with fewer elements stay simplego's.
+const minSIMD = 32
 
 var binaryOpTypes = map[backends.OpType]binaryKind{
 	backends.OpTypeAdd: binAdd, backends.OpTypeSub: binSub, backends.OpTypeMul: binMul,
@@ -53,6 +58,9 @@ var binaryErr = installBinary()
 // binaryUses counts the broadcasting binary ops run here, and of those the ones whose output took
 // an operand's place, for tests.
 var binaryUses, binaryReuses atomic.Int64
+
+// equalUses counts the binary ops of equal shapes run here, for tests.
+var equalUses atomic.Int64
 
 // stockBinary are simplego's executors for binaryOpTypes, as the replacements call them and
 // WithStockOps puts them back; ourBinary are the replacements.
@@ -160,11 +168,23 @@ func binaryExecutor(kind binaryKind, shapeOff uintptr, stock executor) executor 
 		}
 		lhsShape, err1 := backend.BufferShape(inputs[0])
 		rhsShape, err2 := backend.BufferShape(inputs[1])
-		if err1 != nil || err2 != nil || lhsShape.Equal(rhsShape) || lhsShape.Size() == 1 || rhsShape.Size() == 1 ||
-			lhsShape.Rank() != outShape.Rank() || rhsShape.Rank() != outShape.Rank() {
+		if err1 != nil || err2 != nil || lhsShape.Rank() != outShape.Rank() || rhsShape.Rank() != outShape.Rank() {
 			return stock(backend, node, inputs, owned)
 		}
-		binaryUses.Add(1)
+		// Equal shapes: simplego's loop is plain Go; Add, Sub, Mul and Div run here in AVX2, the same
+		// IEEE operation per lane. Max and Min stay simplego's (x86's max is not Go's on NaN and ±0).
+		equal := lhsShape.Equal(rhsShape)
+		if equal && (kind > binDiv || outShape.Size() < minSIMD) {
+			return stock(backend, node, inputs, owned)
+		}
+		if !equal && (lhsShape.Size() == 1 || rhsShape.Size() == 1) {
+			return stock(backend, node, inputs, owned)
+		}
+		if equal {
+			equalUses.Add(1)
+		} else {
+			binaryUses.Add(1)
+		}
 		lhs, rhs := float32s(inputs[0]), float32s(inputs[1])
 		// The output takes the place of an operand of its shape that the executor owns, as in
 		// simplego (binaryOperandsAndOutput): the operand read at the same index as it is written.
@@ -178,6 +198,10 @@ func binaryExecutor(kind binaryKind, shapeOff uintptr, stock executor) executor 
 			binaryReuses.Add(1)
 		default:
 			out = backend.NewBuffer(outShape)
+		}
+		if equal {
+			simd.Apply(simd.Op(kind), float32s(out), lhs, rhs)
+			return out, nil
 		}
 		broadcastBinary(kind, float32s(out), lhs, rhs, outShape.Dimensions,
 			broadcastStrides(lhsShape.Dimensions, outShape.Dimensions), broadcastStrides(rhsShape.Dimensions, outShape.Dimensions))

@@ -37,3 +37,6 @@ func DotInstalled() error { return dotErr }
 
 // DotUses returns how many products the executor ran with DotNT, DotKN (a in rows), DotKN (a in columns).
 func DotUses() [3]int64 { return [3]int64{dotUses[0].Load(), dotUses[1].Load(), dotUses[2].Load()} }
+
+// EqualUses returns how many binary ops of equal shapes have run here.
+func EqualUses() int64 { return equalUses.Load() }

@@ -192,7 +192,8 @@ func TestBroadcastOtherDTypes(t *testing.T) {
 }
 
 // TestBroadcastingBinaryOpsMatchStock runs the six replaced binary ops on float32 operands of
-// random broadcast shapes against simplego's own, bit for bit (NaN for NaN), in both operand
+// random broadcast shapes (equal ones among them, which Add, Sub, Mul and Div take to AVX2 from 32
+// elements) against simplego's own, bit for bit (NaN for NaN), in both operand
 // orders and with the output taking the place of either operand (an intermediate result the
 // executor owns, of the output's shape).
 func TestBroadcastingBinaryOpsMatchStock(t *testing.T) {
@@ -247,9 +248,10 @@ func TestBroadcastingBinaryOpsMatchStock(t *testing.T) {
 			for variant, fn := range graphs {
 				label := fmt.Sprintf("%d/%s%s %v %v", i, name, variant, xDims, yDims)
 				uses0, reuses0 := simplegofix.BinaryUses()
+				equal0 := simplegofix.EqualUses()
 				got := graph.MustExecOnce(b, fn, x, y)
 				uses1, reuses1 := simplegofix.BinaryUses()
-				ran, reused := uses1 > uses0, reuses1 > reuses0
+				ran, reused, ranEqual := uses1 > uses0, reuses1 > reuses0, simplegofix.EqualUses() > equal0
 				var want *tensors.Tensor
 				simplegofix.WithStockOps(func() { want = graph.MustExecOnce(b, fn, x, y) })
 				require.Equal(t, want.Shape(), got.Shape(), label)
@@ -259,14 +261,18 @@ func TestBroadcastingBinaryOpsMatchStock(t *testing.T) {
 						t.Fatalf("%s: element %d is %g, simplego's %g", label, k, g[k], w[k])
 					}
 				}
-				// Operands of one shape, or of one element, are simplego's own loops.
-				differ := !slices.Equal(xDims, yDims) && x.Shape().Size() > 1 && y.Shape().Size() > 1
-				if variant == "/owned_lhs" || variant == "/owned_rhs" {
-					differ = !slices.Equal(outDims, yDims) && y.Shape().Size() > 1
-				}
-				require.Equal(t, differ, ran, "%s: the replacement ran", label)
+				// Operands of one element are simplego's own loops; operands of one shape are too for
+				// Max and Min and below 32 elements, and run in AVX2 otherwise.
 				owned := variant == "/owned_lhs" || variant == "/owned_rhs"
-				require.Equal(t, differ && owned, reused, "%s: the output took the owned operand's place", label)
+				same, one := slices.Equal(xDims, yDims), x.Shape().Size() == 1 || y.Shape().Size() == 1
+				if owned {
+					same, one = slices.Equal(outDims, yDims), y.Shape().Size() == 1 && !slices.Equal(outDims, yDims)
+				}
+				differ := !same && !one
+				simd := same && name != "Max" && name != "Min" && got.Shape().Size() >= 32
+				require.Equal(t, differ, ran, "%s: the broadcasting replacement ran", label)
+				require.Equal(t, simd, ranEqual, "%s: the equal-shape replacement ran", label)
+				require.Equal(t, (differ || simd) && owned, reused, "%s: the output took the owned operand's place", label)
 			}
 		}
 	}
