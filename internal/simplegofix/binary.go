@@ -256,22 +256,8 @@ func binaryRow(kind binaryKind, row, a, b []float32, as, bs int) {
 	case as == 1 && bs == 1:
 		a, b = a[:n], b[:n]
 		switch kind {
-		case binAdd:
-			for i := range row {
-				row[i] = a[i] + b[i]
-			}
-		case binSub:
-			for i := range row {
-				row[i] = a[i] - b[i]
-			}
-		case binMul:
-			for i := range row {
-				row[i] = a[i] * b[i]
-			}
-		case binDiv:
-			for i := range row {
-				row[i] = a[i] / b[i]
-			}
+		case binAdd, binSub, binMul, binDiv:
+			simd.Apply(simd.Op(kind), row, a, b)
 		case binMax:
 			for i := range row {
 				row[i] = max(a[i], b[i])
