@@ -78,7 +78,9 @@ func resolve(config string) string {
 // its path for large products copies operands into 32x32 blocks and calls the kernel per block.
 // Measured on 2 cores (AMD EPYC, 2026-11-27), the 1M-parameter transformer's training step at T=64:
 // 1,228 tokens/s with GoMLX's kernels, 2,880 with bitter's in 32x32 blocks, 3,807 with this option
-// (4,242 once bitter's operand transposition replaced GoMLX's as well).
+// (4,242 once bitter's operand transposition replaced GoMLX's as well). Since bitter's DotGeneral
+// executor took over float32 and bfloat16 products whole (internal/simplegofix, dot.go), the option
+// only steers the other dtypes' products, and GoMLX's own path when that executor is not installed.
 const FastDotOption = "dotgeneral_small"
 
 // New returns a new backend for [Config]. It fails with a message that names the configuration
