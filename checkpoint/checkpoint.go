@@ -47,10 +47,14 @@ type header struct {
 	Variables []varEntry      `json:"variables"`
 }
 
-// Skip reports variables that are not saved: by default the KV caches of attention layers (scope
-// element "kv_cache"), which are scratch space for generation, not state.
+// Skip reports variables that are not saved: the KV caches of attention layers (scope element
+// "kv_cache"), which are scratch space for generation, not state; and the state of GoMLX's trainer
+// metrics (its moving averages of the loss), whose scopes GoMLX v0.26 names with a random UUID in
+// every process ("/metrics/Moving Average Loss_uuid_…"): no later process could find them, so saved
+// they would only make two identical runs' checkpoints differ and add a stale pair at every resume.
 func Skip(v *context.Variable) bool {
-	return strings.Contains(v.Scope()+"/", "/kv_cache/")
+	scope := v.Scope() + "/"
+	return strings.Contains(scope, "/kv_cache/") || (strings.HasPrefix(scope, "/metrics/") && strings.Contains(scope, "_uuid_"))
 }
 
 // Save writes every variable of ctx (all scopes; except those [Skip] reports) and meta (any value

@@ -23,6 +23,8 @@ func newContext() *context.Context {
 	ctx.In("model").In("layer_0").In("kv_cache").VariableWithValue("key", []float32{9, 9}).SetTrainable(false)
 	ctx.VariableWithValue("global_step", int64(42)).SetTrainable(false)
 	ctx.In("optimizer").VariableWithValue("lr", 0.5).SetTrainable(false)
+	// GoMLX's trainer keeps its moving averages in scopes named anew (random UUID) in each process.
+	ctx.In("metrics").In("Moving Average Loss_uuid_8e0d1f03").VariableWithValue("mean", float32(3)).SetTrainable(false)
 	return ctx
 }
 
@@ -44,6 +46,8 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	require.False(t, step.Trainable)
 	require.Equal(t, 0.5, ctx.GetVariableByScopeAndName("/optimizer", "lr").MustValue().Value())
 	require.Nil(t, ctx.GetVariableByScopeAndName("/model/layer_0/kv_cache", "key"), "caches are not saved")
+	require.Nil(t, ctx.GetVariableByScopeAndName("/metrics/Moving Average Loss_uuid_8e0d1f03", "mean"),
+		"GoMLX's per-process metric state is not saved")
 
 	// Loading into a context that has the variables overwrites them.
 	existing := newContext()
