@@ -2,6 +2,7 @@ package simplegofix_test
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/gomlx/gomlx/backends/simplego"
@@ -112,5 +113,42 @@ func TestDotGeneralExecutorBFloat16(t *testing.T) {
 			}
 			t.Logf("%d of %d elements one step from simplego's", steps, len(g))
 		})
+	}
+}
+
+// TestDotGeneralExecutorIndependentOfCPUs runs products large enough to be split among goroutines
+// (by rows when the batch is small) at several GOMAXPROCS and requires the same bits: each
+// goroutine writes its own rows, in tiles aligned the same way whatever the split.
+func TestDotGeneralExecutorIndependentOfCPUs(t *testing.T) {
+	if err := simplegofix.DotInstalled(); err != nil {
+		t.Skip(err)
+	}
+	b, err := simplego.New("parallelism=-1")
+	require.NoError(t, err)
+	defer b.Finalize()
+	rng := rand.New(rand.NewPCG(35, 36))
+	for _, l := range []layout{
+		{"rows_kn", []int{301, 192}, []int{192, 77}, []int{1}, nil, []int{0}, nil},
+		{"columns_kn", []int{190, 301}, []int{190, 77}, []int{0}, nil, []int{0}, nil},
+		{"rows_nt", []int{301, 192}, []int{77, 192}, []int{1}, nil, []int{1}, nil},
+		{"batched_nt", []int{3, 101, 128}, []int{3, 90, 128}, []int{2}, []int{0}, []int{2}, []int{0}},
+	} {
+		lhs, rhs := toFloat32(random(rng, l.lhsDims)), toFloat32(random(rng, l.rhsDims))
+		dot := func(lhs, rhs *graph.Node) *graph.Node {
+			return graph.DotGeneral(lhs, l.lhsContract, l.lhsBatch, rhs, l.rhsContract, l.rhsBatch)
+		}
+		var first []float32
+		for _, procs := range []int{1, 2, 3, 8} {
+			prev := runtime.GOMAXPROCS(procs)
+			got := graph.MustExecOnce(b, dot,
+				tensors.FromFlatDataAndDimensions(lhs, l.lhsDims...), tensors.FromFlatDataAndDimensions(rhs, l.rhsDims...))
+			runtime.GOMAXPROCS(prev)
+			g := tensors.MustCopyFlatData[float32](got)
+			if first == nil {
+				first = g
+				continue
+			}
+			require.Equal(t, first, g, "%s: GOMAXPROCS=%d gave other bits than GOMAXPROCS=1", l.name, procs)
+		}
 	}
 }
