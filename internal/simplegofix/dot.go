@@ -104,18 +104,19 @@ const (
 	layoutOther          // anything else: laid out as rows first
 )
 
-// layoutOf classifies an operand of the given dimensions (axes of size 1 do not count).
-func layoutOf(dims, contractingAxes, batchAxes []int, batch, cross, contracting int) int {
-	sw, ok := asSwap(dims, contractingAxes, batchAxes)
+// layoutOf classifies an operand of the given dimensions (axes of size 1 do not count), with the swap
+// that lays it out as rows when that is one (ok).
+func layoutOf(dims, contractingAxes, batchAxes []int, batch, cross, contracting int) (layout int, sw swap, ok bool) {
+	sw, ok = asSwap(dims, contractingAxes, batchAxes)
 	switch {
 	case !ok:
-		return layoutOther
+		return layoutOther, sw, ok
 	case sw == inOrder:
-		return layoutRows
+		return layoutRows, sw, ok
 	case sw.inner == 1 && sw.outer == batch && sw.x == contracting && sw.y == cross:
-		return layoutColumns
+		return layoutColumns, sw, ok
 	}
-	return layoutOther
+	return layoutOther, sw, ok
 }
 
 // minKNColumns: below this many output columns DotKN's 16-wide tiles do not pay; the right operand
@@ -160,14 +161,18 @@ func dotExecutor(l *dotLayout, stock executor) executor {
 func dotFloat32(backend *simplego.Backend, lhs, rhs *simplego.Buffer, lhsShape, rhsShape, outShape shapes.Shape, p dotParams) *simplego.Buffer {
 	m, n, k := p.lhsCross, p.rhsCross, p.contract
 	origLHS, origRHS := lhs, rhs
-	lhsLayout := layoutOf(lhsShape.Dimensions, p.lhsContract, p.lhsBatch, p.batch, m, k)
-	rhsLayout := layoutOf(rhsShape.Dimensions, p.rhsContract, p.rhsBatch, p.batch, n, k)
-	// rows lays an operand out as [batch, cross, contracting] (a copy, unless it already is).
-	rows := func(b *simplego.Buffer, layout int, contractingAxes, batchAxes []int, cross int) *simplego.Buffer {
-		if layout == layoutRows {
+	lhsLayout, lhsSwap, lhsOK := layoutOf(lhsShape.Dimensions, p.lhsContract, p.lhsBatch, p.batch, m, k)
+	rhsLayout, rhsSwap, rhsOK := layoutOf(rhsShape.Dimensions, p.rhsContract, p.rhsBatch, p.batch, n, k)
+	// rows lays an operand out as [batch, cross, contracting]: as it is, by the swap layoutOf found,
+	// or (no swap does it) by simplego's own normalisation.
+	rows := func(b *simplego.Buffer, layout int, sw swap, ok bool, contractingAxes, batchAxes []int, cross int) *simplego.Buffer {
+		switch {
+		case layout == layoutRows:
 			return b
+		case ok:
+			return asRows(backend, b, sw, p.batch, cross, k)
 		}
-		if nb := normalizer(stockNormalize)(backend, b, contractingAxes, batchAxes, p.batch, cross, k); nb != nil {
+		if nb := stockNormalize(backend, b, contractingAxes, batchAxes, p.batch, cross, k); nb != nil {
 			return nb
 		}
 		return b
@@ -178,11 +183,11 @@ func dotFloat32(backend *simplego.Backend, lhs, rhs *simplego.Buffer, lhsShape, 
 		if lhsLayout == layoutColumns {
 			kernel = 2 // a in columns
 		} else {
-			lhs = rows(lhs, lhsLayout, p.lhsContract, p.lhsBatch, m)
+			lhs = rows(lhs, lhsLayout, lhsSwap, lhsOK, p.lhsContract, p.lhsBatch, m)
 		}
 	} else {
-		lhs = rows(lhs, lhsLayout, p.lhsContract, p.lhsBatch, m)
-		rhs = rows(rhs, rhsLayout, p.rhsContract, p.rhsBatch, n)
+		lhs = rows(lhs, lhsLayout, lhsSwap, lhsOK, p.lhsContract, p.lhsBatch, m)
+		rhs = rows(rhs, rhsLayout, rhsSwap, rhsOK, p.rhsContract, p.rhsBatch, n)
 	}
 	dotUses[kernel].Add(1)
 	out := backend.NewBuffer(shapes.Make(dtypes.Float32, outShape.Dimensions...))

@@ -35,11 +35,15 @@ func normalizer(stock normalizeFunc) normalizeFunc {
 		if sw == inOrder {
 			return nil // source's flat data is already in the normalised order
 		}
-		out := backend.NewBuffer(shapes.Make(dtypes.Float32, batchSize, crossSize, contractingSize))
-		src, dst := float32s(source), float32s(out)
-		sw.copy(dst, src)
-		return out
+		return asRows(backend, source, sw, batchSize, crossSize, contractingSize)
 	}
+}
+
+// asRows is a new float32 buffer [batchSize, crossSize, contractingSize] holding source laid out by sw.
+func asRows(backend *simplego.Backend, source *simplego.Buffer, sw swap, batchSize, crossSize, contractingSize int) *simplego.Buffer {
+	out := backend.NewBuffer(shapes.Make(dtypes.Float32, batchSize, crossSize, contractingSize))
+	sw.copy(float32s(out), float32s(source))
+	return out
 }
 
 // swap is the layout change [outer, x, y, inner] -> [outer, y, x, inner], flat.
