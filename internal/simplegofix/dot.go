@@ -245,9 +245,7 @@ func products(batch, m, n, k int, fn func(b, i0, i1 int)) {
 		}
 		return
 	}
-	bands := max(1, min(procs/max(batch, 1), m/4, 2*m*n*k/minParallelFLOPs))
-	rows := (m + bands - 1) / bands
-	rows = (rows + 3) &^ 3 // whole tiles of four rows
+	rows := max(1, rowBand(m, n, k, batch))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, procs)
 	for bi := range batch {

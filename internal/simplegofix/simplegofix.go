@@ -215,19 +215,29 @@ const minParallelFLOPs = 1 << 22
 
 // product is out += lhs·rhsᵀ for one element of a batch of batch. simplego already runs the batch
 // elements in parallel; when there are fewer of them than CPUs, the rows of a large product are
-// split among goroutines as well (each writes its own rows of out, so the result does not depend on
-// the split).
+// split among goroutines as well (rowBand; each writes its own rows of out, so the result does not
+// depend on the split).
 func product(out, lhs, rhs []float32, m, n, k, batch int) {
-	parts := min(runtime.GOMAXPROCS(0)/max(batch, 1), m/2, 2*m*n*k/minParallelFLOPs)
-	if parts <= 1 {
+	rows := rowBand(m, n, k, batch)
+	if rows >= m {
 		sgemm.DotNT(out, lhs, rhs, m, n, k, k, k, n)
 		return
 	}
-	rows := (m/parts + 1) &^ 1 // even, so the kernel's tiles of two rows stay whole
 	var wg sync.WaitGroup
 	for i0 := 0; i0 < m; i0 += rows {
 		i1 := min(i0+rows, m)
 		wg.Go(func() { sgemm.DotNT(out[i0*n:i1*n], lhs[i0*k:i1*k], rhs, i1-i0, n, k, k, k, n) })
 	}
 	wg.Wait()
+}
+
+// rowBand is how many rows of an m x n x k product one goroutine takes when siblings products run
+// beside it: m (no split) unless the CPUs outnumber the siblings and the product is large, else a
+// multiple of 4, so that the kernels' tiles of two (DotNT) and four (DotKN) rows stay whole.
+func rowBand(m, n, k, siblings int) int {
+	bands := min(runtime.GOMAXPROCS(0)/max(siblings, 1), m/4, 2*m*n*k/minParallelFLOPs)
+	if bands <= 1 {
+		return m
+	}
+	return ((m+bands-1)/bands + 3) &^ 3
 }
