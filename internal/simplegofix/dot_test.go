@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/dtypes/bfloat16"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -41,19 +40,14 @@ func TestDotGeneralExecutor(t *testing.T) {
 	if err := simplegofix.DotInstalled(); err != nil {
 		t.Skip(err) // TestInstalled says why
 	}
-	b, err := simplego.New("parallelism=-1")
-	require.NoError(t, err)
-	defer b.Finalize()
+	b := newSimplego(t, "parallelism=-1")
 	rng := rand.New(rand.NewPCG(31, 32))
 	for _, l := range executorLayouts {
 		t.Run(l.name, func(t *testing.T) {
 			lhs64, rhs64 := random(rng, l.lhsDims), random(rng, l.rhsDims)
 			lhs32, rhs32 := toFloat32(lhs64), toFloat32(rhs64)
-			dot := func(lhs, rhs *graph.Node) *graph.Node {
-				return graph.DotGeneral(lhs, l.lhsContract, l.lhsBatch, rhs, l.rhsContract, l.rhsBatch)
-			}
 			before := simplegofix.DotUses()
-			got := graph.MustExecOnce(b, dot,
+			got := graph.MustExecOnce(b, l.dot,
 				tensors.FromFlatDataAndDimensions(lhs32, l.lhsDims...), tensors.FromFlatDataAndDimensions(rhs32, l.rhsDims...))
 			after := simplegofix.DotUses()
 			for kernel := range after {
@@ -76,9 +70,7 @@ func TestDotGeneralExecutorBFloat16(t *testing.T) {
 	if err := simplegofix.DotInstalled(); err != nil {
 		t.Skip(err)
 	}
-	b, err := simplego.New("parallelism=-1")
-	require.NoError(t, err)
-	defer b.Finalize()
+	b := newSimplego(t, "parallelism=-1")
 	rng := rand.New(rand.NewPCG(33, 34))
 	toBF16 := func(x []float64) []bfloat16.BFloat16 {
 		y := make([]bfloat16.BFloat16, len(x))
@@ -90,16 +82,13 @@ func TestDotGeneralExecutorBFloat16(t *testing.T) {
 	for _, l := range executorLayouts {
 		t.Run(l.name, func(t *testing.T) {
 			lhs, rhs := toBF16(random(rng, l.lhsDims)), toBF16(random(rng, l.rhsDims))
-			dot := func(lhs, rhs *graph.Node) *graph.Node {
-				return graph.DotGeneral(lhs, l.lhsContract, l.lhsBatch, rhs, l.rhsContract, l.rhsBatch)
-			}
 			args := []any{tensors.FromFlatDataAndDimensions(lhs, l.lhsDims...), tensors.FromFlatDataAndDimensions(rhs, l.rhsDims...)}
 			before := simplegofix.DotUses()
-			got := graph.MustExecOnce(b, dot, args...)
+			got := graph.MustExecOnce(b, l.dot, args...)
 			after := simplegofix.DotUses()
 			require.Equal(t, before[l.kernel]+1, after[l.kernel], "the product ran with kernel %d", l.kernel)
 			var want *tensors.Tensor
-			simplegofix.WithStockDot(func() { want = graph.MustExecOnce(b, dot, args...) })
+			simplegofix.WithStockDot(func() { want = graph.MustExecOnce(b, l.dot, args...) })
 			require.Equal(t, dtypes.BFloat16, got.DType())
 			require.Equal(t, want.Shape().Dimensions, got.Shape().Dimensions)
 			g, w := tensors.MustCopyFlatData[bfloat16.BFloat16](got), tensors.MustCopyFlatData[bfloat16.BFloat16](want)
@@ -123,9 +112,7 @@ func TestDotGeneralExecutorIndependentOfCPUs(t *testing.T) {
 	if err := simplegofix.DotInstalled(); err != nil {
 		t.Skip(err)
 	}
-	b, err := simplego.New("parallelism=-1")
-	require.NoError(t, err)
-	defer b.Finalize()
+	b := newSimplego(t, "parallelism=-1")
 	rng := rand.New(rand.NewPCG(35, 36))
 	for _, l := range []layout{
 		{"rows_kn", []int{301, 192}, []int{192, 77}, []int{1}, nil, []int{0}, nil},
@@ -134,13 +121,10 @@ func TestDotGeneralExecutorIndependentOfCPUs(t *testing.T) {
 		{"batched_nt", []int{3, 101, 128}, []int{3, 90, 128}, []int{2}, []int{0}, []int{2}, []int{0}},
 	} {
 		lhs, rhs := toFloat32(random(rng, l.lhsDims)), toFloat32(random(rng, l.rhsDims))
-		dot := func(lhs, rhs *graph.Node) *graph.Node {
-			return graph.DotGeneral(lhs, l.lhsContract, l.lhsBatch, rhs, l.rhsContract, l.rhsBatch)
-		}
 		var first []float32
 		for _, procs := range []int{1, 2, 3, 8} {
 			prev := runtime.GOMAXPROCS(procs)
-			got := graph.MustExecOnce(b, dot,
+			got := graph.MustExecOnce(b, l.dot,
 				tensors.FromFlatDataAndDimensions(lhs, l.lhsDims...), tensors.FromFlatDataAndDimensions(rhs, l.rhsDims...))
 			runtime.GOMAXPROCS(prev)
 			g := tensors.MustCopyFlatData[float32](got)

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/stretchr/testify/require"
@@ -121,9 +120,7 @@ func TestLayoutOpsMatchStock(t *testing.T) {
 	if err := simplegofix.OpsInstalled(); err != nil {
 		t.Skip(err)
 	}
-	b, err := simplego.New("parallelism=-1")
-	require.NoError(t, err)
-	defer b.Finalize()
+	b := newSimplego(t, "parallelism=-1")
 	rng := rand.New(rand.NewPCG(21, 22))
 	special := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0, float32(math.Copysign(0, -1))}
 	cases := append(randomOpCases(rng, 150), stepOpCases...)
@@ -168,9 +165,7 @@ func TestBroadcastOtherDTypes(t *testing.T) {
 	if err := simplegofix.OpsInstalled(); err != nil {
 		t.Skip(err)
 	}
-	b, err := simplego.New("parallelism=-1")
-	require.NoError(t, err)
-	defer b.Finalize()
+	b := newSimplego(t, "parallelism=-1")
 	rng := rand.New(rand.NewPCG(23, 24))
 	ints := make([]int32, 5*7)
 	bools := make([]bool, 5*7)
@@ -200,9 +195,7 @@ func TestBroadcastingBinaryOpsMatchStock(t *testing.T) {
 	if err := simplegofix.BinaryInstalled(); err != nil {
 		t.Skip(err) // TestOpsInstalled says why
 	}
-	b, err := simplego.New("parallelism=-1")
-	require.NoError(t, err)
-	defer b.Finalize()
+	b := newSimplego(t, "parallelism=-1")
 	rng := rand.New(rand.NewPCG(25, 26))
 	ops := map[string]func(x, y *graph.Node) *graph.Node{
 		"Add": graph.Add, "Sub": graph.Sub, "Mul": graph.Mul, "Div": graph.Div, "Max": graph.Max, "Min": graph.Min,

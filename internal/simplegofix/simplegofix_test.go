@@ -41,6 +41,21 @@ type layout struct {
 	rhsContract, rhsBatch []int
 }
 
+// dot is the layout's DotGeneral.
+func (l layout) dot(lhs, rhs *graph.Node) *graph.Node {
+	return graph.DotGeneral(lhs, l.lhsContract, l.lhsBatch, rhs, l.rhsContract, l.rhsBatch)
+}
+
+// newSimplego is GoMLX's pure-Go backend itself (not through package backend, whose
+// BITTER_EMULATE_TF32 would round the operands), finalized when the test ends.
+func newSimplego(t *testing.T, config string) backends.Backend {
+	t.Helper()
+	b, err := simplego.New(config)
+	require.NoError(t, err)
+	t.Cleanup(b.Finalize)
+	return b
+}
+
 var layouts = []layout{
 	{"attention_scores", []int{2, 37, 3, 20}, []int{2, 41, 3, 20}, []int{3}, []int{0, 2}, []int{3}, []int{0, 2}},
 	{"two_contracting_permuted", []int{13, 4, 5}, []int{5, 4, 11}, []int{1, 2}, nil, []int{1, 0}, nil},
@@ -79,10 +94,7 @@ func toFloat32(x []float64) []float32 {
 // within float32 rounding of it.
 func requireNearFloat64(t *testing.T, b backends.Backend, l layout, got *tensors.Tensor, lhs64, rhs64 []float64) {
 	t.Helper()
-	dot := func(lhs, rhs *graph.Node) *graph.Node {
-		return graph.DotGeneral(lhs, l.lhsContract, l.lhsBatch, rhs, l.rhsContract, l.rhsBatch)
-	}
-	want := graph.MustExecOnce(b, dot,
+	want := graph.MustExecOnce(b, l.dot,
 		tensors.FromFlatDataAndDimensions(lhs64, l.lhsDims...), tensors.FromFlatDataAndDimensions(rhs64, l.rhsDims...))
 	require.Equal(t, dtypes.Float32, got.DType())
 	require.Equal(t, want.Shape().Dimensions, got.Shape().Dimensions)
@@ -110,20 +122,15 @@ func TestDotGeneralAgainstFloat64(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, path := range []string{"dotgeneral_large", "dotgeneral_small"} {
 		// simplego itself, not through package backend: BITTER_EMULATE_TF32 would round the operands.
-		b, err := simplego.New("parallelism=-1," + path)
-		require.NoError(t, err)
-		defer b.Finalize()
+		b := newSimplego(t, "parallelism=-1,"+path)
 		for _, l := range layouts {
 			t.Run(path+"/"+l.name, func(t *testing.T) {
 				lhs64, rhs64 := random(rng, l.lhsDims), random(rng, l.rhsDims)
 				lhs32, rhs32 := toFloat32(lhs64), toFloat32(rhs64)
-				dot := func(lhs, rhs *graph.Node) *graph.Node {
-					return graph.DotGeneral(lhs, l.lhsContract, l.lhsBatch, rhs, l.rhsContract, l.rhsBatch)
-				}
 				block0, small0 := simplegofix.Uses()
 				var got *tensors.Tensor
 				simplegofix.WithStockDot(func() { // simplego's paths, into the replaced kernels
-					got = graph.MustExecOnce(b, dot,
+					got = graph.MustExecOnce(b, l.dot,
 						tensors.FromFlatDataAndDimensions(lhs32, l.lhsDims...), tensors.FromFlatDataAndDimensions(rhs32, l.rhsDims...))
 				})
 				block1, small1 := simplegofix.Uses()
