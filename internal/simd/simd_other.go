@@ -2,6 +2,8 @@
 
 package simd
 
-var useAsm = false
+var useAsm, useExpAsm = false, false
 
 func applyAVX2(op int, dst, a, b *float32, n int) { panic("simd: no assembly on this architecture") }
+
+func expAVX2(dst, src *float32, n int) int { panic("simd: no assembly on this architecture") }

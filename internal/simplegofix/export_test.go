@@ -40,3 +40,10 @@ func DotUses() [3]int64 { return [3]int64{dotUses[0].Load(), dotUses[1].Load(), 
 
 // EqualUses returns how many binary ops of equal shapes have run here.
 func EqualUses() int64 { return equalUses.Load() }
+
+// UnaryInstalled reports whether the float32 unary ops are replaced, and if not, why.
+func UnaryInstalled() error { return unaryErr }
+
+// UnaryUses returns how many float32 unary ops have run here, and how many of them wrote into their
+// operand's buffer.
+func UnaryUses() (uses, reuses int64) { return unaryUses.Load(), unaryReuses.Load() }

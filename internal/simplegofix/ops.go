@@ -331,7 +331,7 @@ func broadcaster[T any](stock simplego.FuncForDispatcher) simplego.FuncForDispat
 	}
 }
 
-// WithStockOps runs f with simplego's own reductions, transpositions, broadcasts and binary ops, for
+// WithStockOps runs f with simplego's own reductions, transpositions, broadcasts, binary ops and exp, for
 // comparisons; it must not run while anything else executes on the pure-Go backend.
 func WithStockOps(f func()) {
 	if opsErr != nil {
@@ -350,6 +350,10 @@ func WithStockOps(f func()) {
 	if binaryErr == nil {
 		setBinary(stockBinary)
 		defer setBinary(ourBinary)
+	}
+	if unaryErr == nil {
+		setBinary(stockUnary)
+		defer setBinary(ourUnary)
 	}
 	f()
 }

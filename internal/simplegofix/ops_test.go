@@ -29,6 +29,9 @@ func TestOpsInstalled(t *testing.T) {
 	if err := simplegofix.BinaryInstalled(); err != nil {
 		t.Fatalf("broadcasting binary ops not installed: %v", err)
 	}
+	if err := simplegofix.UnaryInstalled(); err != nil {
+		t.Fatalf("unary ops not installed: %v", err)
+	}
 }
 
 // opCase is one random layout op: a graph on one operand, and which replaced op it must run.

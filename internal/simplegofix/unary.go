@@ -1,0 +1,65 @@
+package simplegofix
+
+import (
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/backends/simplego"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+
+	"github.com/bitterlesson/bitter/internal/simd"
+)
+
+// Unary ops. simplego computes a float32 Exp as float32(math.Exp(float64(x))), one call per element
+// (the softmaxes of attention and of the loss, the GELU's gradient); simd.Exp computes the same
+// expression eight elements at a time, bit for bit (every float32 input compared). Its executor
+// lives in the same table as the binary ops' and is replaced the same way; other dtypes go to
+// simplego's.
+
+// unaryErr says why the unary ops were not installed (nil when they were).
+var unaryErr = installUnary()
+
+// unaryUses counts the float32 unary ops run here, and of those the ones whose output took the
+// operand's place, for tests.
+var unaryUses, unaryReuses atomic.Int64
+
+// stockUnary and ourUnary are simplego's executors of the replaced unary ops and the replacements.
+var stockUnary, ourUnary map[backends.OpType]executor
+
+func installUnary() error {
+	if binaryErr != nil {
+		return binaryErr
+	}
+	stock, err := stockExecutor(backends.OpTypeExp)
+	if err != nil {
+		return err
+	}
+	stockUnary = map[backends.OpType]executor{backends.OpTypeExp: stock}
+	ourUnary = map[backends.OpType]executor{backends.OpTypeExp: unaryExecutor(simd.Exp, table.shapeOff, stock)}
+	setBinary(ourUnary)
+	return nil
+}
+
+// unaryExecutor runs fn on float32 operands; the output takes the operand's place when the executor
+// owns it, as in simplego (unaryOperandAndOutput).
+func unaryExecutor(fn func(dst, src []float32), shapeOff uintptr, stock executor) executor {
+	return func(backend *simplego.Backend, node unsafe.Pointer, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
+		outShape := *(*shapes.Shape)(unsafe.Add(node, shapeOff))
+		if outShape.DType != dtypes.Float32 || len(inputs) != 1 || len(owned) != 1 {
+			return stock(backend, node, inputs, owned)
+		}
+		unaryUses.Add(1)
+		in := inputs[0]
+		out := in
+		if owned[0] {
+			inputs[0] = nil
+			unaryReuses.Add(1)
+		} else {
+			out = backend.NewBuffer(outShape)
+		}
+		fn(float32s(out), float32s(in))
+		return out, nil
+	}
+}

@@ -1,0 +1,79 @@
+package simplegofix_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bitterlesson/bitter/internal/simplegofix"
+)
+
+// TestUnaryOpsMatchStock compares the replaced float32 unary ops with simplego's own, bit for bit
+// (NaN for NaN), on random shapes and values (NaN, ±Inf, ±0 and values past exp's float32 range
+// among them), with the operand a parameter (a new output) and an intermediate result the executor
+// owns (the output takes its place); bfloat16 operands must stay simplego's.
+func TestUnaryOpsMatchStock(t *testing.T) {
+	if err := simplegofix.UnaryInstalled(); err != nil {
+		t.Skip(err) // TestOpsInstalled says why
+	}
+	b := newSimplego(t, "parallelism=-1")
+	rng := rand.New(rand.NewPCG(27, 28))
+	special := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0,
+		float32(math.Copysign(0, -1)), -200, 200, 88.72284, -103.97209}
+	ops := map[string]func(x *graph.Node) *graph.Node{"Exp": graph.Exp}
+	for i := range 40 {
+		dims := randomDims(rng)
+		size := 1
+		for _, d := range dims {
+			size *= d
+		}
+		v := make([]float32, size)
+		for k := range v {
+			v[k] = float32(rng.NormFloat64() * 30)
+			if rng.IntN(30) == 0 {
+				v[k] = special[rng.IntN(len(special))]
+			}
+		}
+		x := tensors.FromFlatDataAndDimensions(v, dims...)
+		for name, op := range ops {
+			graphs := map[string]func(x *graph.Node) *graph.Node{
+				"":       op,
+				"/owned": func(x *graph.Node) *graph.Node { return op(graph.MulScalar(x, 1)) },
+			}
+			for variant, fn := range graphs {
+				label := fmt.Sprintf("%d/%s%s %v", i, name, variant, dims)
+				uses0, reuses0 := simplegofix.UnaryUses()
+				got := graph.MustExecOnce(b, fn, x)
+				uses1, reuses1 := simplegofix.UnaryUses()
+				var want *tensors.Tensor
+				simplegofix.WithStockOps(func() { want = graph.MustExecOnce(b, fn, x) })
+				uses2, _ := simplegofix.UnaryUses()
+				require.Equal(t, want.Shape(), got.Shape(), label)
+				g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want)
+				for k := range w {
+					if math.Float32bits(g[k]) != math.Float32bits(w[k]) && !(g[k] != g[k] && w[k] != w[k]) {
+						t.Fatalf("%s: element %d: %s(%g) is %g, simplego's %g", label, k, name, v[k], g[k], w[k])
+					}
+				}
+				require.Equal(t, uses0+1, uses1, "%s: the replacement ran once", label)
+				require.Equal(t, variant == "/owned", reuses1 > reuses0, "%s: the output took the owned operand's place", label)
+				require.Equal(t, uses1, uses2, "%s: WithStockOps ran simplego's", label)
+			}
+		}
+	}
+	// bfloat16 stays simplego's.
+	uses0, _ := simplegofix.UnaryUses()
+	xb := tensors.FromValue([]float32{-1, 0.5, 3})
+	got := graph.MustExecOnce(b, func(x *graph.Node) *graph.Node {
+		return graph.ConvertDType(graph.Exp(graph.ConvertDType(x, dtypes.BFloat16)), dtypes.Float32)
+	}, xb)
+	uses1, _ := simplegofix.UnaryUses()
+	require.Equal(t, uses0, uses1, "a bfloat16 Exp went to the replacement")
+	require.InDeltaSlice(t, []float32{0.3679, 1.6487, 20.0855}, tensors.MustCopyFlatData[float32](got), 0.1)
+}
