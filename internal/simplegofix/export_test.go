@@ -5,9 +5,9 @@ import "github.com/gomlx/gomlx/backends"
 // Uses returns how many times the block-kernel builder and the small-product kernel have been called.
 func Uses() (block, small int64) { return uses[0].Load(), uses[1].Load() }
 
-// OpUses returns how many times the replaced reduction, transposition and broadcast have run.
-func OpUses() (reduce, transpose, broadcast int64) {
-	return opUses[0].Load(), opUses[1].Load(), opUses[2].Load()
+// OpUses returns how many times the replaced reduction, transposition, broadcast and slice have run.
+func OpUses() (reduce, transpose, broadcast, slice int64) {
+	return opUses[0].Load(), opUses[1].Load(), opUses[2].Load(), opUses[3].Load()
 }
 
 // BinaryInstalled reports whether the broadcasting binary ops are replaced, and if not, why.

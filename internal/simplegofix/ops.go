@@ -12,9 +12,10 @@ import (
 
 	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
-// The layout ops: reductions, transpositions and broadcasts. simplego runs each of them as one
+// The layout ops: reductions, transpositions, broadcasts and slices. simplego runs each of them as one
 // general index walk per element (a method call and a loop over every axis for each one), which was
 // a third of a training step once the products were fast. Its registries hold them per dtype too;
 // the replacements below walk the same elements in the same order with the innermost axis as a plain
@@ -29,10 +30,13 @@ var reduceMaxes *simplego.DTypeMap
 //go:linkname transposes github.com/gomlx/gomlx/backends/simplego.transposeDTypeMap
 var transposes *simplego.DTypeMap
 
+//go:linkname sliceOps github.com/gomlx/gomlx/backends/simplego.sliceDTypeMap
+var sliceOps *simplego.DTypeMap
+
 //go:linkname broadcastsInDim github.com/gomlx/gomlx/backends/simplego.dispatchBroadcastInDim
 var broadcastsInDim *simplego.DTypeDispatcher
 
-// StockOpsEnvVar, when set to a non-empty value, keeps GoMLX's own reductions, transpositions and
+// StockOpsEnvVar, when set to a non-empty value, keeps GoMLX's own reductions, transpositions, slices and
 // broadcasts.
 const StockOpsEnvVar = "BITTER_STOCK_OPS"
 
@@ -43,13 +47,13 @@ var opsErr = installOps()
 // and broadcasts, and if not, why.
 func OpsInstalled() error { return opsErr }
 
-// opUses counts the calls of each replacement (reduce, transpose, broadcast), for tests.
-var opUses [3]atomic.Int64
+// opUses counts the calls of each replacement (reduce, transpose, broadcast, slice), for tests.
+var opUses [4]atomic.Int64
 
 // stockOps are the replaced entries, for WithStockOps (tests) to put back.
 var stockOps struct {
-	sum, max, transpose any
-	broadcast           map[dtypes.DType]simplego.FuncForDispatcher
+	sum, max, transpose, slice any
+	broadcast                  map[dtypes.DType]simplego.FuncForDispatcher
 }
 
 // broadcastDTypes are the dtypes whose BroadcastInDim is replaced (those a training step uses).
@@ -59,8 +63,8 @@ func installOps() error {
 	if os.Getenv(StockOpsEnvVar) != "" {
 		return fmt.Errorf("%s is set", StockOpsEnvVar)
 	}
-	if reduceSums == nil || reduceMaxes == nil || transposes == nil || broadcastsInDim == nil {
-		return fmt.Errorf("simplego's reduce, transpose and broadcast registries are not where GoMLX v0.26.0 keeps them")
+	if reduceSums == nil || reduceMaxes == nil || transposes == nil || broadcastsInDim == nil || sliceOps == nil {
+		return fmt.Errorf("simplego's reduce, transpose, broadcast and slice registries are not where GoMLX v0.26.0 keeps them")
 	}
 	f32 := dtypes.Float32
 	sum, err := reducer(reduceSums.Map[f32], reduceSum)
@@ -75,11 +79,16 @@ func installOps() error {
 	if err != nil {
 		return err
 	}
+	sl, err := slicer(sliceOps.Map[f32])
+	if err != nil {
+		return err
+	}
 	stockBroadcasts, err := dispatcherFuncs(broadcastsInDim)
 	if err != nil {
 		return err
 	}
 	stockOps.sum, stockOps.max, stockOps.transpose = reduceSums.Map[f32], reduceMaxes.Map[f32], transposes.Map[f32]
+	stockOps.slice = sliceOps.Map[f32]
 	stockOps.broadcast = map[dtypes.DType]simplego.FuncForDispatcher{}
 	for _, dt := range broadcastDTypes {
 		if stockBroadcasts[dt] == nil {
@@ -87,7 +96,7 @@ func installOps() error {
 		}
 		stockOps.broadcast[dt] = stockBroadcasts[dt]
 	}
-	setOps(sum, mx, tr, map[dtypes.DType]simplego.FuncForDispatcher{
+	setOps(sum, mx, tr, sl, map[dtypes.DType]simplego.FuncForDispatcher{
 		dtypes.Float32: broadcaster[float32](stockBroadcasts[dtypes.Float32]),
 		dtypes.Int32:   broadcaster[int32](stockBroadcasts[dtypes.Int32]),
 		dtypes.Bool:    broadcaster[bool](stockBroadcasts[dtypes.Bool]),
@@ -96,10 +105,10 @@ func installOps() error {
 }
 
 // setOps puts the given entries in simplego's registries, at the "user" priority.
-func setOps(sum, mx, tr any, broadcasts map[dtypes.DType]simplego.FuncForDispatcher) {
+func setOps(sum, mx, tr, sl any, broadcasts map[dtypes.DType]simplego.FuncForDispatcher) {
 	f32 := dtypes.Float32
-	reduceSums.Map[f32], reduceMaxes.Map[f32], transposes.Map[f32] = sum, mx, tr
-	for _, m := range []*simplego.DTypeMap{reduceSums, reduceMaxes, transposes} {
+	reduceSums.Map[f32], reduceMaxes.Map[f32], transposes.Map[f32], sliceOps.Map[f32] = sum, mx, tr, sl
+	for _, m := range []*simplego.DTypeMap{reduceSums, reduceMaxes, transposes, sliceOps} {
 		m.Priority[f32] = priorityUser
 	}
 	for dt, fn := range broadcasts {
@@ -256,6 +265,53 @@ func transposer(stock any) (any, error) {
 	return asFuncOf(ft, run)
 }
 
+// slicer builds a replacement for stock, simplego's float32 Slice:
+//
+//	func(operand, output *Buffer, params *sliceNode)
+//
+// params holds, per operand axis, the first index taken (starts) and the step between indices
+// (strides). The output is a gather from the operand: per output axis, the operand's stride times
+// the step, from the first element taken.
+func slicer(stock any) (any, error) {
+	ft := reflect.TypeOf(stock)
+	if ft == nil || ft.Kind() != reflect.Func || ft.NumIn() != 3 || ft.NumOut() != 0 ||
+		ft.In(0) != bufferType || ft.In(1) != bufferType {
+		return nil, fmt.Errorf("simplego's slice is %v, not func(operand, output *Buffer, params *sliceNode)", ft)
+	}
+	if bufferShapeErr != nil {
+		return nil, bufferShapeErr
+	}
+	offs, err := iteratorFields(ft, "starts", "strides")
+	if err != nil {
+		return nil, err
+	}
+	startsOff, stepsOff := offs[0], offs[1]
+	run := func(operandBuf, outputBuf *simplego.Buffer, p unsafe.Pointer) {
+		opUses[3].Add(1)
+		operand, output := float32s(operandBuf), float32s(outputBuf)
+		if len(output) == 0 {
+			return
+		}
+		starts, steps := intsAt(p, startsOff), intsAt(p, stepsOff)
+		strides := rowMajorStrides(bufferDims(operandBuf))
+		first := 0
+		for a, s := range strides {
+			first += starts[a] * s
+			strides[a] = s * steps[a]
+		}
+		gather(output, operand[first:], bufferDims(outputBuf), strides)
+	}
+	return asFuncOf(ft, run)
+}
+
+// bufferShapeOff is the offset of simplego.Buffer's shape field.
+var bufferShapeOff, bufferShapeErr = structField(bufferType.Elem(), "shape", reflect.TypeFor[shapes.Shape]())
+
+// bufferDims are a buffer's dimensions (bufferShapeErr must be nil).
+func bufferDims(b *simplego.Buffer) []int {
+	return (*shapes.Shape)(unsafe.Add(unsafe.Pointer(b), bufferShapeOff)).Dimensions
+}
+
 // transposedWalk turns a transposition given as the operand's dimensions and each operand axis's
 // stride in the output into a gather: the output's dimensions, and for each output axis its stride
 // in the operand.
@@ -339,14 +395,14 @@ func WithStockOps(f func()) {
 		return
 	}
 	f32 := dtypes.Float32
-	sum, mx, tr := reduceSums.Map[f32], reduceMaxes.Map[f32], transposes.Map[f32]
+	sum, mx, tr, sl := reduceSums.Map[f32], reduceMaxes.Map[f32], transposes.Map[f32], sliceOps.Map[f32]
 	fns, _ := dispatcherFuncs(broadcastsInDim)
 	ours := map[dtypes.DType]simplego.FuncForDispatcher{}
 	for _, dt := range broadcastDTypes {
 		ours[dt] = fns[dt]
 	}
-	setOps(stockOps.sum, stockOps.max, stockOps.transpose, stockOps.broadcast)
-	defer setOps(sum, mx, tr, ours)
+	setOps(stockOps.sum, stockOps.max, stockOps.transpose, stockOps.slice, stockOps.broadcast)
+	defer setOps(sum, mx, tr, sl, ours)
 	if binaryErr == nil {
 		setBinary(stockBinary)
 		defer setBinary(ourBinary)

@@ -39,7 +39,7 @@ type opCase struct {
 	name string
 	dims []int
 	fn   func(x *graph.Node) *graph.Node
-	use  int // 0 reduce, 1 transpose, 2 broadcast
+	use  int // 0 reduce, 1 transpose, 2 broadcast, 3 slice
 }
 
 // randomDims draws a rank and dimensions, with axes of size 1 often enough to exercise merging.
@@ -92,7 +92,18 @@ func randomOpCases(rng *rand.Rand, n int) []opCase {
 				xDims = append(xDims, d)
 			}
 		}
+		// Slice: per axis a random range and step (the whole axis, often).
+		spec := make([]graph.SliceAxisSpec, rank)
+		for a, d := range dims {
+			start := rng.IntN(d)
+			end := start + 1 + rng.IntN(d-start)
+			if rng.IntN(3) == 0 {
+				start, end = 0, d
+			}
+			spec[a] = graph.AxisRange(start, end).Stride(1 + rng.IntN(3)*rng.IntN(2))
+		}
 		cases = append(cases,
+			opCase{fmt.Sprintf("%d/Slice%v%v", i, dims, spec), dims, func(x *graph.Node) *graph.Node { return graph.Slice(x, spec...) }, 3},
 			opCase{fmt.Sprintf("%d/ReduceSum%v%v", i, dims, axes), dims, func(x *graph.Node) *graph.Node { return graph.ReduceSum(x, axes...) }, 0},
 			opCase{fmt.Sprintf("%d/ReduceMax%v%v", i, dims, axes), dims, func(x *graph.Node) *graph.Node { return graph.ReduceMax(x, axes...) }, 0},
 			opCase{fmt.Sprintf("%d/Transpose%v%v", i, dims, perm), dims, func(x *graph.Node) *graph.Node { return graph.TransposeAllDims(x, perm...) }, 1},
@@ -114,9 +125,12 @@ var stepOpCases = []opCase{
 	{"large_transpose", []int{300, 260}, func(x *graph.Node) *graph.Node { return graph.TransposeAllDims(x, 1, 0) }, 1},
 	{"row_broadcast", []int{9, 70, 1}, func(x *graph.Node) *graph.Node { return graph.BroadcastToDims(x, 9, 70, 130) }, 2},
 	{"bias_broadcast", []int{130}, func(x *graph.Node) *graph.Node { return graph.ExpandAndBroadcast(x, []int{9, 70, 130}, []int{0, 1}) }, 2},
+	{"causal_block_keys", []int{2, 200, 4, 32}, func(x *graph.Node) *graph.Node { return graph.Slice(x, graph.AxisRange(), graph.AxisRange(0, 128)) }, 3},
+	{"causal_block_queries", []int{2, 200, 4, 32}, func(x *graph.Node) *graph.Node { return graph.Slice(x, graph.AxisRange(), graph.AxisRange(64, 128)) }, 3},
+	{"last_position", []int{3, 70, 130}, func(x *graph.Node) *graph.Node { return graph.Slice(x, graph.AxisRange(), graph.AxisRange(69, 70)) }, 3},
 }
 
-// TestLayoutOpsMatchStock runs reductions, transpositions and broadcasts of random layouts on both
+// TestLayoutOpsMatchStock runs reductions, transpositions, broadcasts and slices of random layouts on both
 // the replaced ops and simplego's own, and requires the same bits (operands include NaNs, infinities
 // and signed zeros, so that a max or a sum that took its elements in another order would show).
 func TestLayoutOpsMatchStock(t *testing.T) {
@@ -141,10 +155,10 @@ func TestLayoutOpsMatchStock(t *testing.T) {
 			}
 		}
 		operand := tensors.FromFlatDataAndDimensions(x, c.dims...)
-		var before, after [3]int64
-		before[0], before[1], before[2] = simplegofix.OpUses()
+		var before, after [4]int64
+		before[0], before[1], before[2], before[3] = simplegofix.OpUses()
 		got := graph.MustExecOnce(b, c.fn, operand)
-		after[0], after[1], after[2] = simplegofix.OpUses()
+		after[0], after[1], after[2], after[3] = simplegofix.OpUses()
 		var want *tensors.Tensor
 		simplegofix.WithStockOps(func() { want = graph.MustExecOnce(b, c.fn, operand) })
 		require.Equal(t, want.Shape(), got.Shape(), c.name)
@@ -179,9 +193,9 @@ func TestBroadcastOtherDTypes(t *testing.T) {
 		tensors.FromFlatDataAndDimensions(ints, 5, 1, 7), tensors.FromFlatDataAndDimensions(bools, 5, 1, 7),
 	} {
 		fn := func(x *graph.Node) *graph.Node { return graph.ExpandAndBroadcast(x, []int{3, 5, 4, 7}, []int{0}) }
-		_, _, before := simplegofix.OpUses()
+		_, _, before, _ := simplegofix.OpUses()
 		got := graph.MustExecOnce(b, fn, operand)
-		_, _, after := simplegofix.OpUses()
+		_, _, after, _ := simplegofix.OpUses()
 		require.Greater(t, after, before, "the replaced broadcast ran for %s", operand.DType())
 		var want *tensors.Tensor
 		simplegofix.WithStockOps(func() { want = graph.MustExecOnce(b, fn, operand) })

@@ -28,8 +28,8 @@
 // being transposed at every use; the rest goes through the normalisation and sgemm.DotNT. The
 // executor table it lives in is reached like the binary ops' (binary.go).
 //
-// The layout ops (ops.go: float32 ReduceSum, ReduceMax and Transpose; BroadcastInDim of float32,
-// int32 and bool) and the float32 binary ops whose operands differ in shape (binary.go: Add, Sub,
+// The layout ops (ops.go: float32 ReduceSum, ReduceMax, Transpose and Slice; BroadcastInDim of
+// float32, int32 and bool) and the float32 binary ops whose operands differ in shape (binary.go: Add, Sub,
 // Mul, Div, Max, Min) walk the same elements in the same order as simplego, with plain inner loops
 // instead of a general index walk per element, so their results are simplego's bit for bit
 // (TestLayoutOpsMatchStock, TestBroadcastingBinaryOpsMatchStock). Set BITTER_STOCK_OPS=1 to keep
