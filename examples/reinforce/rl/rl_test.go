@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bitterlesson/bitter/backend"
@@ -130,6 +131,43 @@ func TestValidate(t *testing.T) {
 	p = CPUDefault()
 	p.Prompts = 300
 	require.ErrorContains(t, p.Validate(), "2400 answers per batch")
+	for _, until := range []float64{-0.1, math.NaN(), math.Inf(1)} {
+		p = CPUDefault()
+		p.PretrainUntil = until
+		require.ErrorContains(t, p.Validate(), "-pretrain-until must be non-negative", "%v", until)
+	}
+}
+
+// TestPretrainUntil: pretraining stops at the first step where the mean answer loss of the last 50
+// steps is at most -pretrain-until, takes all steps (and says so) when it never gets there, and
+// takes all without a word for 0.
+func TestPretrainUntil(t *testing.T) {
+	b := backend.MustShared()
+	train, _, err := Problems(0.2, 1)
+	require.NoError(t, err)
+	for _, c := range []struct {
+		until float64
+		steps int
+		log   string
+	}{
+		{1e9, 50, "pretraining stops at step 50"}, // any loss: the first full window
+		{1e-9, 55, "took all 55 steps without reaching -pretrain-until 1e-09"},
+		{0, 55, ""},
+	} {
+		p := CPUDefault()
+		p.PretrainSteps, p.PretrainBatch, p.Layers, p.Dim, p.PretrainUntil = 55, 8, 1, 16, c.until
+		ctx := context.New()
+		require.NoError(t, ctx.SetRNGStateFromSeed(1))
+		var log strings.Builder
+		steps, err := Pretrain(b, p, ctx, train, &log)
+		require.NoError(t, err)
+		require.Equal(t, c.steps, steps, "-pretrain-until %g", c.until)
+		if c.log != "" {
+			require.Contains(t, log.String(), c.log)
+		} else {
+			require.NotContains(t, log.String(), "-pretrain-until")
+		}
+	}
 }
 
 // A few steps of each algorithm end to end: pretraining, sampling, updates, evaluation, outputs;

@@ -47,7 +47,8 @@ type Params struct {
 	EvalSamples int     // -eval-samples: sampled completions per held-out prompt (greedy is one)
 
 	Layers, Dim, Heads int     // the model (-layers, -dim, -heads)
-	PretrainSteps      int     // -pretrain-steps: language-model pretraining on the training additions
+	PretrainSteps      int     // -pretrain-steps: language-model pretraining on the training additions, at most
+	PretrainUntil      float64 // -pretrain-until: stop once the answer loss, averaged over 50 steps, is at most this (0: never)
 	PretrainBatch      int     // -pretrain-batch
 	PretrainLR         float64 // -pretrain-lr
 	Pretrained         string  // -pretrained: checkpoint to start from, written after pretraining when absent
@@ -58,7 +59,7 @@ type Params struct {
 func CPUDefault() Params {
 	return Params{Algo: GRPO, Reward: "correct", Gamma: 1, Group: 8, Prompts: 16, Steps: 800, LR: 1e-4, KLCoef: 0.04,
 		ClipEps: 0.2, Inner: 2, Temperature: 1, MaxNew: 4, EvalEvery: 50, EvalPrompts: 512, EvalSamples: 4,
-		Layers: 2, Dim: 64, Heads: 4, PretrainSteps: 600, PretrainBatch: 64, PretrainLR: 3e-3, Seed: 1}
+		Layers: 2, Dim: 64, Heads: 4, PretrainSteps: 2000, PretrainUntil: 0.45, PretrainBatch: 64, PretrainLR: 3e-3, Seed: 1}
 }
 
 // The held-out share of the 10,000 additions: prompts no pretraining or RL step sees.
@@ -109,8 +110,8 @@ func (p Params) Validate() error {
 	if !(p.LR > 0) || !(p.PretrainLR > 0) || !(p.KLCoef >= 0) || !(p.ClipEps > 0 && p.ClipEps < 1) || !(p.Temperature > 0) {
 		add("-lr and -pretrain-lr must be positive, -kl non-negative, -clip in (0, 1), -temperature positive")
 	}
-	if p.PretrainSteps < 0 || p.PretrainBatch < 1 {
-		add("-pretrain-steps must be non-negative and -pretrain-batch positive")
+	if p.PretrainSteps < 0 || p.PretrainBatch < 1 || !(p.PretrainUntil >= 0 && p.PretrainUntil < math.Inf(1)) {
+		add("-pretrain-steps and -pretrain-until must be non-negative (and finite), -pretrain-batch positive")
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
@@ -128,11 +129,16 @@ func targets(tokens *graph.Node) *graph.Node {
 	return graph.Slice(tokens, graph.AxisRange(), graph.AxisRange(1, tokens.Shape().Dimensions[1]))
 }
 
+// untilWindow is the number of steps whose mean answer loss -pretrain-until compares.
+const untilWindow = 50
+
 // Pretrain trains the model in ctx as a language model on the training additions ("aa+bb=c\n"),
-// the loss on the answer and its newline only, and logs its progress.
-func Pretrain(b backends.Backend, p Params, ctx *context.Context, problems []Problem, log io.Writer) error {
+// the loss on the answer and its newline only, and logs its progress. It stops after
+// p.PretrainSteps, or earlier, once the mean answer loss of the last 50 steps is at most
+// p.PretrainUntil (when positive), and returns the steps taken.
+func Pretrain(b backends.Backend, p Params, ctx *context.Context, problems []Problem, log io.Writer) (steps int, err error) {
 	if p.PretrainSteps == 0 {
-		return nil
+		return 0, nil
 	}
 	cfg := p.Model()
 	ocfg := optim.DefaultAdamW(p.PretrainLR)
@@ -140,7 +146,7 @@ func Pretrain(b backends.Backend, p Params, ctx *context.Context, problems []Pro
 	ocfg.WeightDecay = 0.01
 	opt, err := optim.New(ocfg)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	trainer := train.NewTrainer(b, ctx,
 		func(ctx *context.Context, _ any, in []*graph.Node) []*graph.Node {
@@ -153,6 +159,8 @@ func Pretrain(b backends.Backend, p Params, ctx *context.Context, problems []Pro
 		}, opt, nil, nil)
 	draw := batcher.New(len(problems), p.PretrainBatch, p.Seed)
 	start := time.Now()
+	var window [untilWindow]float64 // the last steps' losses, a ring
+	sum := 0.0
 	for step := 1; step <= p.PretrainSteps; step++ {
 		x := make([][]int32, p.PretrainBatch)
 		y := make([][]int32, p.PretrainBatch)
@@ -163,20 +171,31 @@ func Pretrain(b backends.Backend, p Params, ctx *context.Context, problems []Pro
 		metrics, err := trainer.TrainStep(nil, []*tensors.Tensor{tensors.FromValue(x)},
 			[]*tensors.Tensor{tensors.FromValue(y), tensors.FromValue(m)})
 		if err != nil {
-			return fmt.Errorf("pretraining step %d: %w", step, err)
+			return step - 1, fmt.Errorf("pretraining step %d: %w", step, err)
 		}
 		loss := transformer.LossValue(metrics[0])
 		for _, t := range metrics {
 			t.FinalizeAll()
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return fmt.Errorf("pretraining step %d: the loss is %v; lower -pretrain-lr", step, loss)
+			return step - 1, fmt.Errorf("pretraining step %d: the loss is %v; lower -pretrain-lr", step, loss)
 		}
+		sum += loss - window[step%untilWindow]
+		window[step%untilWindow] = loss
 		if step%100 == 0 || step == p.PretrainSteps {
 			fmt.Fprintf(log, "pretrain step %d: answer loss %.3f nats/byte (%.0f s)\n", step, loss, time.Since(start).Seconds())
 		}
+		if mean := sum / untilWindow; p.PretrainUntil > 0 && step >= untilWindow && mean <= p.PretrainUntil {
+			fmt.Fprintf(log, "pretraining stops at step %d: mean answer loss %.3f over the last %d steps, -pretrain-until %g (%.0f s)\n",
+				step, mean, untilWindow, p.PretrainUntil, time.Since(start).Seconds())
+			return step, nil
+		}
 	}
-	return nil
+	if p.PretrainUntil > 0 {
+		fmt.Fprintf(log, "pretraining took all %d steps without reaching -pretrain-until %g (mean answer loss %.3f over the last %d)\n",
+			p.PretrainSteps, p.PretrainUntil, sum/float64(min(untilWindow, p.PretrainSteps)), min(untilWindow, p.PretrainSteps))
+	}
+	return p.PretrainSteps, nil
 }
 
 // lineExample is one pretraining sequence: the line padded with newlines to seqLen, and the
@@ -234,6 +253,7 @@ type Result struct {
 	SamplesBefore              []Sample
 	SamplesAfter               []Sample
 	PretrainSeconds, RLSeconds float64
+	PretrainStepsTaken         int // 0 when the pretrained model was loaded
 }
 
 // Eval is a held-out evaluation: mean reward of sampled completions (EvalSamples per prompt) and of
@@ -321,8 +341,12 @@ func Run(b backends.Backend, p Params, log io.Writer) (res Result, err error) {
 		}
 		fmt.Fprintf(log, "loaded the pretrained model from %s\n", p.Pretrained)
 	} else {
-		fmt.Fprintf(log, "pretraining a %d-parameter model on %d additions for %d steps\n", cfg.NumParams(), len(trainSet), p.PretrainSteps)
-		if err := Pretrain(b, p, base, trainSet, log); err != nil {
+		until := ""
+		if p.PretrainUntil > 0 {
+			until = fmt.Sprintf(" at most, until the mean answer loss is %g nats/byte", p.PretrainUntil)
+		}
+		fmt.Fprintf(log, "pretraining a %d-parameter model on %d additions for %d steps%s\n", cfg.NumParams(), len(trainSet), p.PretrainSteps, until)
+		if res.PretrainStepsTaken, err = Pretrain(b, p, base, trainSet, log); err != nil {
 			return res, err
 		}
 		if p.Pretrained != "" {
