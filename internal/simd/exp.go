@@ -6,21 +6,52 @@ import "math"
 // expression GoMLX's pure-Go backend evaluates for a float32 Exp); src must be at least as long,
 // and dst may be src.
 func Exp(dst, src []float32) {
+	apply8(dst, src, useExpAsm, expAVX2, exp32)
+}
+
+// Sigmoid writes dst[i] = 1/(1+exp(-src[i])) for i < len(dst) as GoMLX's pure-Go backend computes a
+// float32 Logistic, bit for bit: in float64, 1/(1+exp(-x)) for x ≥ 0 and e/(1+e) with e = exp(x)
+// below. dst may be src.
+func Sigmoid(dst, src []float32) {
+	apply8(dst, src, useExpAsm, sigmoidAVX2, sigmoid32)
+}
+
+// Tanh writes dst[i] = float32(math.Tanh(float64(src[i]))) for i < len(dst), bit for bit. dst may
+// be src.
+func Tanh(dst, src []float32) {
+	apply8(dst, src, useTanhAsm, tanhAVX2, tanh32)
+}
+
+func exp32(x float32) float32  { return float32(math.Exp(float64(x))) }
+func tanh32(x float32) float32 { return float32(math.Tanh(float64(x))) }
+
+// sigmoid32 is GoMLX v0.26's execLogisticGeneric for one float32.
+func sigmoid32(x float32) float32 {
+	if x >= 0 {
+		return float32(1.0 / (1.0 + math.Exp(-float64(x))))
+	}
+	e := math.Exp(float64(x))
+	return float32(e / (1.0 + e))
+}
+
+// apply8 runs the assembly loop asm over dst's blocks of eight when use is set, and scalar on the
+// rest: the tail, and the blocks holding a NaN (the loops leave those to Go, for the NaN's payload).
+func apply8(dst, src []float32, use bool, asm func(dst, src *float32, n int) int, scalar func(float32) float32) {
 	n := len(dst)
 	src = src[:n]
 	i := 0
-	if useExpAsm {
+	if use {
 		for blocks := n &^ 7; i < blocks; {
-			i = expAVX2(&dst[i], &src[i], blocks-i) + i
-			if i < blocks { // a block with a NaN: Go's function, for its payload
+			i += asm(&dst[i], &src[i], blocks-i)
+			if i < blocks { // a block with a NaN
 				for j := i; j < i+8; j++ {
-					dst[j] = float32(math.Exp(float64(src[j])))
+					dst[j] = scalar(src[j])
 				}
 				i += 8
 			}
 		}
 	}
 	for ; i < n; i++ {
-		dst[i] = float32(math.Exp(float64(src[i])))
+		dst[i] = scalar(src[i])
 	}
 }

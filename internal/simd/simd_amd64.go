@@ -12,6 +12,9 @@ var useAsm = cpu.X86.HasAVX2 && os.Getenv("BITTER_SGEMM_GO") == ""
 // useExpAsm: useAsm, and the CPU has FMA, so that math.Exp takes the fused path expAVX2 copies.
 var useExpAsm = useAsm && cpu.X86.HasFMA && cpu.X86.HasAVX
 
+// useTanhAsm: useExpAsm, and math.Tanh's multiply-adds are not fused (fused_v3.go).
+var useTanhAsm = useExpAsm && !fusedMath
+
 // applyAVX2 is Apply's loop over n elements, n a positive multiple of 32.
 //
 //go:noescape
@@ -22,3 +25,11 @@ func applyAVX2(op int, dst, a, b *float32, n int)
 //
 //go:noescape
 func expAVX2(dst, src *float32, n int) int
+
+// sigmoidAVX2 and tanhAVX2 are Sigmoid's and Tanh's loops, as expAVX2 is Exp's.
+//
+//go:noescape
+func sigmoidAVX2(dst, src *float32, n int) int
+
+//go:noescape
+func tanhAVX2(dst, src *float32, n int) int

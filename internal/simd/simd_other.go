@@ -2,8 +2,12 @@
 
 package simd
 
-var useAsm, useExpAsm = false, false
+var useAsm, useExpAsm, useTanhAsm = false, false, false
 
 func applyAVX2(op int, dst, a, b *float32, n int) { panic("simd: no assembly on this architecture") }
 
 func expAVX2(dst, src *float32, n int) int { panic("simd: no assembly on this architecture") }
+
+func sigmoidAVX2(dst, src *float32, n int) int { panic("simd: no assembly on this architecture") }
+
+func tanhAVX2(dst, src *float32, n int) int { panic("simd: no assembly on this architecture") }

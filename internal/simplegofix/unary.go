@@ -13,10 +13,10 @@ import (
 )
 
 // Unary ops. simplego computes a float32 Exp as float32(math.Exp(float64(x))), one call per element
-// (the softmaxes of attention and of the loss, the GELU's gradient); simd.Exp computes the same
-// expression eight elements at a time, bit for bit (every float32 input compared). Its executor
-// lives in the same table as the binary ops' and is replaced the same way; other dtypes go to
-// simplego's.
+// (the softmaxes of attention and of the loss, the GELU's gradient), and Logistic and Tanh (the
+// RNNs' gates) the same way; simd.Exp, simd.Sigmoid and simd.Tanh compute the same expressions
+// eight elements at a time, bit for bit (every float32 input compared). Their executors live in the
+// same table as the binary ops' and are replaced the same way; other dtypes go to simplego's.
 
 // unaryErr says why the unary ops were not installed (nil when they were).
 var unaryErr = installUnary()
@@ -32,12 +32,17 @@ func installUnary() error {
 	if binaryErr != nil {
 		return binaryErr
 	}
-	stock, err := stockExecutor(backends.OpTypeExp)
-	if err != nil {
-		return err
+	fns := map[backends.OpType]func(dst, src []float32){
+		backends.OpTypeExp: simd.Exp, backends.OpTypeLogistic: simd.Sigmoid, backends.OpTypeTanh: simd.Tanh,
 	}
-	stockUnary = map[backends.OpType]executor{backends.OpTypeExp: stock}
-	ourUnary = map[backends.OpType]executor{backends.OpTypeExp: unaryExecutor(simd.Exp, table.shapeOff, stock)}
+	stockUnary, ourUnary = map[backends.OpType]executor{}, map[backends.OpType]executor{}
+	for op, fn := range fns {
+		stock, err := stockExecutor(op)
+		if err != nil {
+			return err
+		}
+		stockUnary[op], ourUnary[op] = stock, unaryExecutor(fn, table.shapeOff, stock)
+	}
 	setBinary(ourUnary)
 	return nil
 }

@@ -25,8 +25,8 @@ func TestUnaryOpsMatchStock(t *testing.T) {
 	b := newSimplego(t, "parallelism=-1")
 	rng := rand.New(rand.NewPCG(27, 28))
 	special := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0,
-		float32(math.Copysign(0, -1)), -200, 200, 88.72284, -103.97209}
-	ops := map[string]func(x *graph.Node) *graph.Node{"Exp": graph.Exp}
+		float32(math.Copysign(0, -1)), -200, 200, 88.72284, -103.97209, 0.625, -44.1}
+	ops := map[string]func(x *graph.Node) *graph.Node{"Exp": graph.Exp, "Logistic": graph.Logistic, "Tanh": graph.Tanh}
 	for i := range 40 {
 		dims := randomDims(rng)
 		size := 1
