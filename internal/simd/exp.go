@@ -22,7 +22,14 @@ func Tanh(dst, src []float32) {
 	apply8(dst, src, useTanhAsm, tanhAVX2, tanh32)
 }
 
+// Erf writes dst[i] = float32(math.Erf(float64(src[i]))) for i < len(dst), bit for bit. dst may be
+// src.
+func Erf(dst, src []float32) {
+	applyN(4, dst, src, useTanhAsm, erfAVX2, erf32)
+}
+
 func exp32(x float32) float32  { return float32(math.Exp(float64(x))) }
+func erf32(x float32) float32  { return float32(math.Erf(float64(x))) }
 func tanh32(x float32) float32 { return float32(math.Tanh(float64(x))) }
 
 // sigmoid32 is GoMLX v0.26's execLogisticGeneric for one float32.
@@ -34,20 +41,25 @@ func sigmoid32(x float32) float32 {
 	return float32(e / (1.0 + e))
 }
 
-// apply8 runs the assembly loop asm over dst's blocks of eight when use is set, and scalar on the
-// rest: the tail, and the blocks holding a NaN (the loops leave those to Go, for the NaN's payload).
 func apply8(dst, src []float32, use bool, asm func(dst, src *float32, n int) int, scalar func(float32) float32) {
+	applyN(8, dst, src, use, asm, scalar)
+}
+
+// applyN runs the assembly loop asm over dst's blocks of block elements when use is set, and scalar
+// on the rest: the tail, and the blocks holding a NaN (the loops leave those to Go, for the NaN's
+// payload).
+func applyN(block int, dst, src []float32, use bool, asm func(dst, src *float32, n int) int, scalar func(float32) float32) {
 	n := len(dst)
 	src = src[:n]
 	i := 0
 	if use {
-		for blocks := n &^ 7; i < blocks; {
+		for blocks := n - n%block; i < blocks; {
 			i += asm(&dst[i], &src[i], blocks-i)
 			if i < blocks { // a block with a NaN
-				for j := i; j < i+8; j++ {
+				for j := i; j < i+block; j++ {
 					dst[j] = scalar(src[j])
 				}
-				i += 8
+				i += block
 			}
 		}
 	}

@@ -18,6 +18,7 @@ var unaryFuncs = []struct {
 	{"Exp", Exp, exp32, 110},
 	{"Sigmoid", Sigmoid, sigmoid32, 110},
 	{"Tanh", Tanh, tanh32, 50},
+	{"Erf", Erf, erf32, 7},
 }
 
 // check compares fn with ref on src, bit for bit (NaN for NaN).
@@ -40,7 +41,7 @@ func check(t *testing.T, name string, fn func(dst, src []float32), ref func(floa
 	}
 }
 
-// TestUnaryMatchGo: for Exp, Sigmoid and Tanh, every 1,021st float32 bit pattern (both signs, all
+// TestUnaryMatchGo: for Exp, Sigmoid, Tanh and Erf, every 1,021st float32 bit pattern (both signs, all
 // exponents: 4.2 million values, NaNs and infinities among them), every 997th where the result
 // still changes (2 million or more), random values at lengths around the 8-element blocks, in place.
 // (All 2^32 inputs were compared once with BITTER_SIMD_ALL=1.)
@@ -51,7 +52,8 @@ func TestUnaryMatchGo(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	special := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0,
 		float32(math.Copysign(0, -1)), -1e30, 1e30, -88.72284, 88.72284, 88.72283, -103.97208, -103.97209,
-		0.625, -0.625, math.Nextafter32(0.625, 0), 44.014847, -44.014847, 44.01484, 1e-30, -1e-40}
+		0.625, -0.625, math.Nextafter32(0.625, 0), 44.014847, -44.014847, 44.01484, 1e-30, -1e-40,
+		0.84375, -0.84375, 1.25, -1.25, 6, -6, 2.857143, 2.8571427, 3.7252903e-09, 3.7252899e-09, 5.9999995}
 	for _, f := range unaryFuncs {
 		var src []float32
 		for b := uint64(0); b < 1<<32; b += 1021 {

@@ -12,7 +12,7 @@ var useAsm = cpu.X86.HasAVX2 && os.Getenv("BITTER_SGEMM_GO") == ""
 // useExpAsm: useAsm, and the CPU has FMA, so that math.Exp takes the fused path expAVX2 copies.
 var useExpAsm = useAsm && cpu.X86.HasFMA && cpu.X86.HasAVX
 
-// useTanhAsm: useExpAsm, and math.Tanh's multiply-adds are not fused (fused_v3.go).
+// useTanhAsm: useExpAsm, and math.Tanh's and math.Erf's multiply-adds are not fused (fused_v3.go).
 var useTanhAsm = useExpAsm && !fusedMath
 
 // applyAVX2 is Apply's loop over n elements, n a positive multiple of 32.
@@ -33,3 +33,8 @@ func sigmoidAVX2(dst, src *float32, n int) int
 
 //go:noescape
 func tanhAVX2(dst, src *float32, n int) int
+
+// erfAVX2 is Erf's loop over blocks of four.
+//
+//go:noescape
+func erfAVX2(dst, src *float32, n int) int

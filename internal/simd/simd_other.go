@@ -11,3 +11,5 @@ func expAVX2(dst, src *float32, n int) int { panic("simd: no assembly on this ar
 func sigmoidAVX2(dst, src *float32, n int) int { panic("simd: no assembly on this architecture") }
 
 func tanhAVX2(dst, src *float32, n int) int { panic("simd: no assembly on this architecture") }
+
+func erfAVX2(dst, src *float32, n int) int { panic("simd: no assembly on this architecture") }

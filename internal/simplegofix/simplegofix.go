@@ -33,9 +33,9 @@
 // Mul, Div, Max, Min) walk the same elements in the same order as simplego, with plain inner loops
 // instead of a general index walk per element, so their results are simplego's bit for bit
 // (TestLayoutOpsMatchStock, TestBroadcastingBinaryOpsMatchStock). Set BITTER_STOCK_OPS=1 to keep
-// GoMLX's own. The float32 Exp, Logistic and Tanh (unary.go) are simd's: Go's math functions (and
-// simplego's expression for Logistic) in AVX2 lanes, again bit for bit. Every other op (erf, gathers,
-// the rest of the elementwise ones...) is GoMLX's.
+// GoMLX's own. The float32 Exp, Logistic, Tanh and Erf (unary.go) are simd's: Go's math functions
+// (and simplego's expression for Logistic) in AVX2 lanes, again bit for bit. Every other op (gathers,
+// Where, Neg, the rest of the elementwise ones...) is GoMLX's.
 //
 // Upstream wrote the same kind of kernel later (simplego/packgemm); when the pinned GoMLX has it,
 // measure, and delete this package if it is as fast.

@@ -1,6 +1,8 @@
 package simplegofix
 
 import (
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -34,6 +36,7 @@ func installUnary() error {
 	}
 	fns := map[backends.OpType]func(dst, src []float32){
 		backends.OpTypeExp: simd.Exp, backends.OpTypeLogistic: simd.Sigmoid, backends.OpTypeTanh: simd.Tanh,
+		backends.OpTypeErf: simd.Erf,
 	}
 	stockUnary, ourUnary = map[backends.OpType]executor{}, map[backends.OpType]executor{}
 	for op, fn := range fns {
@@ -64,7 +67,32 @@ func unaryExecutor(fn func(dst, src []float32), shapeOff uintptr, stock executor
 		} else {
 			out = backend.NewBuffer(outShape)
 		}
-		fn(float32s(out), float32s(in))
+		inParallel(fn, float32s(out), float32s(in))
 		return out, nil
 	}
+}
+
+// minParallelUnary: operands with fewer elements are computed on the calling goroutine.
+const minParallelUnary = 1 << 15
+
+// inParallel runs fn over dst and src split into up to GOMAXPROCS parts (multiples of 8 elements);
+// the results do not depend on the split.
+func inParallel(fn func(dst, src []float32), dst, src []float32) {
+	n := len(dst)
+	parts := min(runtime.GOMAXPROCS(0), n/(minParallelUnary/2))
+	if parts <= 1 {
+		fn(dst, src)
+		return
+	}
+	size := (n/parts + 7) &^ 7
+	var wg sync.WaitGroup
+	for start := 0; start < n; start += size {
+		end := min(start+size, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(dst[start:end], src[start:end])
+		}()
+	}
+	wg.Wait()
 }
