@@ -10,6 +10,7 @@ package checkpoint
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -57,19 +59,28 @@ func Skip(v *context.Variable) bool {
 	return strings.Contains(scope, "/kv_cache/") || (strings.HasPrefix(scope, "/metrics/") && strings.Contains(scope, "_uuid_"))
 }
 
-// Save writes every variable of ctx (all scopes; except those [Skip] reports) and meta (any value
-// encoding/json can marshal) to path, atomically.
+// Save writes every variable of ctx (all scopes; except those [Skip] reports), in scope and name
+// order, and meta (any value encoding/json can marshal) to path, atomically: the same state and meta
+// give the same bytes.
 func Save(path string, ctx *context.Context, meta any) error {
 	metaJSON, err := json.Marshal(meta)
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: encoding metadata: %w", path, err)
 	}
 	h := header{Meta: metaJSON}
-	var blob bytes.Buffer
+	// In scope and name order: GoMLX enumerates a context's variables in map order, which would make
+	// two saves of the same state different files.
+	var vars []*context.Variable
 	for v := range ctx.IterVariables() {
-		if Skip(v) {
-			continue
+		if !Skip(v) {
+			vars = append(vars, v)
 		}
+	}
+	slices.SortFunc(vars, func(a, b *context.Variable) int {
+		return cmp.Or(strings.Compare(a.Scope(), b.Scope()), strings.Compare(a.Name(), b.Name()))
+	})
+	var blob bytes.Buffer
+	for _, v := range vars {
 		t, err := v.Value()
 		if err != nil {
 			return fmt.Errorf("checkpoint %s: variable %s has no value: %w", path, v.ScopeAndName(), err)

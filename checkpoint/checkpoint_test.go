@@ -2,6 +2,7 @@ package checkpoint_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -53,6 +54,33 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	existing := newContext()
 	existing.GetVariableByScopeAndName("/model/layer_0", "weights").MustSetValue(w.MustValue())
 	require.NoError(t, checkpoint.Load(path, existing, nil))
+}
+
+// TestSaveIsDeterministic: the same state saves to the same bytes, however the context enumerates
+// its variables (in map order), and whatever order they were created in.
+func TestSaveIsDeterministic(t *testing.T) {
+	dir := t.TempDir()
+	build := func(order []int) *context.Context {
+		ctx := context.New()
+		for _, i := range order {
+			ctx.In(fmt.Sprintf("layer_%d", i%5)).VariableWithValue(fmt.Sprintf("w%d", i), []float32{float32(i), -1})
+		}
+		return ctx
+	}
+	var first []byte
+	for k, order := range [][]int{{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, {11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0}, {5, 0, 9, 3, 11, 1, 7, 2, 10, 4, 8, 6}} {
+		ctx := build(order)
+		for rep := range 3 {
+			path := filepath.Join(dir, fmt.Sprintf("c%d_%d.bin", k, rep))
+			require.NoError(t, checkpoint.Save(path, ctx, meta{Step: 7}))
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			if first == nil {
+				first = b
+			}
+			require.Equal(t, first, b, "order %v, save %d", order, rep)
+		}
+	}
 }
 
 func TestCorruptCheckpoints(t *testing.T) {
