@@ -1,6 +1,9 @@
-// Package simd holds float32 elementwise loops in AVX2 assembly for the pure-Go backend's binary
-// ops (internal/simplegofix), with Go loops elsewhere. Each lane computes exactly the IEEE operation
-// the Go loop does (no fused multiply-add), so the results are the Go loop's bit for bit.
+// Package simd holds float32 elementwise loops in AVX2 assembly for the pure-Go backend
+// (internal/simplegofix), with Go loops elsewhere, each equal bit for bit to the Go expression GoMLX
+// evaluates. The binary ops (Apply) compute exactly the IEEE operation per lane that the Go loop
+// does (no fused multiply-add). The unary functions (Exp, Sigmoid, Tanh, Erf; unary.go) take each
+// float32 to float64 and follow Go's math function operation for operation (math.Exp's FMA assembly
+// path; math.Tanh's and math.Erf's pure-Go branches, unfused) before rounding back to float32.
 package simd
 
 // Op is an elementwise operation.

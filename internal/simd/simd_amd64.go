@@ -12,8 +12,9 @@ var useAsm = cpu.X86.HasAVX2 && os.Getenv("BITTER_SGEMM_GO") == ""
 // useExpAsm: useAsm, and the CPU has FMA, so that math.Exp takes the fused path expAVX2 copies.
 var useExpAsm = useAsm && cpu.X86.HasFMA && cpu.X86.HasAVX
 
-// useTanhAsm: useExpAsm, and math.Tanh's and math.Erf's multiply-adds are not fused (fused_v3.go).
-var useTanhAsm = useExpAsm && !fusedMath
+// useMathAsm (Tanh, Erf): useExpAsm, and math.Tanh's and math.Erf's multiply-adds are not fused
+// (fused_v3.go).
+var useMathAsm = useExpAsm && !fusedMath
 
 // applyAVX2 is Apply's loop over n elements, n a positive multiple of 32.
 //

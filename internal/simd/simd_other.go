@@ -2,7 +2,7 @@
 
 package simd
 
-var useAsm, useExpAsm, useTanhAsm = false, false, false
+var useAsm, useExpAsm, useMathAsm = false, false, false
 
 func applyAVX2(op int, dst, a, b *float32, n int) { panic("simd: no assembly on this architecture") }
 

@@ -15,10 +15,12 @@ import (
 )
 
 // Unary ops. simplego computes a float32 Exp as float32(math.Exp(float64(x))), one call per element
-// (the softmaxes of attention and of the loss, the GELU's gradient), and Logistic and Tanh (the
-// RNNs' gates) the same way; simd.Exp, simd.Sigmoid and simd.Tanh compute the same expressions
-// eight elements at a time, bit for bit (every float32 input compared). Their executors live in the
-// same table as the binary ops' and are replaced the same way; other dtypes go to simplego's.
+// (the softmaxes of attention and of the loss, the GELU's gradient), and Erf (the GELU), Logistic
+// and Tanh (the RNNs' gates) the same way; simd.Exp, simd.Erf, simd.Sigmoid and simd.Tanh compute
+// the same expressions four or eight elements at a time, bit for bit (every float32 input
+// compared), on up to GOMAXPROCS goroutines for large operands (simplego split only Erf's). Their
+// executors live in the same table as the binary ops' and are replaced the same way; other dtypes go
+// to simplego's.
 
 // unaryErr says why the unary ops were not installed (nil when they were).
 var unaryErr = installUnary()

@@ -19,13 +19,13 @@ func Sigmoid(dst, src []float32) {
 // Tanh writes dst[i] = float32(math.Tanh(float64(src[i]))) for i < len(dst), bit for bit. dst may
 // be src.
 func Tanh(dst, src []float32) {
-	apply8(dst, src, useTanhAsm, tanhAVX2, tanh32)
+	apply8(dst, src, useMathAsm, tanhAVX2, tanh32)
 }
 
 // Erf writes dst[i] = float32(math.Erf(float64(src[i]))) for i < len(dst), bit for bit. dst may be
 // src.
 func Erf(dst, src []float32) {
-	applyN(4, dst, src, useTanhAsm, erfAVX2, erf32)
+	applyN(4, dst, src, useMathAsm, erfAVX2, erf32)
 }
 
 func exp32(x float32) float32  { return float32(math.Exp(float64(x))) }
@@ -41,6 +41,7 @@ func sigmoid32(x float32) float32 {
 	return float32(e / (1.0 + e))
 }
 
+// apply8 is applyN with blocks of eight.
 func apply8(dst, src []float32, use bool, asm func(dst, src *float32, n int) int, scalar func(float32) float32) {
 	applyN(8, dst, src, use, asm, scalar)
 }
