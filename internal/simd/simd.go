@@ -46,3 +46,50 @@ func Apply(op Op, dst, a, b []float32) {
 		}
 	}
 }
+
+// ApplyScalar writes dst[i] = a[i] op s, or s op a[i] when left, for i < len(dst); a must be at least
+// as long, and dst may be a.
+func ApplyScalar(op Op, dst, a []float32, s float32, left bool) {
+	n := len(dst)
+	a = a[:n]
+	i := 0
+	if useAsm && n >= 32 {
+		i = n &^ 31
+		applyScalarAVX2(int(op), &dst[0], &a[0], s, left, i)
+	}
+	dst, a = dst[i:], a[i:]
+	switch {
+	case op == Add && !left:
+		for j := range dst {
+			dst[j] = a[j] + s
+		}
+	case op == Add:
+		for j := range dst {
+			dst[j] = s + a[j]
+		}
+	case op == Sub && !left:
+		for j := range dst {
+			dst[j] = a[j] - s
+		}
+	case op == Sub:
+		for j := range dst {
+			dst[j] = s - a[j]
+		}
+	case op == Mul && !left:
+		for j := range dst {
+			dst[j] = a[j] * s
+		}
+	case op == Mul:
+		for j := range dst {
+			dst[j] = s * a[j]
+		}
+	case op == Div && !left:
+		for j := range dst {
+			dst[j] = a[j] / s
+		}
+	case op == Div:
+		for j := range dst {
+			dst[j] = s / a[j]
+		}
+	}
+}

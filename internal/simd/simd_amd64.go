@@ -27,6 +27,11 @@ func applyAVX2(op int, dst, a, b *float32, n int)
 //go:noescape
 func expAVX2(dst, src *float32, n int) int
 
+// applyScalarAVX2 is ApplyScalar's loop over n elements, n a positive multiple of 32.
+//
+//go:noescape
+func applyScalarAVX2(op int, dst, a *float32, s float32, left bool, n int)
+
 // sigmoidAVX2 and tanhAVX2 are Sigmoid's and Tanh's loops, as expAVX2 is Exp's.
 //
 //go:noescape

@@ -44,3 +44,82 @@ mul:
 	LOOP(mulloop, VMULPS)
 div:
 	LOOP(divloop, VDIVPS)
+
+// SLOOP applies INSTR to 32 floats a step with the scalar broadcast in Y4: from (SI) as the first
+// operand's source when the scalar is on the right (INSTR Y4, a, dst: dst = a op s), or as the
+// second when it is on the left (INSTR (SI), Y4, dst: dst = s op a).
+#define SLOOPR(label, INSTR) \
+label: \
+	VMOVUPS (SI)(AX*1), Y0 \
+	VMOVUPS 32(SI)(AX*1), Y1 \
+	VMOVUPS 64(SI)(AX*1), Y2 \
+	VMOVUPS 96(SI)(AX*1), Y3 \
+	INSTR Y4, Y0, Y0 \
+	INSTR Y4, Y1, Y1 \
+	INSTR Y4, Y2, Y2 \
+	INSTR Y4, Y3, Y3 \
+	VMOVUPS Y0, (DI)(AX*1) \
+	VMOVUPS Y1, 32(DI)(AX*1) \
+	VMOVUPS Y2, 64(DI)(AX*1) \
+	VMOVUPS Y3, 96(DI)(AX*1) \
+	ADDQ $128, AX \
+	CMPQ AX, CX \
+	JLT label \
+	VZEROUPPER \
+	RET
+
+#define SLOOPL(label, INSTR) \
+label: \
+	INSTR (SI)(AX*1), Y4, Y0 \
+	INSTR 32(SI)(AX*1), Y4, Y1 \
+	INSTR 64(SI)(AX*1), Y4, Y2 \
+	INSTR 96(SI)(AX*1), Y4, Y3 \
+	VMOVUPS Y0, (DI)(AX*1) \
+	VMOVUPS Y1, 32(DI)(AX*1) \
+	VMOVUPS Y2, 64(DI)(AX*1) \
+	VMOVUPS Y3, 96(DI)(AX*1) \
+	ADDQ $128, AX \
+	CMPQ AX, CX \
+	JLT label \
+	VZEROUPPER \
+	RET
+
+// func applyScalarAVX2(op int, dst, a *float32, s float32, left bool, n int)
+TEXT ·applyScalarAVX2(SB), NOSPLIT, $0-40
+	MOVQ op+0(FP), R8
+	MOVQ dst+8(FP), DI
+	MOVQ a+16(FP), SI
+	VBROADCASTSS s+24(FP), Y4
+	MOVBQZX left+28(FP), R9
+	MOVQ n+32(FP), CX
+	SHLQ $2, CX
+	XORQ AX, AX
+	TESTQ R9, R9
+	JNZ leftops
+	CMPQ R8, $1
+	JEQ rsub
+	CMPQ R8, $2
+	JEQ rmul
+	CMPQ R8, $3
+	JEQ rdiv
+	SLOOPR(radd, VADDPS)
+rsub:
+	SLOOPR(rsubloop, VSUBPS)
+rmul:
+	SLOOPR(rmulloop, VMULPS)
+rdiv:
+	SLOOPR(rdivloop, VDIVPS)
+leftops:
+	CMPQ R8, $1
+	JEQ lsub
+	CMPQ R8, $2
+	JEQ lmul
+	CMPQ R8, $3
+	JEQ ldiv
+	SLOOPL(ladd, VADDPS)
+lsub:
+	SLOOPL(lsubloop, VSUBPS)
+lmul:
+	SLOOPL(lmulloop, VMULPS)
+ldiv:
+	SLOOPL(ldivloop, VDIVPS)

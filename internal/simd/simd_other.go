@@ -13,3 +13,7 @@ func sigmoidAVX2(dst, src *float32, n int) int { panic("simd: no assembly on thi
 func tanhAVX2(dst, src *float32, n int) int { panic("simd: no assembly on this architecture") }
 
 func erfAVX2(dst, src *float32, n int) int { panic("simd: no assembly on this architecture") }
+
+func applyScalarAVX2(op int, dst, a *float32, s float32, left bool, n int) {
+	panic("simd: no assembly on this architecture")
+}

@@ -59,8 +59,9 @@ var binaryErr = installBinary()
 // an operand's place, for tests.
 var binaryUses, binaryReuses atomic.Int64
 
-// equalUses counts the binary ops of equal shapes run here, for tests.
-var equalUses atomic.Int64
+// equalUses counts the binary ops of equal shapes run here, and scalarUses those with a one-element
+// operand, for tests.
+var equalUses, scalarUses atomic.Int64
 
 // stockBinary are simplego's executors for binaryOpTypes, as the replacements call them and
 // WithStockOps puts them back; ourBinary are the replacements.
@@ -168,7 +169,15 @@ func binaryExecutor(kind binaryKind, shapeOff uintptr, stock executor) executor 
 		}
 		lhsShape, err1 := backend.BufferShape(inputs[0])
 		rhsShape, err2 := backend.BufferShape(inputs[1])
-		if err1 != nil || err2 != nil || lhsShape.Rank() != outShape.Rank() || rhsShape.Rank() != outShape.Rank() {
+		if err1 != nil || err2 != nil {
+			return stock(backend, node, inputs, owned)
+		}
+		// One operand of one element (a scalar of any rank) and a large other one: a row op with the
+		// scalar broadcast, in AVX2 for Add, Sub, Mul and Div.
+		if lhsOne, rhsOne := lhsShape.Size() == 1, rhsShape.Size() == 1; lhsOne != rhsOne && outShape.Size() >= minSIMD {
+			return scalarBinary(backend, kind, inputs, owned, lhsShape, rhsShape, outShape, stock, node)
+		}
+		if lhsShape.Rank() != outShape.Rank() || rhsShape.Rank() != outShape.Rank() {
 			return stock(backend, node, inputs, owned)
 		}
 		// Equal shapes: simplego's loop is plain Go; Add, Sub, Mul and Div run here in AVX2, the same
@@ -186,19 +195,7 @@ func binaryExecutor(kind binaryKind, shapeOff uintptr, stock executor) executor 
 			binaryUses.Add(1)
 		}
 		lhs, rhs := float32s(inputs[0]), float32s(inputs[1])
-		// The output takes the place of an operand of its shape that the executor owns, as in
-		// simplego (binaryOperandsAndOutput): the operand read at the same index as it is written.
-		var out *simplego.Buffer
-		switch {
-		case owned[1] && rhsShape.Equal(outShape):
-			out, inputs[1] = inputs[1], nil
-			binaryReuses.Add(1)
-		case owned[0] && lhsShape.Equal(outShape):
-			out, inputs[0] = inputs[0], nil
-			binaryReuses.Add(1)
-		default:
-			out = backend.NewBuffer(outShape)
-		}
+		out := binaryOutput(backend, inputs, owned, lhsShape, rhsShape, outShape)
 		if equal {
 			simd.Apply(simd.Op(kind), float32s(out), lhs, rhs)
 			return out, nil
@@ -207,6 +204,60 @@ func binaryExecutor(kind binaryKind, shapeOff uintptr, stock executor) executor 
 			broadcastStrides(lhsShape.Dimensions, outShape.Dimensions), broadcastStrides(rhsShape.Dimensions, outShape.Dimensions))
 		return out, nil
 	}
+}
+
+// binaryOutput is the output buffer of a binary op: it takes the place of an operand of its shape
+// that the executor owns, as in simplego (binaryOperandsAndOutput), the operand read at the same
+// index as it is written; else a new buffer.
+func binaryOutput(backend *simplego.Backend, inputs []*simplego.Buffer, owned []bool, lhsShape, rhsShape, outShape shapes.Shape) *simplego.Buffer {
+	switch {
+	case owned[1] && rhsShape.Equal(outShape):
+		out := inputs[1]
+		inputs[1] = nil
+		binaryReuses.Add(1)
+		return out
+	case owned[0] && lhsShape.Equal(outShape):
+		out := inputs[0]
+		inputs[0] = nil
+		binaryReuses.Add(1)
+		return out
+	}
+	return backend.NewBuffer(outShape)
+}
+
+// scalarBinary computes a binary op of a one-element operand and one of the output's size. Like
+// simplego, it puts the scalar on the right of the commutative ops (Add, Mul, Max, Min: the same
+// values, and the same operand order for a NaN's payload) and keeps it where it is for Sub and Div.
+func scalarBinary(backend *simplego.Backend, kind binaryKind, inputs []*simplego.Buffer, owned []bool,
+	lhsShape, rhsShape, outShape shapes.Shape, stock executor, node unsafe.Pointer) (*simplego.Buffer, error) {
+	big, sc, left := inputs[0], inputs[1], false
+	if lhsShape.Size() == 1 {
+		big, sc, left = inputs[1], inputs[0], true
+	}
+	if bigShape, err := backend.BufferShape(big); err != nil || bigShape.Size() != outShape.Size() {
+		return stock(backend, node, inputs, owned)
+	}
+	if kind == binAdd || kind == binMul || kind == binMax || kind == binMin {
+		left = false
+	}
+	binaryUses.Add(1)
+	scalarUses.Add(1)
+	x, s := float32s(big), float32s(sc)[0]
+	out := binaryOutput(backend, inputs, owned, lhsShape, rhsShape, outShape)
+	o := float32s(out)
+	switch kind {
+	case binMax:
+		for i, v := range x {
+			o[i] = max(v, s)
+		}
+	case binMin:
+		for i, v := range x {
+			o[i] = min(v, s)
+		}
+	default:
+		simd.ApplyScalar(simd.Op(kind), o, x, s, left)
+	}
+	return out, nil
 }
 
 // broadcastStrides are an operand's strides over the output's axes: 0 where it is broadcast.
@@ -270,22 +321,8 @@ func binaryRow(kind binaryKind, row, a, b []float32, as, bs int) {
 	case as == 1 && bs == 0:
 		a, y := a[:n], b[0]
 		switch kind {
-		case binAdd:
-			for i := range row {
-				row[i] = a[i] + y
-			}
-		case binSub:
-			for i := range row {
-				row[i] = a[i] - y
-			}
-		case binMul:
-			for i := range row {
-				row[i] = a[i] * y
-			}
-		case binDiv:
-			for i := range row {
-				row[i] = a[i] / y
-			}
+		case binAdd, binSub, binMul, binDiv:
+			simd.ApplyScalar(simd.Op(kind), row, a, y, false)
 		case binMax:
 			for i := range row {
 				row[i] = max(a[i], y)
@@ -298,22 +335,8 @@ func binaryRow(kind binaryKind, row, a, b []float32, as, bs int) {
 	case as == 0 && bs == 1:
 		x, b := a[0], b[:n]
 		switch kind {
-		case binAdd:
-			for i := range row {
-				row[i] = x + b[i]
-			}
-		case binSub:
-			for i := range row {
-				row[i] = x - b[i]
-			}
-		case binMul:
-			for i := range row {
-				row[i] = x * b[i]
-			}
-		case binDiv:
-			for i := range row {
-				row[i] = x / b[i]
-			}
+		case binAdd, binSub, binMul, binDiv:
+			simd.ApplyScalar(simd.Op(kind), row, b, x, true)
 		case binMax:
 			for i := range row {
 				row[i] = max(x, b[i])

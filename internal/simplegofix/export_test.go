@@ -41,6 +41,9 @@ func DotUses() [3]int64 { return [3]int64{dotUses[0].Load(), dotUses[1].Load(), 
 // EqualUses returns how many binary ops of equal shapes have run here.
 func EqualUses() int64 { return equalUses.Load() }
 
+// ScalarUses returns how many binary ops with a one-element operand have run here.
+func ScalarUses() int64 { return scalarUses.Load() }
+
 // UnaryInstalled reports whether the float32 unary ops are replaced, and if not, why.
 func UnaryInstalled() error { return unaryErr }
 
