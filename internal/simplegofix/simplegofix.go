@@ -29,10 +29,11 @@
 // executor table it lives in is reached like the binary ops' (binary.go).
 //
 // The layout ops (ops.go: float32 ReduceSum, ReduceMax, Transpose and Slice; BroadcastInDim of
-// float32, int32 and bool) and the float32 binary ops whose operands differ in shape (binary.go: Add, Sub,
-// Mul, Div, Max, Min) walk the same elements in the same order as simplego, with plain inner loops
-// instead of a general index walk per element, so their results are simplego's bit for bit
-// (TestLayoutOpsMatchStock, TestBroadcastingBinaryOpsMatchStock). Set BITTER_STOCK_OPS=1 to keep
+// float32, int32 and bool) and the float32 binary ops (binary.go: Add, Sub, Mul, Div, Max, Min;
+// operands of different shapes, of one shape, or one of a single element) walk the same elements in
+// the same order as simplego, with plain or AVX2 inner loops instead of a general index walk per
+// element, so their results are simplego's bit for bit (TestLayoutOpsMatchStock,
+// TestBroadcastingBinaryOpsMatchStock, TestScalarBinaryOpsMatchStock). Set BITTER_STOCK_OPS=1 to keep
 // GoMLX's own. The float32 Exp, Logistic, Tanh and Erf (unary.go) are simd's: Go's math functions
 // (and simplego's expression for Logistic) in AVX2 lanes, again bit for bit. Every other op (gathers,
 // Where, Neg, the rest of the elementwise ones...) is GoMLX's.
