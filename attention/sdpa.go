@@ -182,8 +182,10 @@ func ScaledDotProduct(q, k, v *graph.Node, opts ...Option) *graph.Node {
 	if mask == nil {
 		probs = graph.Softmax(scores, -1)
 	} else {
+		// A scalar, which Where broadcasts itself (XLA's backend adds the broadcast; the pure-Go backend
+		// reads the one element instead of a filled [batch, heads, qLen, kvLen] copy).
 		lowest := graph.Scalar(g, accDType, lowestFinite(accDType))
-		scores = graph.Where(mask, scores, graph.BroadcastToDims(lowest, scoresDims...))
+		scores = graph.Where(mask, scores, lowest)
 		if len(o.masks) == 0 && qLen <= kvLen {
 			// Causal alone never masks a whole row (query i sees keys 0 ... i+kvLen-qLen), so the
 			// masked keys' exp(lowest - max) is exactly 0 and no row sums to 0: the plain softmax gives
@@ -193,7 +195,7 @@ func ScaledDotProduct(q, k, v *graph.Node, opts ...Option) *graph.Node {
 		} else {
 			maxScore := graph.StopGradient(graph.ReduceAndKeep(scores, graph.ReduceMax, -1))
 			e := graph.Exp(graph.Sub(scores, maxScore))
-			e = graph.Where(mask, e, graph.ZerosLike(e))
+			e = graph.Where(mask, e, graph.ScalarZero(g, e.DType()))
 			sum := graph.ReduceAndKeep(e, graph.ReduceSum, -1)
 			// A fully masked row sums to 0: divide by 1 instead, leaving zeros.
 			sum = graph.Where(graph.Equal(sum, graph.ZerosLike(sum)), graph.OnesLike(sum), sum)

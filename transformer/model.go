@@ -193,7 +193,7 @@ func TokenLosses(logits, targets *graph.Node) *graph.Node {
 	logSumExp := graph.Log(graph.ReduceSum(graph.Exp(shifted), -1)) // [batch, seq]
 	ids := graph.Iota(g, shapes.Make(dtypes.Int32, logits.Shape().Dimensions...), 2)
 	isTarget := graph.Equal(ids, graph.BroadcastToDims(graph.InsertAxes(graph.ConvertDType(targets, dtypes.Int32), -1), logits.Shape().Dimensions...))
-	targetLogit := graph.ReduceSum(graph.Where(isTarget, shifted, graph.ZerosLike(shifted)), -1)
+	targetLogit := graph.ReduceSum(graph.Where(isTarget, shifted, graph.ScalarZero(g, shifted.DType())), -1)
 	return graph.Sub(logSumExp, targetLogit)
 }
 
