@@ -36,15 +36,15 @@ var sliceOps *simplego.DTypeMap
 //go:linkname broadcastsInDim github.com/gomlx/gomlx/backends/simplego.dispatchBroadcastInDim
 var broadcastsInDim *simplego.DTypeDispatcher
 
-// StockOpsEnvVar, when set to a non-empty value, keeps GoMLX's own reductions, transpositions, slices and
-// broadcasts.
+// StockOpsEnvVar, when set to a non-empty value, keeps GoMLX's own reductions, transpositions,
+// slices, broadcasts, binary ops (binary.go) and exp, erf, logistic and tanh (unary.go).
 const StockOpsEnvVar = "BITTER_STOCK_OPS"
 
 // opsErr says why the layout ops were not installed (nil when they were).
 var opsErr = installOps()
 
-// OpsInstalled reports whether the pure-Go backend runs this package's reductions, transpositions
-// and broadcasts, and if not, why.
+// OpsInstalled reports whether the pure-Go backend runs this package's reductions, transpositions,
+// slices and broadcasts, and if not, why.
 func OpsInstalled() error { return opsErr }
 
 // opUses counts the calls of each replacement (reduce, transpose, broadcast, slice), for tests.
@@ -387,8 +387,8 @@ func broadcaster[T any](stock simplego.FuncForDispatcher) simplego.FuncForDispat
 	}
 }
 
-// WithStockOps runs f with simplego's own reductions, transpositions, broadcasts, binary ops and exp, for
-// comparisons; it must not run while anything else executes on the pure-Go backend.
+// WithStockOps runs f with simplego's own reductions, transpositions, slices, broadcasts, binary ops
+// and unary ops, for comparisons; it must not run while anything else executes on the pure-Go backend.
 func WithStockOps(f func()) {
 	if opsErr != nil {
 		f()
