@@ -72,7 +72,7 @@ const CausalBlockEnvVar = "BITTER_CAUSAL_BLOCK"
 
 // DefaultCausalBlock returns the causal query block for a backend by name (its String()): 64 on
 // the pure-Go backend ("go"), measured on 2 cores (the training step of a causal attention layer, 128
-// wide, 4 heads, 2,048 tokens: 1.6x faster at T=1024, 1.25x at T=256), and 0 (no blocks) elsewhere:
+// wide, 4 heads, 2,048 tokens: 1.4x faster at T=256 and at T=1024), and 0 (no blocks) elsewhere:
 // on XLA each block is more kernels, and whether that pays on a GPU is not measured yet.
 // BITTER_CAUSAL_BLOCK overrides it; a value that is not a non-negative integer panics with its name.
 func DefaultCausalBlock(backendName string) int {
