@@ -230,11 +230,11 @@ func binaryOutput(backend *simplego.Backend, inputs []*simplego.Buffer, owned []
 // values, and the same operand order for a NaN's payload) and keeps it where it is for Sub and Div.
 func scalarBinary(backend *simplego.Backend, kind binaryKind, inputs []*simplego.Buffer, owned []bool,
 	lhsShape, rhsShape, outShape shapes.Shape, stock executor, node unsafe.Pointer) (*simplego.Buffer, error) {
-	big, sc, left := inputs[0], inputs[1], false
+	big, sc, bigShape, left := inputs[0], inputs[1], lhsShape, false
 	if lhsShape.Size() == 1 {
-		big, sc, left = inputs[1], inputs[0], true
+		big, sc, bigShape, left = inputs[1], inputs[0], rhsShape, true
 	}
-	if bigShape, err := backend.BufferShape(big); err != nil || bigShape.Size() != outShape.Size() {
+	if bigShape.Size() != outShape.Size() {
 		return stock(backend, node, inputs, owned)
 	}
 	if kind == binAdd || kind == binMul || kind == binMax || kind == binMin {
