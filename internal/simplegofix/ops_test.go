@@ -161,15 +161,7 @@ func TestLayoutOpsMatchStock(t *testing.T) {
 		after[0], after[1], after[2], after[3] = simplegofix.OpUses()
 		var want *tensors.Tensor
 		simplegofix.WithStockOps(func() { want = graph.MustExecOnce(b, c.fn, operand) })
-		require.Equal(t, want.Shape(), got.Shape(), c.name)
-		g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want)
-		for i := range w {
-			// Go leaves a NaN's payload to the hardware and the order of an add's operands to the
-			// compiler: NaN is only required where simplego has NaN.
-			if math.Float32bits(g[i]) != math.Float32bits(w[i]) && !(g[i] != g[i] && w[i] != w[i]) {
-				t.Fatalf("%s: element %d is %g, simplego's %g", c.name, i, g[i], w[i])
-			}
-		}
+		requireSameBits(t, c.name, got, want, nil)
 		// A broadcast of one element is a fill, which simplego's own function still does.
 		if after[c.use] == before[c.use] && !(c.use == 2 && size == 1) {
 			t.Fatalf("%s: the replaced op did not run", c.name)
@@ -264,13 +256,7 @@ func TestBroadcastingBinaryOpsMatchStock(t *testing.T) {
 				ran, reused, ranEqual := uses1 > uses0, reuses1 > reuses0, simplegofix.EqualUses() > equal0
 				var want *tensors.Tensor
 				simplegofix.WithStockOps(func() { want = graph.MustExecOnce(b, fn, x, y) })
-				require.Equal(t, want.Shape(), got.Shape(), label)
-				g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want)
-				for k := range w {
-					if math.Float32bits(g[k]) != math.Float32bits(w[k]) && !(g[k] != g[k] && w[k] != w[k]) {
-						t.Fatalf("%s: element %d is %g, simplego's %g", label, k, g[k], w[k])
-					}
-				}
+				requireSameBits(t, label, got, want, nil)
 				// Operands of one shape are simplego's own loops for Max and Min and below 32 elements,
 				// and run in AVX2 otherwise; a one-element operand against a larger one runs here from
 				// 32 elements of output, two of one element are simplego's.
@@ -291,6 +277,23 @@ func TestBroadcastingBinaryOpsMatchStock(t *testing.T) {
 				require.Equal(t, simd, ranEqual, "%s: the equal-shape replacement ran", label)
 				require.Equal(t, (differ || simd || scalar) && owned, reused, "%s: the output took the owned operand's place", label)
 			}
+		}
+	}
+}
+
+// requireSameBits fails unless got has want's shape and its values bit for bit, NaN wherever want
+// has NaN (Go leaves a NaN's payload to the hardware and the order of an add's operands to the
+// compiler). in, when not nil, is the elementwise operand, named in the failure.
+func requireSameBits(t *testing.T, label string, got, want *tensors.Tensor, in []float32) {
+	t.Helper()
+	require.Equal(t, want.Shape(), got.Shape(), label)
+	g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want)
+	for k := range w {
+		if math.Float32bits(g[k]) != math.Float32bits(w[k]) && !(g[k] != g[k] && w[k] != w[k]) {
+			if in != nil {
+				t.Fatalf("%s: element %d (operand %g) is %g, simplego's %g", label, k, in[k], g[k], w[k])
+			}
+			t.Fatalf("%s: element %d is %g, simplego's %g", label, k, g[k], w[k])
 		}
 	}
 }

@@ -57,13 +57,7 @@ func TestUnaryOpsMatchStock(t *testing.T) {
 				var want *tensors.Tensor
 				simplegofix.WithStockOps(func() { want = graph.MustExecOnce(b, fn, x) })
 				uses2, _ := simplegofix.UnaryUses()
-				require.Equal(t, want.Shape(), got.Shape(), label)
-				g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want)
-				for k := range w {
-					if math.Float32bits(g[k]) != math.Float32bits(w[k]) && !(g[k] != g[k] && w[k] != w[k]) {
-						t.Fatalf("%s: element %d: %s(%g) is %g, simplego's %g", label, k, name, v[k], g[k], w[k])
-					}
-				}
+				requireSameBits(t, label, got, want, v)
 				require.Equal(t, uses0+1, uses1, "%s: the replacement ran once", label)
 				require.Equal(t, variant == "/owned", reuses1 > reuses0, "%s: the output took the owned operand's place", label)
 				require.Equal(t, uses1, uses2, "%s: WithStockOps ran simplego's", label)
@@ -122,13 +116,7 @@ func TestScalarBinaryOpsMatchStock(t *testing.T) {
 					ran := simplegofix.ScalarUses() - before
 					var want *tensors.Tensor
 					simplegofix.WithStockOps(func() { want = graph.MustExecOnce(b, fn, x) })
-					g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want)
-					require.Len(t, g, len(w), label)
-					for k := range w {
-						if math.Float32bits(g[k]) != math.Float32bits(w[k]) && !(g[k] != g[k] && w[k] != w[k]) {
-							t.Fatalf("%s: element %d (x=%g) is %g, simplego's %g", label, k, v[k], g[k], w[k])
-						}
-					}
+					requireSameBits(t, label, got, want, v)
 					require.GreaterOrEqual(t, ran, int64(1), "%s: the scalar path ran", label)
 				}
 			}
