@@ -54,8 +54,7 @@ func TestApplyMatchesGo(t *testing.T) {
 				}
 				Apply(op, dst, a, b)
 				for i := range want {
-					g, w := dst[i], want[i]
-					if math.Float32bits(g) != math.Float32bits(w) && !(g != g && w != w) {
+					if g, w := dst[i], want[i]; !sameBits(g, w) {
 						t.Fatalf("op %d n=%d alias=%d: element %d is %g, Go's %g", op, n, alias, i, g, w)
 					}
 				}
@@ -95,7 +94,7 @@ func TestApplyScalarMatchesGo(t *testing.T) {
 						}
 						ApplyScalar(op, dst, src, s, left)
 						for i := range want {
-							if math.Float32bits(dst[i]) != math.Float32bits(want[i]) && !(dst[i] != dst[i] && want[i] != want[i]) {
+							if !sameBits(dst[i], want[i]) {
 								t.Fatalf("op %d left=%v n=%d s=%g in place=%v: element %d (a=%g) is %g, Go gives %g",
 									op, left, n, s, inPlace, i, a[i], dst[i], want[i])
 							}
@@ -105,6 +104,12 @@ func TestApplyScalarMatchesGo(t *testing.T) {
 			}
 		}
 	}
+}
+
+// sameBits: g and w are the same float32 bit for bit, or both NaN (Go leaves a NaN's payload to the
+// hardware and the order of an add's operands to the compiler).
+func sameBits(g, w float32) bool {
+	return math.Float32bits(g) == math.Float32bits(w) || (g != g && w != w)
 }
 
 func goScalar(op Op, x, s float32, left bool) float32 {

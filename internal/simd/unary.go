@@ -6,20 +6,20 @@ import "math"
 // expression GoMLX's pure-Go backend evaluates for a float32 Exp); src must be at least as long,
 // and dst may be src.
 func Exp(dst, src []float32) {
-	apply8(dst, src, useExpAsm, expAVX2, exp32)
+	applyN(8, dst, src, useExpAsm, expAVX2, exp32)
 }
 
 // Sigmoid writes dst[i] = 1/(1+exp(-src[i])) for i < len(dst) as GoMLX's pure-Go backend computes a
 // float32 Logistic, bit for bit: in float64, 1/(1+exp(-x)) for x ≥ 0 and e/(1+e) with e = exp(x)
 // below. dst may be src.
 func Sigmoid(dst, src []float32) {
-	apply8(dst, src, useExpAsm, sigmoidAVX2, sigmoid32)
+	applyN(8, dst, src, useExpAsm, sigmoidAVX2, sigmoid32)
 }
 
 // Tanh writes dst[i] = float32(math.Tanh(float64(src[i]))) for i < len(dst), bit for bit. dst may
 // be src.
 func Tanh(dst, src []float32) {
-	apply8(dst, src, useMathAsm, tanhAVX2, tanh32)
+	applyN(8, dst, src, useMathAsm, tanhAVX2, tanh32)
 }
 
 // Erf writes dst[i] = float32(math.Erf(float64(src[i]))) for i < len(dst), bit for bit. dst may be
@@ -39,11 +39,6 @@ func sigmoid32(x float32) float32 {
 	}
 	e := math.Exp(float64(x))
 	return float32(e / (1.0 + e))
-}
-
-// apply8 is applyN with blocks of eight.
-func apply8(dst, src []float32, use bool, asm func(dst, src *float32, n int) int, scalar func(float32) float32) {
-	applyN(8, dst, src, use, asm, scalar)
 }
 
 // applyN runs the assembly loop asm over dst's blocks of block elements when use is set, and scalar

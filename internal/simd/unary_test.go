@@ -29,7 +29,7 @@ func check(t *testing.T, name string, fn func(dst, src []float32), ref func(floa
 	bad := 0
 	for i, x := range src {
 		want, got := ref(x), dst[i]
-		if math.Float32bits(got) != math.Float32bits(want) && !(want != want && got != got) {
+		if !sameBits(got, want) {
 			if bad < 5 {
 				t.Errorf("%s(%g [%#08x]) = %g [%#08x], Go gives %g [%#08x]", name, x, math.Float32bits(x), got, math.Float32bits(got), want, math.Float32bits(want))
 			}
@@ -81,7 +81,7 @@ func TestUnaryMatchGo(t *testing.T) {
 			}
 			f.fn(x, x) // in place
 			for i := range x {
-				if math.Float32bits(x[i]) != math.Float32bits(want[i]) && !(x[i] != x[i] && want[i] != want[i]) {
+				if !sameBits(x[i], want[i]) {
 					t.Fatalf("%s in place, n=%d: element %d is %g, want %g", f.name, n, i, x[i], want[i])
 				}
 			}
