@@ -1,17 +1,17 @@
 #include "textflag.h"
 
-// LOOP applies INSTR to 32 floats a step: four ymm loads of a, four of b, four results stored to dst.
-// Registers: DI dst, SI a, DX b, CX n (bytes), AX the byte offset.
-#define LOOP(label, INSTR) \
+// ROWS applies INSTR to 32 floats a step: four ymm loads of a, INSTR b0..b3 into each (dst = a op
+// b), four results stored to dst. Registers: DI dst, SI a, CX n (bytes), AX the byte offset.
+#define ROWS(label, INSTR, b0, b1, b2, b3) \
 label: \
 	VMOVUPS (SI)(AX*1), Y0 \
 	VMOVUPS 32(SI)(AX*1), Y1 \
 	VMOVUPS 64(SI)(AX*1), Y2 \
 	VMOVUPS 96(SI)(AX*1), Y3 \
-	INSTR (DX)(AX*1), Y0, Y0 \
-	INSTR 32(DX)(AX*1), Y1, Y1 \
-	INSTR 64(DX)(AX*1), Y2, Y2 \
-	INSTR 96(DX)(AX*1), Y3, Y3 \
+	INSTR b0, Y0, Y0 \
+	INSTR b1, Y1, Y1 \
+	INSTR b2, Y2, Y2 \
+	INSTR b3, Y3, Y3 \
 	VMOVUPS Y0, (DI)(AX*1) \
 	VMOVUPS Y1, 32(DI)(AX*1) \
 	VMOVUPS Y2, 64(DI)(AX*1) \
@@ -21,6 +21,9 @@ label: \
 	JLT label \
 	VZEROUPPER \
 	RET
+
+// LOOP: ROWS with b read from DX at the same offsets as a.
+#define LOOP(label, INSTR) ROWS(label, INSTR, (DX)(AX*1), 32(DX)(AX*1), 64(DX)(AX*1), 96(DX)(AX*1))
 
 // func applyAVX2(op int, dst, a, b *float32, n int)
 TEXT ·applyAVX2(SB), NOSPLIT, $0-40
@@ -45,28 +48,9 @@ mul:
 div:
 	LOOP(divloop, VDIVPS)
 
-// SLOOP applies INSTR to 32 floats a step with the scalar broadcast in Y4: from (SI) as the first
-// operand's source when the scalar is on the right (INSTR Y4, a, dst: dst = a op s), or as the
-// second when it is on the left (INSTR (SI), Y4, dst: dst = s op a).
-#define SLOOPR(label, INSTR) \
-label: \
-	VMOVUPS (SI)(AX*1), Y0 \
-	VMOVUPS 32(SI)(AX*1), Y1 \
-	VMOVUPS 64(SI)(AX*1), Y2 \
-	VMOVUPS 96(SI)(AX*1), Y3 \
-	INSTR Y4, Y0, Y0 \
-	INSTR Y4, Y1, Y1 \
-	INSTR Y4, Y2, Y2 \
-	INSTR Y4, Y3, Y3 \
-	VMOVUPS Y0, (DI)(AX*1) \
-	VMOVUPS Y1, 32(DI)(AX*1) \
-	VMOVUPS Y2, 64(DI)(AX*1) \
-	VMOVUPS Y3, 96(DI)(AX*1) \
-	ADDQ $128, AX \
-	CMPQ AX, CX \
-	JLT label \
-	VZEROUPPER \
-	RET
+// SLOOPR and SLOOPL apply INSTR to 32 floats a step with the scalar broadcast in Y4: on the right
+// (ROWS with Y4 for b: dst = a op s), or on the left (INSTR (SI), Y4, dst: dst = s op a).
+#define SLOOPR(label, INSTR) ROWS(label, INSTR, Y4, Y4, Y4, Y4)
 
 #define SLOOPL(label, INSTR) \
 label: \
