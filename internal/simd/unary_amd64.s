@@ -23,7 +23,7 @@ Q4(320, $0.5)
 Q4(352, $1.0)
 Q4(384, $2.0)
 Q4(416, $0x3FF)   // exponent bias, as int64 lanes
-Q4(448, $-700.0)  // sigmoid's clamp of -|x|
+Q4(448, $-700.0)  // the clamp: exp's low end, sigmoid's for -|x|
 Q4(480, $300.0)   // tanh's clamp of |x| before exp(2|x|)
 Q4(512, $44.014845965556527147994) // tanh: 0.5·MAXLOG, past which it is ±1
 Q4(544, $0.625)   // tanh: below, the rational function
@@ -33,12 +33,9 @@ Q4(640, $-1.61468768441708447952e3)
 Q4(672, $1.12811678491632931402e2)   // tanhQ
 Q4(704, $2.23548839060100448583e3)
 Q4(736, $4.84406305325125486048e3)
-GLOBL expconst<>(SB), RODATA, $768
+Q4(768, $700.0)   // exp's clamp, high end
+GLOBL expconst<>(SB), RODATA, $800
 
-// Eight float32 limits: the clamp.
-DATA explim<>+0(SB)/4, $-700.0
-DATA explim<>+4(SB)/4, $700.0
-GLOBL explim<>(SB), RODATA, $8
 
 // EXP4 computes Go's exp of the four float64 lanes of in into out. Clobbers Y9-Y13.
 #define EXP4(in, out) \
@@ -70,42 +67,6 @@ GLOBL explim<>(SB), RODATA, $8
 	VPSLLQ $52, Y13, Y13 \
 	VMULPD Y13, in, out
 
-// func expAVX2(dst, src *float32, n int) int
-// Writes dst[i] = float32(math.Exp(float64(src[i]))) for i < n (n a multiple of 8) and returns n, or
-// stops before the first block of eight holding a NaN and returns its index.
-TEXT ·expAVX2(SB), NOSPLIT, $0-32
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-	VBROADCASTSS explim<>+0(SB), Y14
-	VBROADCASTSS explim<>+4(SB), Y15
-	XORQ AX, AX
-loop:
-	CMPQ AX, CX
-	JGE done
-	VMOVUPS (SI)(AX*4), Y0
-	VCMPPS $3, Y0, Y0, Y1 // unordered: NaN lanes
-	VMOVMSKPS Y1, DX
-	TESTL DX, DX
-	JNZ done
-	VMAXPS Y14, Y0, Y0
-	VMINPS Y15, Y0, Y0
-	VCVTPS2PD X0, Y2
-	VEXTRACTF128 $1, Y0, X3
-	VCVTPS2PD X3, Y3
-	EXP4(Y2, Y4)
-	EXP4(Y3, Y5)
-	VCVTPD2PSY Y4, X4
-	VCVTPD2PSY Y5, X5
-	VINSERTF128 $1, X5, Y4, Y4
-	VMOVUPS Y4, (DI)(AX*4)
-	ADDQ $8, AX
-	JMP loop
-done:
-	MOVQ AX, ret+24(FP)
-	VZEROUPPER
-	RET
-
 // LOAD8 loads eight float32 at (SI)(AX*4) as two float64 vectors, Y2 (the first four) and Y3, or
 // jumps to done when one of them is a NaN.
 #define LOAD8 \
@@ -124,6 +85,32 @@ done:
 	VCVTPD2PSY Y1, X1 \
 	VINSERTF128 $1, X1, Y0, Y0 \
 	VMOVUPS Y0, (DI)(AX*4)
+
+// func expAVX2(dst, src *float32, n int) int
+// Writes dst[i] = float32(math.Exp(float64(src[i]))) for i < n (n a multiple of 8) and returns n, or
+// stops before the first block of eight holding a NaN and returns its index.
+TEXT ·expAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	XORQ AX, AX
+loop:
+	CMPQ AX, CX
+	JGE done
+	LOAD8
+	VMAXPD expconst<>+448(SB), Y2, Y2
+	VMINPD expconst<>+768(SB), Y2, Y2
+	VMAXPD expconst<>+448(SB), Y3, Y3
+	VMINPD expconst<>+768(SB), Y3, Y3
+	EXP4(Y2, Y0)
+	EXP4(Y3, Y1)
+	STORE8
+	ADDQ $8, AX
+	JMP loop
+done:
+	MOVQ AX, ret+24(FP)
+	VZEROUPPER
+	RET
 
 // SIGMOID4 is simplego's float32 Logistic in float64 lanes: x >= 0 ? 1/(1+exp(-x)) : e/(1+e) with
 // e = exp(x); both are exp(-|x|), clamped at -700 (past it the float32 result is 1 or 0 either way).
