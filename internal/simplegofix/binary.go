@@ -242,20 +242,12 @@ func scalarBinary(backend *simplego.Backend, kind binaryKind, inputs []*simplego
 	}
 	binaryUses.Add(1)
 	scalarUses.Add(1)
-	x, s := float32s(big), float32s(sc)[0]
+	x, s := float32s(big), float32s(sc)[:1]
 	out := binaryOutput(backend, inputs, owned, lhsShape, rhsShape, outShape)
-	o := float32s(out)
-	switch kind {
-	case binMax:
-		for i, v := range x {
-			o[i] = max(v, s)
-		}
-	case binMin:
-		for i, v := range x {
-			o[i] = min(v, s)
-		}
-	default:
-		simd.ApplyScalar(simd.Op(kind), o, x, s, left)
+	if left {
+		binaryRow(kind, float32s(out), s, x, 0, 1)
+	} else {
+		binaryRow(kind, float32s(out), x, s, 1, 0)
 	}
 	return out, nil
 }
