@@ -72,9 +72,9 @@ func CorpusFiles(paths []string, exts ...string) ([]string, error) {
 	return slices.Compact(files), nil
 }
 
-// Split holds out the last valFrac of tokens as validation, deterministically: train is
-// tokens[:n-k], val is tokens[n-k:] with k = round(n·valFrac). valFrac must be in [0, 1).
-func Split(tokens []Token, valFrac float64) (train, val []Token, err error) {
+// Split holds out the last valFrac of tokens (or bytes of text) as validation, deterministically:
+// train is tokens[:n-k], val is tokens[n-k:] with k = round(n·valFrac). valFrac must be in [0, 1).
+func Split[T any](tokens []T, valFrac float64) (train, val []T, err error) {
 	if !(valFrac >= 0 && valFrac < 1) {
 		return nil, nil, fmt.Errorf("validation fraction %g must be in [0, 1)", valFrac)
 	}

@@ -1,0 +1,215 @@
+package data_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/bitterlesson/bitter/data"
+)
+
+// bpeGolden is data/testdata/bpe.json, written by generate.py.
+type bpeGolden struct {
+	MaxChunk       int          `json:"max_chunk"`
+	TrainChunkEnds []int        `json:"train_chunk_ends"`
+	TestChunkEnds  []int        `json:"test_chunk_ends"`
+	Merges         [][2]int     `json:"merges"`
+	TestIDs        []data.Token `json:"test_ids"`
+}
+
+func loadBPEGolden(t *testing.T) (g bpeGolden, train, test []byte) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "bpe.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &g))
+	train, err = os.ReadFile(filepath.Join("testdata", "bpe_train.txt"))
+	require.NoError(t, err)
+	test, err = os.ReadFile(filepath.Join("testdata", "bpe_test.txt"))
+	require.NoError(t, err)
+	return g, train, test
+}
+
+func chunkEnds(text []byte) []int {
+	var ends []int
+	n := 0
+	for c := range data.Chunks(text) {
+		n += len(c)
+		ends = append(ends, n)
+	}
+	return ends
+}
+
+// TestChunksMatchPythonRegex: GPT-2's pattern written out by hand splits like the pattern itself
+// in Python's regex module, on text with contractions, many scripts, digits of several kinds,
+// blank space of every sort, invalid UTF-8 and runs longer than MaxChunk.
+func TestChunksMatchPythonRegex(t *testing.T) {
+	g, train, test := loadBPEGolden(t)
+	require.Equal(t, data.MaxChunk, g.MaxChunk)
+	require.Equal(t, g.TrainChunkEnds, chunkEnds(train))
+	require.Equal(t, g.TestChunkEnds, chunkEnds(test))
+}
+
+func TestChunksByHand(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		want []string
+	}{
+		{"Hello world", []string{"Hello", " world"}},
+		{"I'll don't 'S", []string{"I", "'ll", " don", "'t", " '", "S"}},
+		{"x   y", []string{"x", "  ", " y"}},
+		{"a\n\nb", []string{"a", "\n", "\n", "b"}},
+		{"end  ", []string{"end", "  "}},
+		{"x := 42.5", []string{"x", " :=", " 42", ".", "5"}},
+		{"\xffab", []string{"\xff", "ab"}},
+	} {
+		var got []string
+		for ch := range data.Chunks([]byte(c.text)) {
+			got = append(got, string(ch))
+		}
+		require.Equal(t, c.want, got, "%q", c.text)
+	}
+}
+
+// TestTrainBPEMatchesPython: the same merges, in the same order, as the plain algorithm (recount
+// everything before each merge) on 35 KB of text; 600 merges reach counts of a few, where ties are
+// many, so the tie rule is exercised too.
+func TestTrainBPEMatchesPython(t *testing.T) {
+	g, train, test := loadBPEGolden(t)
+	b, err := data.TrainBPE(train, 256+len(g.Merges))
+	require.NoError(t, err)
+	require.Equal(t, 256+len(g.Merges), b.VocabSize())
+	got := b.Merges()
+	for i, want := range g.Merges {
+		require.Equal(t, data.Pair{data.Token(want[0]), data.Token(want[1])}, got[i], "merge %d", i)
+	}
+	require.Equal(t, g.TestIDs, b.Encode(test), "held-out text")
+	require.Equal(t, test, b.Decode(b.Encode(test)))
+}
+
+// TestBPERoundTrip: any bytes come back from Encode and Decode unchanged.
+func TestBPERoundTrip(t *testing.T) {
+	g, train, _ := loadBPEGolden(t)
+	b, err := data.TrainBPE(train, 256+len(g.Merges))
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200 {
+		n := rng.IntN(600)
+		text := make([]byte, n)
+		for i := range text {
+			if rng.IntN(3) == 0 {
+				text[i] = byte(rng.IntN(256))
+			} else {
+				text[i] = train[rng.IntN(len(train))]
+			}
+		}
+		ids := b.Encode(text)
+		require.Equal(t, text, b.Decode(ids), "%q", text)
+		require.LessOrEqual(t, len(ids), len(text))
+	}
+	require.Empty(t, b.Encode(nil))
+	require.Equal(t, []byte("a\uFFFD"), b.Decode([]data.Token{'a', data.Token(b.VocabSize())}))
+}
+
+func TestBPEStopsWhenNothingIsLeftToMerge(t *testing.T) {
+	b, err := data.TrainBPE([]byte("ab ab ab"), 1000)
+	require.NoError(t, err)
+	// "ab" then " ab": merges (a b), then ( , ab), and nothing has two ids after that.
+	require.Equal(t, []data.Pair{{'a', 'b'}, {' ', 256}}, b.Merges())
+	require.Equal(t, []data.Token{256, 257, 257}, b.Encode([]byte("ab ab ab")))
+}
+
+func TestTrainBPEErrors(t *testing.T) {
+	for _, c := range []struct {
+		text  string
+		vocab int
+		msg   string
+	}{
+		{"abc", 255, "vocabulary size 255"},
+		{"abc", 1<<16 + 1, "vocabulary size 65537"},
+		{"", 300, "no text"},
+	} {
+		_, err := data.TrainBPE([]byte(c.text), c.vocab)
+		require.ErrorContains(t, err, c.msg)
+	}
+	b, err := data.TrainBPE([]byte("abc"), 256)
+	require.NoError(t, err)
+	require.Equal(t, 256, b.VocabSize())
+}
+
+func TestBPEText(t *testing.T) {
+	g, train, test := loadBPEGolden(t)
+	b, err := data.TrainBPE(train, 256+len(g.Merges))
+	require.NoError(t, err)
+	text, err := b.MarshalText()
+	require.NoError(t, err)
+	var back data.BPE
+	require.NoError(t, back.UnmarshalText(text))
+	require.Equal(t, b.Merges(), back.Merges())
+	require.Equal(t, b.Encode(test), back.Encode(test))
+
+	// Through JSON, as in a checkpoint's metadata.
+	js, err := json.Marshal(struct{ T *data.BPE }{b})
+	require.NoError(t, err)
+	var meta struct{ T *data.BPE }
+	require.NoError(t, json.Unmarshal(js, &meta))
+	require.Equal(t, b.Merges(), meta.T.Merges())
+
+	for _, c := range []struct{ text, msg string }{
+		{"", "does not start with"},
+		{"bitter-bpe 2 gpt2\n", "does not start with"},
+		{"bitter-bpe 1 gpt2\n97 98 99\n", `line 2: "97 98 99" is not two ids`},
+		{"bitter-bpe 1 gpt2\n97 x\n", `line 2: "x" is not an id`},
+		{"bitter-bpe 1 gpt2\n97 70000\n", `"70000" is not an id`},
+		{"bitter-bpe 1 gpt2\n97 256\n", "merge 0 (97 256) uses an id not made before it"},
+		{"bitter-bpe 1 gpt2\n97 98\n97 98\n", "merge 1 (97 98) repeats merge 0"},
+	} {
+		var b data.BPE
+		require.ErrorContains(t, b.UnmarshalText([]byte(c.text)), c.msg, "%q", c.text)
+	}
+	one, err := data.NewBPE([]data.Pair{{'a', 'b'}})
+	require.NoError(t, err)
+	text, err = one.MarshalText()
+	require.NoError(t, err)
+	require.Equal(t, "bitter-bpe 1 gpt2\n97 98\n", string(text))
+}
+
+// TestTrainBPEDeterministic: the same text gives the same merges, whatever map order Go picks.
+func TestTrainBPEDeterministic(t *testing.T) {
+	_, train, _ := loadBPEGolden(t)
+	a, err := data.TrainBPE(train, 700)
+	require.NoError(t, err)
+	for range 3 {
+		b, err := data.TrainBPE(train, 700)
+		require.NoError(t, err)
+		require.Equal(t, a.Merges(), b.Merges())
+	}
+}
+
+func FuzzBPERoundTrip(f *testing.F) {
+	b, err := data.TrainBPE([]byte("func main() { fmt.Println(\"hello, world\") }\n\tx := 42 // don't\n"), 320)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte("hello, world"))
+	f.Add([]byte("\xff\xfe  \t\n x'll"))
+	f.Fuzz(func(t *testing.T, text []byte) {
+		var joined []byte
+		for c := range data.Chunks(text) {
+			if len(c) == 0 || len(c) > data.MaxChunk {
+				t.Fatalf("chunk of %d bytes", len(c))
+			}
+			joined = append(joined, c...)
+		}
+		if !bytes.Equal(joined, text) {
+			t.Fatalf("chunks join to %q, not %q", joined, text)
+		}
+		if got := b.Decode(b.Encode(text)); !bytes.Equal(got, text) {
+			t.Fatalf("round trip gave %q for %q", got, text)
+		}
+	})
+}
