@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	bdata "github.com/bitterlesson/bitter/data"
 	"github.com/bitterlesson/bitter/examples/nexttoken/lm"
 )
 
@@ -238,4 +239,91 @@ func TestMixedPrecisionTracksFloat32(t *testing.T) {
 	require.InDelta(t, f32.ValLoss, bf16.ValLoss, 0.02)
 	require.Less(t, f32.History[29].TrainLoss, f32.History[0].TrainLoss-0.5, "the run learns")
 	require.NotEqual(t, f32.History[29].TrainLoss, bf16.History[29].TrainLoss, "bf16 really ran in bf16")
+}
+
+// TestBPETokenizer trains with -tokenizer bpe: the BPE is learned on the training split, sized
+// the model's vocabulary, kept in the checkpoint and taken from it on -resume (the resumed run
+// is the uninterrupted one, step for step); the final line adds bits per byte, which is the
+// validation loss times tokens over bytes over ln 2.
+func TestBPETokenizer(t *testing.T) {
+	data := corpus(t)
+	var stdout, stderr bytes.Buffer
+	o := tinyOptions(t, data, filepath.Join(t.TempDir(), "full"))
+	o.Tokenizer, o.Vocab = "bpe", 300
+	full, err := lm.Run(o, &stdout, &stderr)
+	require.NoError(t, err, stderr.String())
+	// This small, repetitive text runs out of pairs before 300 ids; the model has 300.
+	require.Contains(t, stdout.String(), "tokenizer: byte-level BPE of 281 ids (of 300 asked: no pair was left to merge")
+	require.Regexp(t, `^final: step=6 train_loss=\d+\.\d{4} val_loss=\d+\.\d{4} tokens_per_sec=\d+ val_bpb=\d+\.\d{4}$`, full.FinalLine())
+	cfg, err := o.ModelConfig()
+	require.NoError(t, err)
+	require.Equal(t, 300, cfg.VocabSize)
+	require.True(t, strings.HasPrefix(full.Sample, o.Prompt))
+
+	// Bits per byte by hand: the validation split is the end of the text; the run evaluates its
+	// first -eval-tokens targets.
+	text, err := os.ReadFile(data)
+	require.NoError(t, err)
+	trainText, valText, err := bdata.Split(text, o.ValFrac)
+	require.NoError(t, err)
+	bpe, err := bdata.TrainBPE(trainText, 300)
+	require.NoError(t, err)
+	targets := bpe.Encode(valText)[1 : o.EvalTokens+1]
+	want := full.ValLoss * float64(len(targets)) / float64(len(bpe.Decode(targets))) / math.Ln2
+	require.InDelta(t, want, full.ValBitsPerByte, 1e-12)
+	require.Less(t, full.ValBitsPerByte, full.ValLoss/math.Ln2/2, "more than two bytes per token")
+
+	out := filepath.Join(t.TempDir(), "split")
+	o.Out, o.Steps = out, 3
+	_, err = lm.Run(o, &stdout, &stderr)
+	require.NoError(t, err)
+	o.Steps, o.Resume = 6, true
+	stdout.Reset()
+	resumed, err := lm.Run(o, &stdout, &stderr)
+	require.NoError(t, err)
+	require.Contains(t, stdout.String(), "tokenizer: byte-level BPE of 281 ids, from the checkpoint")
+	for i := range full.History {
+		require.Equal(t, full.History[i].TrainLoss, resumed.History[i].TrainLoss, "step %d", i+1)
+	}
+	require.Equal(t, full.ValBitsPerByte, resumed.ValBitsPerByte)
+	require.Equal(t, full.Sample, resumed.Sample)
+
+	// Resuming with the other tokenizer is refused.
+	o.Tokenizer, o.Vocab, o.Steps = "bytes", 0, 8
+	_, err = lm.Run(o, &stdout, &stderr)
+	require.ErrorContains(t, err, "-resume: the checkpoint in")
+
+	for _, c := range []struct {
+		edit func(o *lm.Options)
+		want string
+	}{
+		{func(o *lm.Options) { o.Tokenizer = "wordpiece" }, `-tokenizer "wordpiece" is not bytes or bpe`},
+		{func(o *lm.Options) { o.Vocab = 1000 }, "-vocab is for -tokenizer bpe"},
+		{func(o *lm.Options) { o.Tokenizer, o.Vocab = "bpe", 256 }, "-vocab 256 must be in [257, 65536]"},
+		{func(o *lm.Options) { o.Tokenizer, o.Vocab = "bpe", 70000 }, "-vocab 70000 must be in [257, 65536]"},
+	} {
+		o := tinyOptions(t, data, t.TempDir())
+		c.edit(&o)
+		_, err := lm.Run(o, &stdout, &stderr)
+		require.ErrorContains(t, err, c.want)
+	}
+}
+
+func TestBPEVocab(t *testing.T) {
+	o := lm.DefaultOptions()
+	o.Tokenizer = "bpe"
+	require.Equal(t, 4096, o.BPEVocab(), "tiny's 256 bytes: the default")
+	o.Preset = "gpt2-small"
+	require.Equal(t, 50257, o.BPEVocab())
+	cfg, err := o.ModelConfig()
+	require.NoError(t, err)
+	require.Equal(t, 50257, cfg.VocabSize)
+	o.Vocab = 8000
+	cfg, err = o.ModelConfig()
+	require.NoError(t, err)
+	require.Equal(t, 8000, cfg.VocabSize)
+	o.Model = "gru"
+	rc, err := o.RNNConfig()
+	require.NoError(t, err)
+	require.Equal(t, 8000, rc.VocabSize)
 }

@@ -23,6 +23,8 @@ type Options struct {
 	Data        string  // -data: comma-separated files or folders; empty means the .go files under GOROOT/src
 	Ext         string  // -ext: comma-separated file suffixes kept when reading folders ("" = all; default ".go" for GOROOT)
 	Out         string  // -out: folder for the checkpoint, loss.csv, loss.png
+	Tokenizer   string  // -tokenizer: bytes, or bpe (byte-level BPE trained on the training split)
+	Vocab       int     // -vocab: the BPE vocabulary (0 = the preset's when above 256, else 4096)
 	Model       string  // -model: transformer, lstm or gru
 	Preset      string  // -preset: tiny, shakespeare-char, gpt2-small (transformer)
 	Hidden      int     // -hidden: recurrent state width (lstm, gru; 0 = the baseline's)
@@ -46,7 +48,7 @@ type Options struct {
 	EvalTokens  int     // -eval-tokens: validation tokens evaluated periodically (0 = the whole split)
 	Seed        uint64  // -seed: model initialisation, dropout and batch order
 	Resume      bool    // -resume: continue from the checkpoint in -out
-	Sample      int     // -sample: bytes to generate at the end (0 = none)
+	Sample      int     // -sample: tokens to generate at the end (0 = none)
 	Prompt      string  // -prompt: the text the sample continues
 	Temperature float64 // -temperature: 0 = greedy
 	TopK        int     // -top-k: 0 = off
@@ -58,7 +60,7 @@ type Options struct {
 // DefaultOptions are the flags' defaults: the Tiny model on GOROOT's Go source, sized to finish in
 // about five minutes on 2 CPU cores with the pure-Go backend.
 func DefaultOptions() Options {
-	return Options{Out: "runs/nexttoken", Model: "transformer", Preset: "tiny", Steps: 100, Batch: 16, Seq: 0, Dropout: -1, Precision: "float32",
+	return Options{Out: "runs/nexttoken", Tokenizer: "bytes", Model: "transformer", Preset: "tiny", Steps: 100, Batch: 16, Seq: 0, Dropout: -1, Precision: "float32",
 		LR: 2e-3, Warmup: 10, Schedule: "cosine", WeightDecay: 0.1, Clip: 1.0, ValFrac: 0.1, EvalEvery: 25,
 		EvalTokens: 8192, Seed: 1, Sample: 300, Prompt: "func ", Temperature: 0.8, TopK: 0, TopP: 0.95}
 }
@@ -68,6 +70,9 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Data, "data", o.Data, "comma-separated corpus files or folders (default: the .go files under $(go env GOROOT)/src)")
 	fs.StringVar(&o.Ext, "ext", o.Ext, `comma-separated file suffixes to read from folders ("" = every file; ".go" for the default corpus)`)
 	fs.StringVar(&o.Out, "out", o.Out, "output folder: checkpoint.bin, loss.csv, loss.png")
+	fs.StringVar(&o.Tokenizer, "tokenizer", o.Tokenizer, "bytes (one token per byte), or bpe: a byte-level BPE with GPT-2's split, trained on the training split "+
+		"(kept in the checkpoint)")
+	fs.IntVar(&o.Vocab, "vocab", o.Vocab, "the BPE vocabulary size, 257 to 65536 (0 = the preset's when above 256, as gpt2-small's 50257; else 4096)")
 	fs.StringVar(&o.Model, "model", o.Model, "model: transformer, lstm or gru")
 	fs.StringVar(&o.Preset, "preset", o.Preset, "transformer preset: tiny, shakespeare-char, gpt2-small")
 	fs.IntVar(&o.Hidden, "hidden", o.Hidden, "lstm/gru state width (0 = the baseline's: 240 for lstm, 272 for gru)")
@@ -92,10 +97,10 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.EvalTokens, "eval-tokens", o.EvalTokens, "validation tokens per evaluation, from the start of the split (0 = all)")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of initialisation, dropout and batches")
 	fs.BoolVar(&o.Resume, "resume", o.Resume, "continue from the checkpoint in -out up to -steps in total")
-	fs.IntVar(&o.Sample, "sample", o.Sample, "bytes to generate after training (0 = none)")
+	fs.IntVar(&o.Sample, "sample", o.Sample, "tokens to generate after training (0 = none)")
 	fs.StringVar(&o.Prompt, "prompt", o.Prompt, "text the sample continues")
 	fs.Float64Var(&o.Temperature, "temperature", o.Temperature, "sampling temperature (0 = greedy)")
-	fs.IntVar(&o.TopK, "top-k", o.TopK, "sample from the k most likely bytes (0 = off)")
+	fs.IntVar(&o.TopK, "top-k", o.TopK, "sample from the k most likely tokens (0 = off)")
 	fs.Float64Var(&o.TopP, "top-p", o.TopP, "nucleus sampling threshold (0 or 1 = off)")
 	fs.BoolVar(&o.Quiet, "quiet", o.Quiet, "log lines instead of a progress bar")
 	fs.Float64Var(&o.PeakTFLOPs, "peak-tflops", o.PeakTFLOPs, "the device's peak TFLOP/s for the run's precision (about 790 for bf16 on an H100 or H200), "+
@@ -108,6 +113,15 @@ func (o Options) Validate() error {
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if o.Model != "transformer" && o.Model != "lstm" && o.Model != "gru" {
 		add("-model %q is not one of transformer, lstm, gru", o.Model)
+	}
+	if o.Tokenizer != "bytes" && o.Tokenizer != "bpe" {
+		add("-tokenizer %q is not bytes or bpe", o.Tokenizer)
+	}
+	if o.Vocab != 0 && o.Tokenizer != "bpe" {
+		add("-vocab is for -tokenizer bpe")
+	}
+	if o.Vocab != 0 && (o.Vocab <= 256 || o.Vocab > 1<<16) {
+		add("-vocab %d must be in [257, 65536], or 0 for the default", o.Vocab)
 	}
 	if o.Precision != "float32" && o.Precision != "bfloat16" {
 		add("-precision %q is not float32 or bfloat16", o.Precision)
@@ -201,6 +215,9 @@ func (o Options) ModelConfig() (transformer.Config, error) {
 	set(&cfg.ModelDim, o.Dim)
 	set(&cfg.NumHeads, o.Heads)
 	set(&cfg.FFNDim, o.FFN)
+	if o.Tokenizer == "bpe" {
+		cfg.VocabSize = o.BPEVocab()
+	}
 	if o.Seq > cfg.MaxSeqLen {
 		cfg.MaxSeqLen = o.Seq
 	}
@@ -215,6 +232,21 @@ func (o Options) ModelConfig() (transformer.Config, error) {
 		return cfg, fmt.Errorf("model: %s", strings.ReplaceAll(msg, "\n", "; "))
 	}
 	return cfg, nil
+}
+
+// BPEVocab is the vocabulary size of -tokenizer bpe: -vocab, else the transformer preset's
+// vocabulary when it is above 256 (50,257 for gpt2-small), else 4096. The model is built for this
+// many ids; a BPE that runs out of pairs to merge has fewer, and the rest go unused.
+func (o Options) BPEVocab() int {
+	if o.Vocab > 0 {
+		return o.Vocab
+	}
+	if preset, ok := transformer.Presets[o.Preset]; ok && o.Model == "transformer" {
+		if v := preset().VocabSize; v > 256 {
+			return v
+		}
+	}
+	return 4096
 }
 
 // SeqLen is the training sequence length: -seq, or the transformer preset's context.
@@ -237,6 +269,9 @@ func (o Options) RNNConfig() (rnn.Config, error) {
 	}
 	if o.Hidden > 0 {
 		cfg.HiddenDim = o.Hidden
+	}
+	if o.Tokenizer == "bpe" {
+		cfg.VocabSize = o.BPEVocab()
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("model: %s", strings.ReplaceAll(strings.TrimPrefix(err.Error(), "rnn.Config: "), "\n", "; "))

@@ -47,16 +47,18 @@ type Record struct {
 
 // Meta is the checkpoint's metadata: what a resumed run needs besides the variables.
 type Meta struct {
-	Step    int                `json:"step"`
-	Model   string             `json:"model"`
-	Config  transformer.Config `json:"config"`
-	RNN     rnn.Config         `json:"rnn"`
-	Seed    uint64             `json:"seed"`
-	Batch   int                `json:"batch"`
-	Seq     int                `json:"seq"`
-	Corpus  string             `json:"corpus"`
-	DataRNG []byte             `json:"data_rng"`
-	History []Record           `json:"history"`
+	Step   int                `json:"step"`
+	Model  string             `json:"model"`
+	Config transformer.Config `json:"config"`
+	RNN    rnn.Config         `json:"rnn"`
+	Seed   uint64             `json:"seed"`
+	Batch  int                `json:"batch"`
+	Seq    int                `json:"seq"`
+	Corpus string             `json:"corpus"`
+	// Tokenizer is the BPE of -tokenizer bpe, trained when the run began; nil for bytes.
+	Tokenizer *data.BPE `json:"tokenizer,omitempty"`
+	DataRNG   []byte    `json:"data_rng"`
+	History   []Record  `json:"history"`
 }
 
 // Result is what a run reports.
@@ -66,14 +68,20 @@ type Result struct {
 	ValLoss      float64 // validation cross-entropy at the end, nats/token
 	TokensPerSec float64 // training tokens per second, steady state (the first step of this process excluded)
 	MFU          float64 // model FLOPs utilisation at TokensPerSec against Options.PeakTFLOPs; 0 when no peak was given
-	Sample       string
-	History      []Record
+	// ValBitsPerByte is the validation loss in bits per byte of text, comparable across tokenizers;
+	// set with -tokenizer bpe (with bytes it is ValLoss/ln 2, and left 0).
+	ValBitsPerByte float64
+	Sample         string
+	History        []Record
 }
 
-// FinalLine is the run's last line: "final: step=N train_loss=X val_loss=Y tokens_per_sec=Z", and
-// " mfu=P%" after it when the run was given the device's peak.
+// FinalLine is the run's last line: "final: step=N train_loss=X val_loss=Y tokens_per_sec=Z", then
+// " val_bpb=B" with a BPE tokenizer, and " mfu=P%" when the run was given the device's peak.
 func (r Result) FinalLine() string {
 	line := fmt.Sprintf("final: step=%d train_loss=%.4f val_loss=%.4f tokens_per_sec=%.0f", r.Step, r.TrainLoss, r.ValLoss, r.TokensPerSec)
+	if r.ValBitsPerByte > 0 {
+		line += fmt.Sprintf(" val_bpb=%.4f", r.ValBitsPerByte)
+	}
 	if r.MFU > 0 {
 		line += fmt.Sprintf(" mfu=%.1f%%", 100*r.MFU)
 	}
@@ -96,8 +104,8 @@ func DefaultCorpus() (string, error) {
 	return "", errors.New("no -data given and GOROOT/src was not found; pass -data PATH")
 }
 
-// Corpus reads the corpus the options name and returns its tokens and a description.
-func (o Options) Corpus() ([]data.Token, string, error) {
+// Corpus reads the corpus the options name and returns its text and a description.
+func (o Options) Corpus() ([]byte, string, error) {
 	paths := splitList(o.Data)
 	exts := splitList(o.Ext)
 	if len(paths) == 0 {
@@ -118,7 +126,7 @@ func (o Options) Corpus() ([]data.Token, string, error) {
 	if len(exts) > 0 {
 		desc += " (" + strings.Join(exts, ",") + ")"
 	}
-	return data.Bytes{}.Encode(text), desc, nil
+	return text, desc, nil
 }
 
 func splitList(s string) []string {
@@ -170,6 +178,9 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 				"the flags ask for -model %s (%+v%+v), seed %d, batch %d, seq %d: pass the same flags to resume",
 				o.Out, meta.Model, meta.Config, meta.RNN, meta.Seed, meta.Batch, meta.Seq, o.Model, cfg, rcfg, o.Seed, o.Batch, seq)
 		}
+		if (meta.Tokenizer != nil) != (o.Tokenizer == "bpe") {
+			return res, fmt.Errorf("-resume: the checkpoint in %s was trained with -tokenizer %s; pass the same flags to resume", o.Out, tokenizerName(meta.Tokenizer))
+		}
 		if meta.Step >= o.Steps {
 			return res, fmt.Errorf("-resume: the checkpoint in %s is at step %d already; ask for more -steps", o.Out, meta.Step)
 		}
@@ -180,7 +191,7 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		meta = Meta{Model: o.Model, Config: cfg, RNN: rcfg, Seed: o.Seed, Batch: o.Batch, Seq: seq}
 	}
 
-	tokens, corpus, err := o.Corpus()
+	text, corpus, err := o.Corpus()
 	if err != nil {
 		return res, err
 	}
@@ -188,10 +199,29 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		return res, fmt.Errorf("-resume: the checkpoint was trained on %s, the flags name %s", meta.Corpus, corpus)
 	}
 	meta.Corpus = corpus
-	trainTokens, valTokens, err := data.Split(tokens, o.ValFrac)
+	trainText, valText, err := data.Split(text, o.ValFrac)
 	if err != nil {
 		return res, err
 	}
+	var tok data.Tokenizer = data.Bytes{}
+	if o.Tokenizer == "bpe" {
+		if !o.Resume {
+			start := time.Now()
+			if meta.Tokenizer, err = data.TrainBPE(trainText, o.BPEVocab()); err != nil {
+				return res, fmt.Errorf("corpus %s: %w", corpus, err)
+			}
+			short := ""
+			if n := meta.Tokenizer.VocabSize(); n < o.BPEVocab() {
+				short = fmt.Sprintf(" (of %d asked: no pair was left to merge; the model's other ids go unused)", o.BPEVocab())
+			}
+			fmt.Fprintf(stdout, "tokenizer: byte-level BPE of %d ids%s, trained on the training split in %.1f s\n",
+				meta.Tokenizer.VocabSize(), short, time.Since(start).Seconds())
+		} else {
+			fmt.Fprintf(stdout, "tokenizer: byte-level BPE of %d ids, from the checkpoint\n", meta.Tokenizer.VocabSize())
+		}
+		tok = meta.Tokenizer
+	}
+	trainTokens, valTokens := tok.Encode(trainText), tok.Encode(valText)
 	ds, err := data.NewWindows(trainTokens, o.Batch, seq, o.Seed)
 	if err != nil {
 		return res, fmt.Errorf("corpus %s: training split: %w", corpus, err)
@@ -219,8 +249,13 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		model = rcfg
 	}
 	fmt.Fprintf(stdout, "backend: %s (%s)\n", backend.Config(), b.Description())
-	fmt.Fprintf(stdout, "corpus: %s: %d bytes, %d for training, %d validation tokens evaluated\n",
-		corpus, len(tokens), len(trainTokens), len(valTokens)-1)
+	if o.Tokenizer == "bpe" {
+		fmt.Fprintf(stdout, "corpus: %s: %d bytes, %d training tokens (%.2f bytes each), %d validation tokens evaluated\n",
+			corpus, len(text), len(trainTokens), float64(len(trainText))/float64(len(trainTokens)), len(valTokens)-1)
+	} else {
+		fmt.Fprintf(stdout, "corpus: %s: %d bytes, %d for training, %d validation tokens evaluated\n",
+			corpus, len(text), len(trainTokens), len(valTokens)-1)
+	}
 	if o.Model == "transformer" {
 		fmt.Fprintf(stdout, "model: transformer, %d layers, %d wide, %d heads, FFN %d, context %d: %d parameters (%d non-embedding)\n",
 			cfg.NumLayers, cfg.ModelDim, cfg.NumHeads, cfg.FFNDim, cfg.MaxSeqLen, model.NumParams(), model.NonEmbeddingParams())
@@ -330,6 +365,10 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 	}
 
 	res = Result{Step: o.Steps, ValLoss: lastVal, History: history, TokensPerSec: medianRate(stepTimes, tokensPerStep)}
+	if o.Tokenizer == "bpe" {
+		// The evaluator scores every token after the first; bits per byte of their text.
+		res.ValBitsPerByte = lastVal * float64(len(valTokens)-1) / float64(len(tok.Decode(valTokens[1:]))) / math.Ln2
+	}
 	res.MFU = transformer.MFU(flopsPerToken, res.TokensPerSec, o.PeakTFLOPs)
 	var sum float64
 	last := history[max(0, len(history)-10):]
@@ -343,7 +382,7 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 	fmt.Fprintf(stdout, "wrote %s, %s and %s\n", ckptPath, filepath.Join(o.Out, "loss.csv"), filepath.Join(o.Out, "loss.png"))
 
 	if o.Sample > 0 {
-		prompt := data.Bytes{}.Encode([]byte(o.Prompt))
+		prompt := tok.Encode([]byte(o.Prompt))
 		ids := make([]int32, len(prompt))
 		for i, t := range prompt {
 			ids[i] = int32(t)
@@ -372,11 +411,18 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		for i, t := range out {
 			toks[i] = data.Token(t)
 		}
-		res.Sample = o.Prompt + string(data.Bytes{}.Decode(toks))
+		res.Sample = o.Prompt + string(tok.Decode(toks))
 		fmt.Fprintf(stdout, "sample (temperature %g, top-k %d, top-p %g):\n%s\n", o.Temperature, o.TopK, o.TopP, res.Sample)
 	}
 	fmt.Fprintln(stdout, res.FinalLine())
 	return res, nil
+}
+
+func tokenizerName(b *data.BPE) string {
+	if b == nil {
+		return "bytes"
+	}
+	return "bpe"
 }
 
 // trainStep runs one step and returns its loss, turning GoMLX's panics into errors.
