@@ -7,6 +7,7 @@
 //
 //	go run ./examples/nexttoken
 //	go run ./examples/nexttoken -steps 300 -resume                      # continue the same run
+//	go run ./examples/nexttoken -generate -prompt "func main" -sample 500 # sample from its checkpoint
 //	GOMLX_BACKEND=xla:cuda go run ./examples/nexttoken -preset gpt2-small # on a GPU
 //
 // Run with -h for every flag.
@@ -39,6 +40,10 @@ func run(args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
+	if o.Generate {
+		_, err := lm.Generate(o, os.Stdout)
+		return err
 	}
 	_, err := lm.Run(o, os.Stdout, os.Stderr)
 	return err

@@ -36,6 +36,8 @@ func TestCommandErrorsAreOneLine(t *testing.T) {
 		{"-data", "/no/such/file"},
 		{"-data", bin, "-out", dir, "-resume"},
 		{"-batch", "0"},
+		{"-generate", "-out", t.TempDir()},
+		{"-generate", "-out", dir},
 	} {
 		cmd := exec.Command(bin, args...)
 		out, err := cmd.CombinedOutput()

@@ -327,3 +327,62 @@ func TestBPEVocab(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 8000, rc.VocabSize)
 }
+
+// TestGenerateFromCheckpoint: -generate samples from a checkpoint without training, taking the
+// model and tokenizer from it; with the run's prompt, length and seed it gives the run's own sample
+// (the checkpoint holds the weights of the last step), for a BPE transformer and a byte-level GRU.
+func TestGenerateFromCheckpoint(t *testing.T) {
+	data := corpus(t)
+	var stdout, stderr bytes.Buffer
+	for _, c := range []struct {
+		name string
+		edit func(o *lm.Options)
+	}{
+		{"transformer-bpe", func(o *lm.Options) { o.Tokenizer, o.Vocab = "bpe", 300 }},
+		{"gru-bytes", func(o *lm.Options) { o.Model, o.Dim, o.Hidden = "gru", 8, 12 }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := tinyOptions(t, data, t.TempDir())
+			o.Steps = 3
+			c.edit(&o)
+			res, err := lm.Run(o, &stdout, &stderr)
+			require.NoError(t, err, stderr.String())
+
+			g := lm.DefaultOptions() // the model flags are the defaults: they come from the checkpoint
+			g.Out, g.Generate, g.Prompt, g.Sample, g.Seed = o.Out, true, o.Prompt, o.Sample, o.Seed
+			stdout.Reset()
+			text, err := lm.Generate(g, &stdout)
+			require.NoError(t, err)
+			require.Equal(t, res.Sample, text)
+			require.Contains(t, stdout.String(), "at step 3")
+			require.Contains(t, stdout.String(), text)
+
+			g.Seed = 2
+			other, err := lm.Generate(g, &stdout)
+			require.NoError(t, err)
+			require.NotEqual(t, text, other, "another seed, another sample")
+		})
+	}
+
+	for _, c := range []struct {
+		edit func(o *lm.Options)
+		want string
+	}{
+		{func(o *lm.Options) {}, "-generate: no checkpoint at"},
+		{func(o *lm.Options) { o.Resume = true }, "-resume trains: pick one"},
+		{func(o *lm.Options) { o.Sample = 0 }, "-generate needs -sample above 0"},
+		{func(o *lm.Options) { o.Temperature = -1 }, "-temperature -1 must not be negative"},
+	} {
+		o := lm.DefaultOptions()
+		o.Out, o.Generate = t.TempDir(), true
+		c.edit(&o)
+		_, err := lm.Generate(o, &stdout)
+		require.ErrorContains(t, err, c.want)
+	}
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, lm.CheckpointFile), []byte("garbage"), 0o644))
+	o := lm.DefaultOptions()
+	o.Out, o.Generate = dir, true
+	_, err := lm.Generate(o, &stdout)
+	require.ErrorContains(t, err, "corrupt checkpoint")
+}

@@ -48,6 +48,7 @@ type Options struct {
 	EvalTokens  int     // -eval-tokens: validation tokens evaluated periodically (0 = the whole split)
 	Seed        uint64  // -seed: model initialisation, dropout and batch order
 	Resume      bool    // -resume: continue from the checkpoint in -out
+	Generate    bool    // -generate: only sample from the checkpoint in -out (see Generate)
 	Sample      int     // -sample: tokens to generate at the end (0 = none)
 	Prompt      string  // -prompt: the text the sample continues
 	Temperature float64 // -temperature: 0 = greedy
@@ -97,6 +98,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.EvalTokens, "eval-tokens", o.EvalTokens, "validation tokens per evaluation, from the start of the split (0 = all)")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of initialisation, dropout and batches")
 	fs.BoolVar(&o.Resume, "resume", o.Resume, "continue from the checkpoint in -out up to -steps in total")
+	fs.BoolVar(&o.Generate, "generate", o.Generate, "do not train: sample from the checkpoint in -out (its model and tokenizer) with -prompt, -sample, -temperature, -top-k, -top-p, -seed")
 	fs.IntVar(&o.Sample, "sample", o.Sample, "tokens to generate after training (0 = none)")
 	fs.StringVar(&o.Prompt, "prompt", o.Prompt, "text the sample continues")
 	fs.Float64Var(&o.Temperature, "temperature", o.Temperature, "sampling temperature (0 = greedy)")

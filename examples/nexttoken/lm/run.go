@@ -382,40 +382,100 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 	fmt.Fprintf(stdout, "wrote %s, %s and %s\n", ckptPath, filepath.Join(o.Out, "loss.csv"), filepath.Join(o.Out, "loss.png"))
 
 	if o.Sample > 0 {
-		prompt := tok.Encode([]byte(o.Prompt))
-		ids := make([]int32, len(prompt))
-		for i, t := range prompt {
-			ids[i] = int32(t)
+		if res.Sample, err = sample(b, ctx, model, tok, o); err != nil {
+			return res, err
 		}
-		sampling := transformer.Sampling{Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP, Seed: o.Seed}
-		var out []int32
-		if o.Model == "transformer" {
-			gen, err := transformer.NewGenerator(b, ctx, cfg)
-			if err != nil {
-				return res, err
-			}
-			out, err = gen.Generate(ids, o.Sample, sampling)
-			if err != nil {
-				return res, err
-			}
-		} else {
-			gen, err := rnn.NewGenerator(b, ctx, rcfg)
-			if err != nil {
-				return res, err
-			}
-			if out, err = gen.Generate(ids, o.Sample, sampling); err != nil {
-				return res, err
-			}
-		}
-		toks := make([]data.Token, len(out))
-		for i, t := range out {
-			toks[i] = data.Token(t)
-		}
-		res.Sample = o.Prompt + string(tok.Decode(toks))
 		fmt.Fprintf(stdout, "sample (temperature %g, top-k %d, top-p %g):\n%s\n", o.Temperature, o.TopK, o.TopP, res.Sample)
 	}
 	fmt.Fprintln(stdout, res.FinalLine())
 	return res, nil
+}
+
+// sample continues o.Prompt by o.Sample tokens of the model in ctx, with o's sampling settings and
+// seed, and returns the prompt and the continuation as text.
+func sample(b backends.Backend, ctx *context.Context, model Model, tok data.Tokenizer, o Options) (string, error) {
+	prompt := tok.Encode([]byte(o.Prompt))
+	ids := make([]int32, len(prompt))
+	for i, t := range prompt {
+		ids[i] = int32(t)
+	}
+	sampling := transformer.Sampling{Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP, Seed: o.Seed}
+	var out []int32
+	switch m := model.(type) {
+	case transformer.Config:
+		gen, err := transformer.NewGenerator(b, ctx, m)
+		if err != nil {
+			return "", err
+		}
+		if out, err = gen.Generate(ids, o.Sample, sampling); err != nil {
+			return "", err
+		}
+	case rnn.Config:
+		gen, err := rnn.NewGenerator(b, ctx, m)
+		if err != nil {
+			return "", err
+		}
+		if out, err = gen.Generate(ids, o.Sample, sampling); err != nil {
+			return "", err
+		}
+	default:
+		return "", fmt.Errorf("no generator for %T", model)
+	}
+	toks := make([]data.Token, len(out))
+	for i, t := range out {
+		toks[i] = data.Token(t)
+	}
+	return o.Prompt + string(tok.Decode(toks)), nil
+}
+
+// Generate samples from the checkpoint in o.Out without training (-generate): the model, its
+// tokenizer and its weights come from the checkpoint, so of the flags only -out, -prompt, -sample,
+// -temperature, -top-k, -top-p and -seed count. It prints the sample and returns it.
+func Generate(o Options, stdout io.Writer) (text string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error: %v", r)
+		}
+	}()
+	if err := o.Validate(); err != nil {
+		return "", err
+	}
+	if o.Resume {
+		return "", errors.New("-generate samples from the checkpoint without training; -resume trains: pick one")
+	}
+	if o.Sample < 1 {
+		return "", fmt.Errorf("-generate needs -sample above 0, got %d", o.Sample)
+	}
+	ckptPath := filepath.Join(o.Out, CheckpointFile)
+	ctx := context.New()
+	var meta Meta
+	if err := checkpoint.Load(ckptPath, ctx, &meta); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("-generate: no checkpoint at %s; train one first (without -generate)", ckptPath)
+		}
+		return "", err
+	}
+	b, err := backend.New()
+	if err != nil {
+		return "", err
+	}
+	defer b.Finalize()
+	var model Model = meta.Config
+	if meta.Model == "lstm" || meta.Model == "gru" {
+		model = meta.RNN.ForBackend(b.String())
+	}
+	var tok data.Tokenizer = data.Bytes{}
+	if meta.Tokenizer != nil {
+		tok = meta.Tokenizer
+	}
+	fmt.Fprintf(stdout, "backend: %s (%s)\n", backend.Config(), b.Description())
+	fmt.Fprintf(stdout, "checkpoint: %s: %s of %d parameters at step %d, trained on %s (-tokenizer %s)\n",
+		ckptPath, meta.Model, model.NumParams(), meta.Step, meta.Corpus, tokenizerName(meta.Tokenizer))
+	if text, err = sample(b, ctx.Reuse(), model, tok, o); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(stdout, "sample (temperature %g, top-k %d, top-p %g, seed %d):\n%s\n", o.Temperature, o.TopK, o.TopP, o.Seed, text)
+	return text, nil
 }
 
 func tokenizerName(b *data.BPE) string {
