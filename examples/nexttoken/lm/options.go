@@ -30,7 +30,8 @@ type Options struct {
 	Hidden      int     // -hidden: recurrent state width (lstm, gru; 0 = the baseline's)
 	RNNChunk    int     // -rnn-chunk: lstm/gru trained and evaluated in chunks of this many steps (0 = unrolled)
 	Steps       int     // -steps: total optimizer steps (with -resume: up to this many in total)
-	Batch       int     // -batch: sequences per step
+	Batch       int     // -batch: sequences per micro-batch (per step without -accum)
+	Accum       int     // -accum: micro-batches whose mean gradient makes one optimizer step
 	Seq         int     // -seq: tokens per sequence (0 = the preset's MaxSeqLen)
 	Layers      int     // -layers (0 = preset)
 	Dim         int     // -dim (0 = preset)
@@ -61,7 +62,7 @@ type Options struct {
 // DefaultOptions are the flags' defaults: the Tiny model on GOROOT's Go source, sized to finish in
 // about five minutes on 2 CPU cores with the pure-Go backend.
 func DefaultOptions() Options {
-	return Options{Out: "runs/nexttoken", Tokenizer: "bytes", Model: "transformer", Preset: "tiny", Steps: 100, Batch: 16, Seq: 0, Dropout: -1, Precision: "float32",
+	return Options{Out: "runs/nexttoken", Tokenizer: "bytes", Model: "transformer", Preset: "tiny", Steps: 100, Batch: 16, Accum: 1, Seq: 0, Dropout: -1, Precision: "float32",
 		LR: 2e-3, Warmup: 10, Schedule: "cosine", WeightDecay: 0.1, Clip: 1.0, ValFrac: 0.1, EvalEvery: 25,
 		EvalTokens: 8192, Seed: 1, Sample: 300, Prompt: "func ", Temperature: 0.8, TopK: 0, TopP: 0.95}
 }
@@ -80,7 +81,8 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.RNNChunk, "rnn-chunk", o.RNNChunk, "lstm/gru: train (exact backpropagation through time) and evaluate in chunks of this many steps, "+
 		"so each compiled graph holds that many steps rather than -seq: for long sequences on XLA (0 = one unrolled graph)")
 	fs.IntVar(&o.Steps, "steps", o.Steps, "optimizer steps in total")
-	fs.IntVar(&o.Batch, "batch", o.Batch, "sequences per step")
+	fs.IntVar(&o.Batch, "batch", o.Batch, "sequences per micro-batch: per step, times -accum")
+	fs.IntVar(&o.Accum, "accum", o.Accum, "gradient accumulation: micro-batches of -batch sequences per optimizer step (their mean gradient)")
 	fs.IntVar(&o.Seq, "seq", o.Seq, "tokens per sequence (0 = the preset's context length)")
 	fs.IntVar(&o.Layers, "layers", o.Layers, "Transformer blocks or recurrent layers (0 = preset/baseline)")
 	fs.IntVar(&o.Dim, "dim", o.Dim, "model width; the embedding width for lstm/gru (0 = preset/baseline)")
@@ -151,6 +153,12 @@ func (o Options) Validate() error {
 	}
 	if o.Batch < 1 {
 		add("-batch %d must be positive", o.Batch)
+	}
+	if o.Accum < 1 {
+		add("-accum %d must be positive", o.Accum)
+	}
+	if o.Accum > 1 && o.RNNChunk > 0 {
+		add("-accum is not available with -rnn-chunk (rnn.ChunkedTrainer takes whole batches)")
 	}
 	for name, v := range map[string]int{"-seq": o.Seq, "-layers": o.Layers, "-dim": o.Dim, "-heads": o.Heads, "-ffn": o.FFN, "-warmup": o.Warmup, "-eval-tokens": o.EvalTokens, "-sample": o.Sample, "-top-k": o.TopK} {
 		if v < 0 {

@@ -53,6 +53,7 @@ type Meta struct {
 	RNN    rnn.Config         `json:"rnn"`
 	Seed   uint64             `json:"seed"`
 	Batch  int                `json:"batch"`
+	Accum  int                `json:"accum,omitempty"` // 0 in checkpoints from before -accum: 1
 	Seq    int                `json:"seq"`
 	Corpus string             `json:"corpus"`
 	// Tokenizer is the BPE of -tokenizer bpe, trained when the run began; nil for bytes.
@@ -173,10 +174,11 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 			}
 			return res, err
 		}
-		if meta.Model != o.Model || meta.Config != cfg || meta.RNN != rcfg || meta.Seed != o.Seed || meta.Batch != o.Batch || meta.Seq != seq {
-			return res, fmt.Errorf("-resume: the checkpoint in %s was made with -model %s (%+v%+v), seed %d, batch %d, seq %d; "+
-				"the flags ask for -model %s (%+v%+v), seed %d, batch %d, seq %d: pass the same flags to resume",
-				o.Out, meta.Model, meta.Config, meta.RNN, meta.Seed, meta.Batch, meta.Seq, o.Model, cfg, rcfg, o.Seed, o.Batch, seq)
+		meta.Accum = max(meta.Accum, 1)
+		if meta.Model != o.Model || meta.Config != cfg || meta.RNN != rcfg || meta.Seed != o.Seed || meta.Batch != o.Batch || meta.Accum != o.Accum || meta.Seq != seq {
+			return res, fmt.Errorf("-resume: the checkpoint in %s was made with -model %s (%+v%+v), seed %d, batch %d x accum %d, seq %d; "+
+				"the flags ask for -model %s (%+v%+v), seed %d, batch %d x accum %d, seq %d: pass the same flags to resume",
+				o.Out, meta.Model, meta.Config, meta.RNN, meta.Seed, meta.Batch, meta.Accum, meta.Seq, o.Model, cfg, rcfg, o.Seed, o.Batch, o.Accum, seq)
 		}
 		if (meta.Tokenizer != nil) != (o.Tokenizer == "bpe") {
 			return res, fmt.Errorf("-resume: the checkpoint in %s was trained with -tokenizer %s; pass the same flags to resume", o.Out, tokenizerName(meta.Tokenizer))
@@ -188,7 +190,7 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		if err := ctx.SetRNGStateFromSeed(int64(o.Seed)); err != nil {
 			return res, err
 		}
-		meta = Meta{Model: o.Model, Config: cfg, RNN: rcfg, Seed: o.Seed, Batch: o.Batch, Seq: seq}
+		meta = Meta{Model: o.Model, Config: cfg, RNN: rcfg, Seed: o.Seed, Batch: o.Batch, Accum: o.Accum, Seq: seq}
 	}
 
 	text, corpus, err := o.Corpus()
@@ -284,7 +286,7 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 	if o.Resume {
 		modelCtx = ctx.Reuse()
 	}
-	var trainOn func(x, y [][]int32) (loss float64, err error) // one optimizer step on a batch
+	var trainOn func(x, y [][]int32) (loss float64, err error) // one batch: a step, or a micro-batch of one with -accum
 	eval := newEvaluator(b, ctx, model, valTokens, seq, o.Batch)
 	if o.RNNChunk > 0 {
 		chunked, err := rnn.NewChunkedTrainer(b, modelCtx, rcfg, opt, o.RNNChunk)
@@ -300,6 +302,11 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 			func(labels, predictions []*graph.Node) *graph.Node {
 				return transformer.Loss(predictions[0], labels[0])
 			}, opt, nil, nil)
+		if o.Accum > 1 {
+			if err := trainer.AccumulateGradients(o.Accum); err != nil {
+				return res, err
+			}
+		}
 		trainOn = func(x, y [][]int32) (float64, error) { return trainStep(trainer, x, y) }
 	}
 
@@ -310,17 +317,22 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 	startStep := meta.Step + 1
 	bar := newProgress(o, stderr, startStep)
 	bar.mfu = func(tokensPerSec float64) float64 { return transformer.MFU(flopsPerToken, tokensPerSec, o.PeakTFLOPs) }
-	tokensPerStep := o.Batch * seq
+	tokensPerStep := o.Batch * o.Accum * seq
 	var stepTimes []float64
 	var lastVal = math.NaN()
 	for step := startStep; step <= o.Steps; step++ {
-		x, y := ds.Next()
-		start := time.Now()
-		loss, err := trainOn(x, y)
-		if err != nil {
-			return res, fmt.Errorf("step %d: %w", step, err)
+		var loss float64 // the mean over the step's micro-batches
+		var elapsed float64
+		for range o.Accum {
+			x, y := ds.Next()
+			start := time.Now()
+			l, err := trainOn(x, y)
+			if err != nil {
+				return res, fmt.Errorf("step %d: %w", step, err)
+			}
+			elapsed += time.Since(start).Seconds()
+			loss += l / float64(o.Accum)
 		}
-		elapsed := time.Since(start).Seconds()
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return res, fmt.Errorf("step %d: the training loss is %v; the checkpoint in %s (step %d) is intact; try a lower -lr or -clip 1",
 				step, loss, o.Out, meta.Step)
