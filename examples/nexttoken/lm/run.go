@@ -412,26 +412,24 @@ func sample(b backends.Backend, ctx *context.Context, model Model, tok data.Toke
 		ids[i] = int32(t)
 	}
 	sampling := transformer.Sampling{Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP, Seed: o.Seed}
-	var out []int32
+	var gen interface {
+		Generate(prompt []int32, n int, s transformer.Sampling) ([]int32, error)
+	}
+	var err error
 	switch m := model.(type) {
 	case transformer.Config:
-		gen, err := transformer.NewGenerator(b, ctx, m)
-		if err != nil {
-			return "", err
-		}
-		if out, err = gen.Generate(ids, o.Sample, sampling); err != nil {
-			return "", err
-		}
+		gen, err = transformer.NewGenerator(b, ctx, m)
 	case rnn.Config:
-		gen, err := rnn.NewGenerator(b, ctx, m)
-		if err != nil {
-			return "", err
-		}
-		if out, err = gen.Generate(ids, o.Sample, sampling); err != nil {
-			return "", err
-		}
+		gen, err = rnn.NewGenerator(b, ctx, m)
 	default:
 		return "", fmt.Errorf("no generator for %T", model)
+	}
+	if err != nil {
+		return "", err
+	}
+	out, err := gen.Generate(ids, o.Sample, sampling)
+	if err != nil {
+		return "", err
 	}
 	toks := make([]data.Token, len(out))
 	for i, t := range out {
