@@ -195,7 +195,8 @@ func (q *pairQueue) Pop() any {
 }
 
 // NewBPE returns the tokenizer of the given merges: merges[i] becomes id 256+i, and each id in it
-// must be below that. It is how a tokenizer trained elsewhere is loaded.
+// must be below that; ids 0-255 are the bytes themselves. (GPT-2's own vocab.bpe writes bytes as
+// printable stand-ins and ranks merges by line; it would need that mapping undone first.)
 func NewBPE(merges []Pair) (*BPE, error) {
 	if len(merges) > maxVocab-256 {
 		return nil, fmt.Errorf("bpe: %d merges make more than %d ids", len(merges), maxVocab)
