@@ -65,6 +65,8 @@ func TestResumeReproducesUninterruptedRun(t *testing.T) {
 	require.Len(t, resumed.History, 6)
 	for i := range full.History {
 		require.Equal(t, full.History[i].TrainLoss, resumed.History[i].TrainLoss, "step %d", i+1)
+		require.Greater(t, full.History[i].GradNorm, 0.0, "step %d", i+1)
+		require.Equal(t, full.History[i].GradNorm, resumed.History[i].GradNorm, "step %d", i+1)
 		if full.History[i].ValLoss != nil {
 			require.Equal(t, *full.History[i].ValLoss, *resumed.History[i].ValLoss, "val at step %d", i+1)
 		}
@@ -79,6 +81,7 @@ func TestResumeReproducesUninterruptedRun(t *testing.T) {
 	csv, err := os.ReadFile(filepath.Join(out, "loss.csv"))
 	require.NoError(t, err)
 	require.Len(t, strings.Split(strings.TrimSpace(string(csv)), "\n"), 7, "header and 6 steps")
+	require.True(t, strings.HasPrefix(string(csv), "step,train_loss,val_loss,lr,tokens_per_sec,grad_norm\n"))
 
 	// The loss falls on this repetitive text.
 	require.Less(t, full.History[5].TrainLoss, full.History[0].TrainLoss)
@@ -425,4 +428,36 @@ func TestGradientAccumulation(t *testing.T) {
 	o.Model, o.Accum, o.RNNChunk = "lstm", 2, 4
 	_, err = lm.Run(o, &out, &out)
 	require.ErrorContains(t, err, "-accum is not available with -rnn-chunk")
+}
+
+// TestBadNumbersKeepTheLastCheckpoint: a learning rate that breaks the weights stops the run at
+// the first bad number. When the update of an evaluation step breaks the weights, the validation
+// loss is NaN and the run stops before writing them: the checkpoint of the step before stays, and
+// resumes.
+func TestBadNumbersKeepTheLastCheckpoint(t *testing.T) {
+	data := corpus(t)
+	var out bytes.Buffer
+	o := tinyOptions(t, data, t.TempDir())
+	o.LR, o.Warmup, o.EvalEvery, o.Sample = 1e30, 0, 1, 0
+	_, err := lm.Run(o, &out, &out)
+	require.ErrorContains(t, err, "step 1: the validation loss is NaN; no checkpoint was written; try a lower -lr")
+	_, err = os.Stat(filepath.Join(o.Out, lm.CheckpointFile))
+	require.ErrorIs(t, err, os.ErrNotExist)
+
+	o = tinyOptions(t, data, t.TempDir())
+	o.Steps, o.EvalEvery, o.Sample = 2, 1, 0
+	_, err = lm.Run(o, &out, &out)
+	require.NoError(t, err)
+	before, err := os.ReadFile(filepath.Join(o.Out, lm.CheckpointFile))
+	require.NoError(t, err)
+	o.Steps, o.Resume, o.LR = 4, true, 1e30
+	_, err = lm.Run(o, &out, &out)
+	require.ErrorContains(t, err, "step 3: the validation loss is NaN; the checkpoint in "+o.Out+" (step 2) is intact")
+	after, err := os.ReadFile(filepath.Join(o.Out, lm.CheckpointFile))
+	require.NoError(t, err)
+	require.Equal(t, before, after)
+	o.LR = lm.DefaultOptions().LR
+	res, err := lm.Run(o, &out, &out)
+	require.NoError(t, err, "the kept checkpoint resumes")
+	require.False(t, math.IsNaN(res.ValLoss))
 }

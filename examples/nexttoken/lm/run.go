@@ -42,6 +42,7 @@ type Record struct {
 	TrainLoss    float64  `json:"train_loss"`
 	ValLoss      *float64 `json:"val_loss,omitempty"`
 	LR           float64  `json:"lr"`
+	GradNorm     float64  `json:"grad_norm,omitempty"` // global gradient norm before clipping
 	TokensPerSec float64  `json:"tokens_per_sec"`
 }
 
@@ -333,9 +334,14 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 			elapsed += time.Since(start).Seconds()
 			loss += l / float64(o.Accum)
 		}
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return res, fmt.Errorf("step %d: the training loss is %v; the checkpoint in %s (step %d) is intact; try a lower -lr or -clip 1",
-				step, loss, o.Out, meta.Step)
+		norm := optim.GradNorm(ctx)
+		for _, v := range []struct {
+			what  string
+			value float64
+		}{{"training loss", loss}, {"gradient norm", norm}} {
+			if math.IsNaN(v.value) || math.IsInf(v.value, 0) {
+				return res, fmt.Errorf("step %d: the %s is %v; %s; try a lower -lr or -clip 1", step, v.what, v.value, intact(o, meta))
+			}
 		}
 		if step > startStep {
 			stepTimes = append(stepTimes, elapsed)
@@ -347,11 +353,14 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 			}
 			bar.log(line)
 		}
-		rec := Record{Step: step, TrainLoss: loss, LR: schedule.At(step), TokensPerSec: float64(tokensPerStep) / elapsed}
+		rec := Record{Step: step, TrainLoss: loss, LR: schedule.At(step), GradNorm: norm, TokensPerSec: float64(tokensPerStep) / elapsed}
 		if step%o.EvalEvery == 0 || step == o.Steps {
 			v, err := eval.loss()
 			if err != nil {
 				return res, fmt.Errorf("step %d: validation: %w", step, err)
+			}
+			if math.IsNaN(v) || math.IsInf(v, 0) { // the step's update broke the weights: keep the last checkpoint
+				return res, fmt.Errorf("step %d: the validation loss is %v; %s; try a lower -lr or -clip 1", step, v, intact(o, meta))
 			}
 			lastVal = v
 			rec.ValLoss = &v
@@ -366,7 +375,7 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 			if err := checkpoint.Save(ckptPath, ctx, meta); err != nil {
 				return res, err
 			}
-			bar.log(fmt.Sprintf("step %d: train_loss=%.4f val_loss=%.4f lr=%.2e checkpoint %s", step, loss, lastVal, rec.LR, ckptPath))
+			bar.log(fmt.Sprintf("step %d: train_loss=%.4f val_loss=%.4f grad_norm=%.3g lr=%.2e checkpoint %s", step, loss, lastVal, norm, rec.LR, ckptPath))
 		}
 	}
 	bar.finish()
@@ -488,6 +497,14 @@ func Generate(o Options, stdout io.Writer) (text string, err error) {
 	return text, nil
 }
 
+// intact says what is left on disk when a run stops on a bad number: the last checkpoint, untouched.
+func intact(o Options, meta Meta) string {
+	if meta.Step == 0 {
+		return "no checkpoint was written"
+	}
+	return fmt.Sprintf("the checkpoint in %s (step %d) is intact", o.Out, meta.Step)
+}
+
 func tokenizerName(b *data.BPE) string {
 	if b == nil {
 		return "bytes"
@@ -580,7 +597,7 @@ func writeHistory(dir string, history []Record) error {
 		return err
 	}
 	w := csv.NewWriter(f)
-	_ = w.Write([]string{"step", "train_loss", "val_loss", "lr", "tokens_per_sec"})
+	_ = w.Write([]string{"step", "train_loss", "val_loss", "lr", "tokens_per_sec", "grad_norm"})
 	var steps, trainLoss, valSteps, valLoss []float64
 	for _, r := range history {
 		val := ""
@@ -590,7 +607,7 @@ func writeHistory(dir string, history []Record) error {
 			valLoss = append(valLoss, *r.ValLoss)
 		}
 		_ = w.Write([]string{strconv.Itoa(r.Step), strconv.FormatFloat(r.TrainLoss, 'f', 6, 64), val,
-			strconv.FormatFloat(r.LR, 'g', 6, 64), strconv.FormatFloat(r.TokensPerSec, 'f', 1, 64)})
+			strconv.FormatFloat(r.LR, 'g', 6, 64), strconv.FormatFloat(r.TokensPerSec, 'f', 1, 64), strconv.FormatFloat(r.GradNorm, 'g', 6, 64)})
 		steps = append(steps, float64(r.Step))
 		trainLoss = append(trainLoss, r.TrainLoss)
 	}
@@ -631,12 +648,12 @@ func (p *progress) update(r Record) {
 		}
 	}
 	if p.bar != nil {
-		p.bar.Describe(fmt.Sprintf("step %d loss %.3f %.0f tok/s%s", r.Step, r.TrainLoss, r.TokensPerSec, util))
+		p.bar.Describe(fmt.Sprintf("step %d loss %.3f norm %.3g %.0f tok/s%s", r.Step, r.TrainLoss, r.GradNorm, r.TokensPerSec, util))
 		_ = p.bar.Add(1)
 		return
 	}
 	if r.Step%p.every == 0 || r.Step == p.total {
-		fmt.Fprintf(p.w, "step %d/%d loss %.4f lr %.2e %.0f tokens/s%s\n", r.Step, p.total, r.TrainLoss, r.LR, r.TokensPerSec, util)
+		fmt.Fprintf(p.w, "step %d/%d loss %.4f norm %.3g lr %.2e %.0f tokens/s%s\n", r.Step, p.total, r.TrainLoss, r.GradNorm, r.LR, r.TokensPerSec, util)
 	}
 }
 
