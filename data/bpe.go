@@ -12,14 +12,16 @@ import (
 
 // BPE is a byte-level byte-pair-encoding tokenizer (Sennrich et al. 2016, in GPT-2's byte-level
 // form): ids 0-255 are the bytes, and id 256+i is the i-th merge, the concatenation of two earlier
-// ids. Text is first split by GPT-2's pattern ([Chunks]); merges never cross a chunk. Like
+// ids. Text is first cut into chunks by a [Pattern] (GPT-2's or GPT-4's); merges never cross a
+// chunk. Like
 // [Bytes], it is lossless on any input, UTF-8 or not. A BPE is immutable and safe for concurrent
 // use. It marshals to a small text form (see [BPE.MarshalText]), so it can sit in a checkpoint's
 // metadata.
 type BPE struct {
-	merges []Pair
-	ranks  map[Pair]int // merge index of each pair
-	pieces [][]byte     // the bytes of each id
+	pattern Pattern
+	merges  []Pair
+	ranks   map[Pair]int // merge index of each pair
+	pieces  [][]byte     // the bytes of each id
 }
 
 // Pair is two adjacent token ids.
@@ -28,12 +30,15 @@ type Pair [2]Token
 // maxVocab is the largest vocabulary a Token holds.
 const maxVocab = 1 << 16
 
-// TrainBPE learns merges on text until the vocabulary has vocabSize ids (256 to 65,536), or until
+// TrainBPE learns merges on the chunks pattern cuts text into until the vocabulary has vocabSize ids (256 to 65,536), or until
 // no chunk of text has two tokens left to merge. Each merge takes the most frequent adjacent pair
 // of ids within chunks; ties go to the smallest pair (first id, then second), so the result
 // depends on nothing but text and vocabSize. Chunks are counted once per distinct chunk, and each
 // merge updates the counts of the chunks that hold its pair, not all of them.
-func TrainBPE(text []byte, vocabSize int) (*BPE, error) {
+func TrainBPE(text []byte, vocabSize int, pattern Pattern) (*BPE, error) {
+	if err := pattern.Check(); err != nil {
+		return nil, err
+	}
 	if vocabSize < 256 || vocabSize > maxVocab {
 		return nil, fmt.Errorf("bpe: vocabulary size %d must be in [256, %d]", vocabSize, maxVocab)
 	}
@@ -42,7 +47,7 @@ func TrainBPE(text []byte, vocabSize int) (*BPE, error) {
 	}
 	// Distinct chunks and how often each occurs.
 	counts := map[string]int{}
-	for c := range Chunks(text) {
+	for c := range pattern.Chunks(text) {
 		counts[string(c)]++
 	}
 	words := make([]word, 0, len(counts))
@@ -61,7 +66,7 @@ func TrainBPE(text []byte, vocabSize int) (*BPE, error) {
 	for p, n := range t.count {
 		heap.Push(&t.queue, pairCount{p, n})
 	}
-	b := &BPE{}
+	b := &BPE{pattern: pattern}
 	for len(b.merges) < vocabSize-256 {
 		p, ok := t.best()
 		if !ok {
@@ -194,10 +199,13 @@ func (q *pairQueue) Pop() any {
 	return e
 }
 
-// NewBPE returns the tokenizer of the given merges: merges[i] becomes id 256+i, and each id in it
+// NewBPE returns the tokenizer of the given pattern and merges: merges[i] becomes id 256+i, and each id in it
 // must be below that; ids 0-255 are the bytes themselves. (GPT-2's own vocab.bpe writes bytes as
 // printable stand-ins and ranks merges by line; it would need that mapping undone first.)
-func NewBPE(merges []Pair) (*BPE, error) {
+func NewBPE(pattern Pattern, merges []Pair) (*BPE, error) {
+	if err := pattern.Check(); err != nil {
+		return nil, err
+	}
 	if len(merges) > maxVocab-256 {
 		return nil, fmt.Errorf("bpe: %d merges make more than %d ids", len(merges), maxVocab)
 	}
@@ -211,7 +219,7 @@ func NewBPE(merges []Pair) (*BPE, error) {
 		}
 		seen[p] = i
 	}
-	b := &BPE{merges: append([]Pair(nil), merges...)}
+	b := &BPE{pattern: pattern, merges: append([]Pair(nil), merges...)}
 	b.index()
 	return b, nil
 }
@@ -227,6 +235,9 @@ func (b *BPE) index() {
 		b.pieces[256+i] = append(append([]byte(nil), b.pieces[p[0]]...), b.pieces[p[1]]...)
 	}
 }
+
+// Pattern returns the pre-tokenizer the merges were learned on.
+func (b *BPE) Pattern() Pattern { return b.pattern }
 
 // Merges returns a copy of the merges, in order: merge i makes id 256+i.
 func (b *BPE) Merges() []Pair { return append([]Pair(nil), b.merges...) }
@@ -247,7 +258,7 @@ func (b *BPE) Piece(id Token) []byte {
 func (b *BPE) Encode(text []byte) []Token {
 	out := make([]Token, 0, len(text)/3)
 	cache := map[string][]Token{}
-	for c := range Chunks(text) {
+	for c := range b.pattern.Chunks(text) {
 		ids, ok := cache[string(c)]
 		if !ok {
 			ids = b.encodeChunk(c)
@@ -294,14 +305,14 @@ func (b *BPE) Decode(ids []Token) []byte {
 	return out
 }
 
-// bpeHeader is the first line of the text form.
-const bpeHeader = "bitter-bpe 1 gpt2"
+// bpeHeader starts the first line of the text form; the pattern's name follows.
+const bpeHeader = "bitter-bpe 1 "
 
-// MarshalText writes the tokenizer as text: the line "bitter-bpe 1 gpt2" (format version, split
-// pattern), then one line per merge, the two ids in decimal.
+// MarshalText writes the tokenizer as text: the line "bitter-bpe 1 PATTERN" (format version, pattern:
+// gpt2 or cl100k), then one line per merge, the two ids in decimal.
 func (b *BPE) MarshalText() ([]byte, error) {
 	var buf bytes.Buffer
-	buf.WriteString(bpeHeader + "\n")
+	buf.WriteString(bpeHeader + string(b.pattern) + "\n")
 	for _, p := range b.merges {
 		fmt.Fprintf(&buf, "%d %d\n", p[0], p[1])
 	}
@@ -311,9 +322,10 @@ func (b *BPE) MarshalText() ([]byte, error) {
 // UnmarshalText reads what MarshalText wrote, checking every line.
 func (b *BPE) UnmarshalText(text []byte) error {
 	sc := bufio.NewScanner(bytes.NewReader(text))
-	if !sc.Scan() || sc.Text() != bpeHeader {
+	if !sc.Scan() || !strings.HasPrefix(sc.Text(), bpeHeader) {
 		return fmt.Errorf("bpe: the text does not start with %q", bpeHeader)
 	}
+	pattern := Pattern(strings.TrimPrefix(sc.Text(), bpeHeader))
 	var merges []Pair
 	for line := 2; sc.Scan(); line++ {
 		f := strings.Fields(sc.Text())
@@ -333,7 +345,7 @@ func (b *BPE) UnmarshalText(text []byte) error {
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("bpe: %w", err)
 	}
-	nb, err := NewBPE(merges)
+	nb, err := NewBPE(pattern, merges)
 	if err != nil {
 		return err
 	}

@@ -15,12 +15,18 @@ import (
 
 // bpeGolden is data/testdata/bpe.json, written by generate.py.
 type bpeGolden struct {
-	MaxChunk       int          `json:"max_chunk"`
+	MaxChunk int                               `json:"max_chunk"`
+	Patterns map[data.Pattern]bpePatternGolden `json:"patterns"`
+}
+
+type bpePatternGolden struct {
 	TrainChunkEnds []int        `json:"train_chunk_ends"`
 	TestChunkEnds  []int        `json:"test_chunk_ends"`
 	Merges         [][2]int     `json:"merges"`
 	TestIDs        []data.Token `json:"test_ids"`
 }
+
+var patterns = []data.Pattern{data.GPT2, data.CL100K}
 
 func loadBPEGolden(t *testing.T) (g bpeGolden, train, test []byte) {
 	t.Helper()
@@ -34,44 +40,54 @@ func loadBPEGolden(t *testing.T) (g bpeGolden, train, test []byte) {
 	return g, train, test
 }
 
-func chunkEnds(text []byte) []int {
+func chunkEnds(text []byte, pattern data.Pattern) []int {
 	var ends []int
 	n := 0
-	for c := range data.Chunks(text) {
+	for c := range pattern.Chunks(text) {
 		n += len(c)
 		ends = append(ends, n)
 	}
 	return ends
 }
 
-// TestChunksMatchPythonRegex: GPT-2's pattern written out by hand splits like the pattern itself
-// in Python's regex module, on text with contractions, many scripts, digits of several kinds,
-// blank space of every sort, invalid UTF-8 and runs longer than MaxChunk.
+// TestChunksMatchPythonRegex: GPT-2's and GPT-4's patterns written out by hand split like the
+// patterns themselves in Python's regex module, on text with contractions in both cases, many
+// scripts, digits of several kinds, code, blank space of every sort, invalid UTF-8 and runs longer
+// than MaxChunk.
 func TestChunksMatchPythonRegex(t *testing.T) {
 	g, train, test := loadBPEGolden(t)
 	require.Equal(t, data.MaxChunk, g.MaxChunk)
-	require.Equal(t, g.TrainChunkEnds, chunkEnds(train))
-	require.Equal(t, g.TestChunkEnds, chunkEnds(test))
+	require.Len(t, g.Patterns, len(patterns))
+	for _, p := range patterns {
+		require.Equal(t, g.Patterns[p].TrainChunkEnds, chunkEnds(train, p), "%s", p)
+		require.Equal(t, g.Patterns[p].TestChunkEnds, chunkEnds(test, p), "%s", p)
+	}
 }
 
 func TestChunksByHand(t *testing.T) {
 	for _, c := range []struct {
-		text string
-		want []string
+		pattern data.Pattern
+		text    string
+		want    []string
 	}{
-		{"Hello world", []string{"Hello", " world"}},
-		{"I'll don't 'S", []string{"I", "'ll", " don", "'t", " '", "S"}},
-		{"x   y", []string{"x", "  ", " y"}},
-		{"a\n\nb", []string{"a", "\n", "\n", "b"}},
-		{"end  ", []string{"end", "  "}},
-		{"x := 42.5", []string{"x", " :=", " 42", ".", "5"}},
-		{"\xffab", []string{"\xff", "ab"}},
+		{data.GPT2, "Hello world", []string{"Hello", " world"}},
+		{data.GPT2, "I'll don't 'S", []string{"I", "'ll", " don", "'t", " '", "S"}},
+		{data.GPT2, "x   y", []string{"x", "  ", " y"}},
+		{data.GPT2, "a\n\nb", []string{"a", "\n", "\n", "b"}},
+		{data.GPT2, "end  ", []string{"end", "  "}},
+		{data.GPT2, "x := 42.5", []string{"x", " :=", " 42", ".", "5"}},
+		{data.GPT2, "\xffab", []string{"\xff", "ab"}},
+		{data.GPT2, "}\n\n\tif", []string{"}", "\n\n", "\t", "if"}},
+		{data.CL100K, "}\n\n\tif", []string{"}\n\n", "\tif"}},
+		{data.CL100K, "I'LL 'S x12345", []string{"I", "'LL", " '", "S", " x", "123", "45"}},
+		{data.CL100K, "  \n\n \t x", []string{"  \n\n", " \t", " x"}},
+		{data.CL100K, " (x((y", []string{" (", "x", "((", "y"}},
 	} {
 		var got []string
-		for ch := range data.Chunks([]byte(c.text)) {
+		for ch := range c.pattern.Chunks([]byte(c.text)) {
 			got = append(got, string(ch))
 		}
-		require.Equal(t, c.want, got, "%q", c.text)
+		require.Equal(t, c.want, got, "%s %q", c.pattern, c.text)
 	}
 }
 
@@ -80,21 +96,25 @@ func TestChunksByHand(t *testing.T) {
 // many, so the tie rule is exercised too.
 func TestTrainBPEMatchesPython(t *testing.T) {
 	g, train, test := loadBPEGolden(t)
-	b, err := data.TrainBPE(train, 256+len(g.Merges))
-	require.NoError(t, err)
-	require.Equal(t, 256+len(g.Merges), b.VocabSize())
-	got := b.Merges()
-	for i, want := range g.Merges {
-		require.Equal(t, data.Pair{data.Token(want[0]), data.Token(want[1])}, got[i], "merge %d", i)
+	for _, p := range patterns {
+		want := g.Patterns[p]
+		b, err := data.TrainBPE(train, 256+len(want.Merges), p)
+		require.NoError(t, err)
+		require.Equal(t, 256+len(want.Merges), b.VocabSize())
+		require.Equal(t, p, b.Pattern())
+		got := b.Merges()
+		for i, m := range want.Merges {
+			require.Equal(t, data.Pair{data.Token(m[0]), data.Token(m[1])}, got[i], "%s merge %d", p, i)
+		}
+		require.Equal(t, want.TestIDs, b.Encode(test), "%s: held-out text", p)
+		require.Equal(t, test, b.Decode(b.Encode(test)))
 	}
-	require.Equal(t, g.TestIDs, b.Encode(test), "held-out text")
-	require.Equal(t, test, b.Decode(b.Encode(test)))
 }
 
 // TestBPERoundTrip: any bytes come back from Encode and Decode unchanged.
 func TestBPERoundTrip(t *testing.T) {
 	g, train, _ := loadBPEGolden(t)
-	b, err := data.TrainBPE(train, 256+len(g.Merges))
+	b, err := data.TrainBPE(train, 256+len(g.Patterns[data.GPT2].Merges), data.GPT2)
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 200 {
@@ -116,7 +136,7 @@ func TestBPERoundTrip(t *testing.T) {
 }
 
 func TestBPEStopsWhenNothingIsLeftToMerge(t *testing.T) {
-	b, err := data.TrainBPE([]byte("ab ab ab"), 1000)
+	b, err := data.TrainBPE([]byte("ab ab ab"), 1000, data.GPT2)
 	require.NoError(t, err)
 	// "ab" then " ab": merges (a b), then ( , ab), and nothing has two ids after that.
 	require.Equal(t, []data.Pair{{'a', 'b'}, {' ', 256}}, b.Merges())
@@ -133,23 +153,26 @@ func TestTrainBPEErrors(t *testing.T) {
 		{"abc", 1<<16 + 1, "vocabulary size 65537"},
 		{"", 300, "no text"},
 	} {
-		_, err := data.TrainBPE([]byte(c.text), c.vocab)
+		_, err := data.TrainBPE([]byte(c.text), c.vocab, data.GPT2)
 		require.ErrorContains(t, err, c.msg)
 	}
-	b, err := data.TrainBPE([]byte("abc"), 256)
+	_, err := data.TrainBPE([]byte("abc"), 300, "gpt5")
+	require.ErrorContains(t, err, `pattern "gpt5" is not gpt2 or cl100k`)
+	b, err := data.TrainBPE([]byte("abc"), 256, data.CL100K)
 	require.NoError(t, err)
 	require.Equal(t, 256, b.VocabSize())
 }
 
 func TestBPEText(t *testing.T) {
-	g, train, test := loadBPEGolden(t)
-	b, err := data.TrainBPE(train, 256+len(g.Merges))
+	_, train, test := loadBPEGolden(t)
+	b, err := data.TrainBPE(train, 500, data.CL100K)
 	require.NoError(t, err)
 	text, err := b.MarshalText()
 	require.NoError(t, err)
 	var back data.BPE
 	require.NoError(t, back.UnmarshalText(text))
 	require.Equal(t, b.Merges(), back.Merges())
+	require.Equal(t, data.CL100K, back.Pattern())
 	require.Equal(t, b.Encode(test), back.Encode(test))
 
 	// Through JSON, as in a checkpoint's metadata.
@@ -162,6 +185,7 @@ func TestBPEText(t *testing.T) {
 	for _, c := range []struct{ text, msg string }{
 		{"", "does not start with"},
 		{"bitter-bpe 2 gpt2\n", "does not start with"},
+		{"bitter-bpe 1 gpt3\n", `pattern "gpt3" is not gpt2 or cl100k`},
 		{"bitter-bpe 1 gpt2\n97 98 99\n", `line 2: "97 98 99" is not two ids`},
 		{"bitter-bpe 1 gpt2\n97 x\n", `line 2: "x" is not an id`},
 		{"bitter-bpe 1 gpt2\n97 70000\n", `"70000" is not an id`},
@@ -171,7 +195,7 @@ func TestBPEText(t *testing.T) {
 		var b data.BPE
 		require.ErrorContains(t, b.UnmarshalText([]byte(c.text)), c.msg, "%q", c.text)
 	}
-	one, err := data.NewBPE([]data.Pair{{'a', 'b'}})
+	one, err := data.NewBPE(data.GPT2, []data.Pair{{'a', 'b'}})
 	require.NoError(t, err)
 	text, err = one.MarshalText()
 	require.NoError(t, err)
@@ -181,35 +205,42 @@ func TestBPEText(t *testing.T) {
 // TestTrainBPEDeterministic: the same text gives the same merges, whatever map order Go picks.
 func TestTrainBPEDeterministic(t *testing.T) {
 	_, train, _ := loadBPEGolden(t)
-	a, err := data.TrainBPE(train, 700)
+	a, err := data.TrainBPE(train, 700, data.GPT2)
 	require.NoError(t, err)
 	for range 3 {
-		b, err := data.TrainBPE(train, 700)
+		b, err := data.TrainBPE(train, 700, data.GPT2)
 		require.NoError(t, err)
 		require.Equal(t, a.Merges(), b.Merges())
 	}
 }
 
 func FuzzBPERoundTrip(f *testing.F) {
-	b, err := data.TrainBPE([]byte("func main() { fmt.Println(\"hello, world\") }\n\tx := 42 // don't\n"), 320)
-	if err != nil {
-		f.Fatal(err)
+	src := []byte("func main() { fmt.Println(\"hello, world\") }\n\tx := 42 // don't\n")
+	var bpes []*data.BPE
+	for _, p := range patterns {
+		b, err := data.TrainBPE(src, 320, p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		bpes = append(bpes, b)
 	}
 	f.Add([]byte("hello, world"))
 	f.Add([]byte("\xff\xfe  \t\n x'll"))
 	f.Fuzz(func(t *testing.T, text []byte) {
-		var joined []byte
-		for c := range data.Chunks(text) {
-			if len(c) == 0 || len(c) > data.MaxChunk {
-				t.Fatalf("chunk of %d bytes", len(c))
+		for _, b := range bpes {
+			var joined []byte
+			for c := range b.Pattern().Chunks(text) {
+				if len(c) == 0 || len(c) > data.MaxChunk {
+					t.Fatalf("%s: chunk of %d bytes", b.Pattern(), len(c))
+				}
+				joined = append(joined, c...)
 			}
-			joined = append(joined, c...)
-		}
-		if !bytes.Equal(joined, text) {
-			t.Fatalf("chunks join to %q, not %q", joined, text)
-		}
-		if got := b.Decode(b.Encode(text)); !bytes.Equal(got, text) {
-			t.Fatalf("round trip gave %q for %q", got, text)
+			if !bytes.Equal(joined, text) {
+				t.Fatalf("%s: chunks join to %q, not %q", b.Pattern(), joined, text)
+			}
+			if got := b.Decode(b.Encode(text)); !bytes.Equal(got, text) {
+				t.Fatalf("%s: round trip gave %q for %q", b.Pattern(), got, text)
+			}
 		}
 	})
 }
@@ -220,7 +251,7 @@ func BenchmarkTrainBPE(b *testing.B) {
 	require.NoError(b, err)
 	b.SetBytes(int64(len(train)))
 	for b.Loop() {
-		if _, err := data.TrainBPE(train, 856); err != nil {
+		if _, err := data.TrainBPE(train, 856, data.GPT2); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -232,7 +263,7 @@ func BenchmarkBPEEncode(b *testing.B) {
 	require.NoError(b, err)
 	test, err := os.ReadFile(filepath.Join("testdata", "bpe_test.txt"))
 	require.NoError(b, err)
-	bpe, err := data.TrainBPE(train, 856)
+	bpe, err := data.TrainBPE(train, 856, data.GPT2)
 	require.NoError(b, err)
 	b.SetBytes(int64(len(test)))
 	for b.Loop() {

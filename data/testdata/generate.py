@@ -5,8 +5,8 @@ Run from the repository root with Debian's regex module (apt-get install -y pyth
 
     /usr/bin/python3 data/testdata/generate.py
 
-The split is GPT-2's own pattern run by the regex module (as GPT-2's encoder.py and tiktoken run it),
-on the text decoded with surrogateescape so that every byte that is not UTF-8 is one character of
+The split is each pattern itself run by the regex module (GPT-2's, as GPT-2's encoder.py and tiktoken
+run it, and GPT-4's cl100k_base, as tiktoken writes it), on the text decoded with surrogateescape so that every byte that is not UTF-8 is one character of
 its own; each match is then cut to at most 256 bytes at character boundaries (bitter's MaxChunk).
 Training is the plain algorithm: recount every pair of every distinct chunk before each merge and
 take the most frequent, the smallest pair on ties. Encoding applies every merge in order to each
@@ -14,8 +14,8 @@ chunk (the definition), not the earliest-merge-first loop bitter runs.
 
 It writes, in data/testdata/:
   - bpe_train.txt, bpe_test.txt: the training and held-out texts (bytes, not all UTF-8);
-  - bpe.json: the chunk boundaries of both texts, the merges learned on bpe_train.txt for a
-    vocabulary of 256 + MERGES ids, and the ids of bpe_test.txt under them.
+  - bpe.json: for each pattern, the chunk boundaries of both texts, the merges learned on
+    bpe_train.txt for a vocabulary of 256 + MERGES ids, and the ids of bpe_test.txt under them.
 """
 import json
 import os
@@ -24,7 +24,12 @@ from collections import Counter
 
 import regex
 
-PAT = regex.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""")
+PATTERNS = {
+    "gpt2": regex.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""),
+    "cl100k": regex.compile(
+        r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+    ),
+}
 MAX_CHUNK = 256
 MERGES = 600
 
@@ -33,15 +38,17 @@ WORDS = (
     "she or which we an there her all were their one would what so up out if about who get which go "
     "func return err nil package import range struct type interface make len append string int "
     "über Straße naïve café Москва привет 中文 東京 ελληνικά שלום مرحبا ١٢٣ ½ Ⅻ ² 3rd 42 1e-5 0x1F "
-    "don't we're I'll it's they've I'm he'd O'S 'tis rock'n'roll isn't"
+    "don't we're I'll it's they've I'm he'd O'S 'tis rock'n'roll isn't WE'RE I'LL 'ſ 12345 2026 ٣٤٥٦"
 ).split()
-PUNCT = [".", ",", ";", ":", "!", "?", "...", "--", "(", ")", "{", "}", "[]", "!=", ":=", "->", "//", "'", "\"", "🙂", "€"]
+PUNCT = [".", ",", ";", ":", "!", "?", "...", "--", "(", ")", "{", "}", "[]", "!=", ":=", "->", "//", "'", "\"", "🙂", "€",
+         "{\n", "}\n\n", ");\r\n", "\tif", "\t\treturn"]
 SPACES = [" ", " ", " ", " ", "  ", "   ", "\t", "\n", "\n\n", "\r\n", "\n\t\t", " \n", "\u00a0", "\u3000", "\u2003 ", "\x0b"]
 ODD = [
     b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xe2\x82", b"\xf0\x9f", b"\xef\xbf\xbd",  # invalid UTF-8, and U+FFFD itself
     "e\u0301".encode(), "\u200b".encode(), b"\x00\x1c\x1f",  # a combining mark, a zero-width space, controls
     b"a" * 300, " ".encode() * 600, "ж".encode() * 200, b"7" * 300, b"=" * 257,  # runs past MAX_CHUNK
-    b"'s'S 're'RE 'll ' s", b"  'll", b"x\n\ny", b" \t x", b"end  ",
+    b"'s'S 're'RE 'll ' s", b"  'll", b"x\n\ny", b" \t x", b"end  ", b"  \n\n \t x", b"\n foo", b"x \n",
+    "'\u017f '\u212a".encode(), b" (x", b"((x", b"\r\n\r\n\tx",
 ]
 
 
@@ -64,11 +71,11 @@ def text(seed, n):
     return b"".join(out)
 
 
-def chunks(data):
+def chunks(data, pattern):
     s = data.decode("utf-8", "surrogateescape")
     assert s.encode("utf-8", "surrogateescape") == data
     out = []
-    for m in PAT.findall(s):
+    for m in PATTERNS[pattern].findall(s):
         piece = b""
         for ch in m:
             cb = ch.encode("utf-8", "surrogateescape")
@@ -93,8 +100,8 @@ def merge(ids, pair, new):
     return out
 
 
-def train(data, n_merges):
-    words = Counter(chunks(data))
+def train(data, pattern, n_merges):
+    words = Counter(chunks(data, pattern))
     seqs = {w: list(w) for w in words}
     merges = []
     while len(merges) < n_merges:
@@ -113,9 +120,9 @@ def train(data, n_merges):
     return merges
 
 
-def encode(data, merges):
+def encode(data, pattern, merges):
     ids = []
-    for c in chunks(data):
+    for c in chunks(data, pattern):
         seq = list(c)
         for i, p in enumerate(merges):
             seq = merge(seq, p, 256 + i)
@@ -123,9 +130,9 @@ def encode(data, merges):
     return ids
 
 
-def bounds(data):
+def bounds(data, pattern):
     ends, n = [], 0
-    for c in chunks(data):
+    for c in chunks(data, pattern):
         n += len(c)
         ends.append(n)
     return ends
@@ -134,21 +141,23 @@ def bounds(data):
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     train_text, test_text = text(1127, 6000), text(2026, 1500) + b"".join(ODD)
-    merges = train(train_text, MERGES)
     with open(os.path.join(here, "bpe_train.txt"), "wb") as f:
         f.write(train_text)
     with open(os.path.join(here, "bpe_test.txt"), "wb") as f:
         f.write(test_text)
-    out = {
-        "max_chunk": MAX_CHUNK,
-        "train_chunk_ends": bounds(train_text),
-        "test_chunk_ends": bounds(test_text),
-        "merges": [list(p) for p in merges],
-        "test_ids": encode(test_text, merges),
-    }
+    out = {"max_chunk": MAX_CHUNK, "patterns": {}}
+    for pattern in PATTERNS:
+        merges = train(train_text, pattern, MERGES)
+        out["patterns"][pattern] = {
+            "train_chunk_ends": bounds(train_text, pattern),
+            "test_chunk_ends": bounds(test_text, pattern),
+            "merges": [list(p) for p in merges],
+            "test_ids": encode(test_text, pattern, merges),
+        }
+        print(f"{pattern}: {len(merges)} merges, {len(out['patterns'][pattern]['test_ids'])} test ids")
     with open(os.path.join(here, "bpe.json"), "w") as f:
         json.dump(out, f, separators=(",", ":"))
-    print(f"{len(train_text)} + {len(test_text)} bytes, {len(merges)} merges, {len(out['test_ids'])} test ids")
+    print(f"{len(train_text)} + {len(test_text)} bytes")
 
 
 if __name__ == "__main__":

@@ -269,7 +269,7 @@ func TestBPETokenizer(t *testing.T) {
 	require.NoError(t, err)
 	trainText, valText, err := bdata.Split(text, o.ValFrac)
 	require.NoError(t, err)
-	bpe, err := bdata.TrainBPE(trainText, 300)
+	bpe, err := bdata.TrainBPE(trainText, 300, bdata.GPT2)
 	require.NoError(t, err)
 	targets := bpe.Encode(valText)[1 : o.EvalTokens+1]
 	want := full.ValLoss * float64(len(targets)) / float64(len(bpe.Decode(targets))) / math.Ln2
@@ -284,15 +284,18 @@ func TestBPETokenizer(t *testing.T) {
 	stdout.Reset()
 	resumed, err := lm.Run(o, &stdout, &stderr)
 	require.NoError(t, err)
-	require.Contains(t, stdout.String(), "tokenizer: byte-level BPE of 281 ids, from the checkpoint")
+	require.Contains(t, stdout.String(), "tokenizer: byte-level BPE of 281 ids, gpt2 pattern, from the checkpoint")
 	for i := range full.History {
 		require.Equal(t, full.History[i].TrainLoss, resumed.History[i].TrainLoss, "step %d", i+1)
 	}
 	require.Equal(t, full.ValBitsPerByte, resumed.ValBitsPerByte)
 	require.Equal(t, full.Sample, resumed.Sample)
 
-	// Resuming with the other tokenizer is refused.
-	o.Tokenizer, o.Vocab, o.Steps = "bytes", 0, 8
+	// Resuming with another tokenizer is refused.
+	o.Steps, o.BPEPattern = 8, "cl100k"
+	_, err = lm.Run(o, &stdout, &stderr)
+	require.ErrorContains(t, err, "was trained with -tokenizer bpe -bpe-pattern gpt2")
+	o.Tokenizer, o.Vocab, o.BPEPattern = "bytes", 0, "gpt2"
 	_, err = lm.Run(o, &stdout, &stderr)
 	require.ErrorContains(t, err, "-resume: the checkpoint in")
 
@@ -301,6 +304,7 @@ func TestBPETokenizer(t *testing.T) {
 		want string
 	}{
 		{func(o *lm.Options) { o.Tokenizer = "wordpiece" }, `-tokenizer "wordpiece" is not bytes or bpe`},
+		{func(o *lm.Options) { o.Tokenizer, o.BPEPattern = "bpe", "o200k" }, `-bpe-pattern "o200k" is not gpt2 or cl100k`},
 		{func(o *lm.Options) { o.Vocab = 1000 }, "-vocab is for -tokenizer bpe"},
 		{func(o *lm.Options) { o.Tokenizer, o.Vocab = "bpe", 256 }, "-vocab 256 must be in [257, 65536]"},
 		{func(o *lm.Options) { o.Tokenizer, o.Vocab = "bpe", 70000 }, "-vocab 70000 must be in [257, 65536]"},
@@ -341,7 +345,7 @@ func TestGenerateFromCheckpoint(t *testing.T) {
 		name string
 		edit func(o *lm.Options)
 	}{
-		{"transformer-bpe", func(o *lm.Options) { o.Tokenizer, o.Vocab = "bpe", 300 }},
+		{"transformer-bpe-cl100k", func(o *lm.Options) { o.Tokenizer, o.Vocab, o.BPEPattern = "bpe", 300, "cl100k" }},
 		{"gru-bytes", func(o *lm.Options) { o.Model, o.Dim, o.Hidden = "gru", 8, 12 }},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	"github.com/bitterlesson/bitter/data"
 	"github.com/bitterlesson/bitter/rnn"
 	"github.com/bitterlesson/bitter/transformer"
 )
@@ -25,6 +26,7 @@ type Options struct {
 	Out         string  // -out: folder for the checkpoint, loss.csv, loss.png
 	Tokenizer   string  // -tokenizer: bytes, or bpe (byte-level BPE trained on the training split)
 	Vocab       int     // -vocab: the BPE vocabulary (0 = the preset's when above 256, else 4096)
+	BPEPattern  string  // -bpe-pattern: the BPE's pre-tokenizer, gpt2 or cl100k
 	Model       string  // -model: transformer, lstm or gru
 	Preset      string  // -preset: tiny, shakespeare-char, gpt2-small (transformer)
 	Hidden      int     // -hidden: recurrent state width (lstm, gru; 0 = the baseline's)
@@ -62,7 +64,7 @@ type Options struct {
 // DefaultOptions are the flags' defaults: the Tiny model on GOROOT's Go source, sized to finish in
 // about five minutes on 2 CPU cores with the pure-Go backend.
 func DefaultOptions() Options {
-	return Options{Out: "runs/nexttoken", Tokenizer: "bytes", Model: "transformer", Preset: "tiny", Steps: 100, Batch: 16, Accum: 1, Seq: 0, Dropout: -1, Precision: "float32",
+	return Options{Out: "runs/nexttoken", Tokenizer: "bytes", BPEPattern: "gpt2", Model: "transformer", Preset: "tiny", Steps: 100, Batch: 16, Accum: 1, Seq: 0, Dropout: -1, Precision: "float32",
 		LR: 2e-3, Warmup: 10, Schedule: "cosine", WeightDecay: 0.1, Clip: 1.0, ValFrac: 0.1, EvalEvery: 25,
 		EvalTokens: 8192, Seed: 1, Sample: 300, Prompt: "func ", Temperature: 0.8, TopK: 0, TopP: 0.95}
 }
@@ -75,6 +77,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Tokenizer, "tokenizer", o.Tokenizer, "bytes (one token per byte), or bpe: a byte-level BPE with GPT-2's split, trained on the training split "+
 		"(kept in the checkpoint)")
 	fs.IntVar(&o.Vocab, "vocab", o.Vocab, "the BPE vocabulary size, 257 to 65536 (0 = the preset's when above 256, as gpt2-small's 50257; else 4096)")
+	fs.StringVar(&o.BPEPattern, "bpe-pattern", o.BPEPattern, "the BPE's pre-tokenizer: gpt2 (GPT-2's split) or cl100k (GPT-4's, kinder to code)")
 	fs.StringVar(&o.Model, "model", o.Model, "model: transformer, lstm or gru")
 	fs.StringVar(&o.Preset, "preset", o.Preset, "transformer preset: tiny, shakespeare-char, gpt2-small")
 	fs.IntVar(&o.Hidden, "hidden", o.Hidden, "lstm/gru state width (0 = the baseline's: 240 for lstm, 272 for gru)")
@@ -123,6 +126,9 @@ func (o Options) Validate() error {
 	}
 	if o.Vocab != 0 && o.Tokenizer != "bpe" {
 		add("-vocab is for -tokenizer bpe")
+	}
+	if err := data.Pattern(o.BPEPattern).Check(); err != nil {
+		add("-bpe-pattern %q is not gpt2 or cl100k", o.BPEPattern)
 	}
 	if o.Vocab != 0 && (o.Vocab <= 256 || o.Vocab > 1<<16) {
 		add("-vocab %d must be in [257, 65536], or 0 for the default", o.Vocab)

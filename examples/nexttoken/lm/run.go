@@ -181,7 +181,7 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 				"the flags ask for -model %s (%+v%+v), seed %d, batch %d x accum %d, seq %d: pass the same flags to resume",
 				o.Out, meta.Model, meta.Config, meta.RNN, meta.Seed, meta.Batch, meta.Accum, meta.Seq, o.Model, cfg, rcfg, o.Seed, o.Batch, o.Accum, seq)
 		}
-		if (meta.Tokenizer != nil) != (o.Tokenizer == "bpe") {
+		if (meta.Tokenizer != nil) != (o.Tokenizer == "bpe") || (meta.Tokenizer != nil && string(meta.Tokenizer.Pattern()) != o.BPEPattern) {
 			return res, fmt.Errorf("-resume: the checkpoint in %s was trained with -tokenizer %s; pass the same flags to resume", o.Out, tokenizerName(meta.Tokenizer))
 		}
 		if meta.Step >= o.Steps {
@@ -210,17 +210,17 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 	if o.Tokenizer == "bpe" {
 		if !o.Resume {
 			start := time.Now()
-			if meta.Tokenizer, err = data.TrainBPE(trainText, o.BPEVocab()); err != nil {
+			if meta.Tokenizer, err = data.TrainBPE(trainText, o.BPEVocab(), data.Pattern(o.BPEPattern)); err != nil {
 				return res, fmt.Errorf("corpus %s: %w", corpus, err)
 			}
 			short := ""
 			if n := meta.Tokenizer.VocabSize(); n < o.BPEVocab() {
 				short = fmt.Sprintf(" (of %d asked: no pair was left to merge; the model's other ids go unused)", o.BPEVocab())
 			}
-			fmt.Fprintf(stdout, "tokenizer: byte-level BPE of %d ids%s, trained on the training split in %.1f s\n",
-				meta.Tokenizer.VocabSize(), short, time.Since(start).Seconds())
+			fmt.Fprintf(stdout, "tokenizer: byte-level BPE of %d ids%s, %s pattern, trained on the training split in %.1f s\n",
+				meta.Tokenizer.VocabSize(), short, o.BPEPattern, time.Since(start).Seconds())
 		} else {
-			fmt.Fprintf(stdout, "tokenizer: byte-level BPE of %d ids, from the checkpoint\n", meta.Tokenizer.VocabSize())
+			fmt.Fprintf(stdout, "tokenizer: byte-level BPE of %d ids, %s pattern, from the checkpoint\n", meta.Tokenizer.VocabSize(), meta.Tokenizer.Pattern())
 		}
 		tok = meta.Tokenizer
 	}
@@ -509,7 +509,7 @@ func tokenizerName(b *data.BPE) string {
 	if b == nil {
 		return "bytes"
 	}
-	return "bpe"
+	return "bpe -bpe-pattern " + string(b.Pattern())
 }
 
 // trainStep runs one step and returns its loss, turning GoMLX's panics into errors.
