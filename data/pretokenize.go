@@ -53,17 +53,34 @@ const (
 	classOther         // the rest, and each byte of invalid UTF-8
 )
 
-func classAt(text []byte, i int) (class, size int) {
-	r, size := utf8.DecodeRune(text[i:]) // a byte that is not UTF-8: U+FFFD, size 1, a symbol
+// runeClass returns the class of r.
+func runeClass(r rune) int {
 	switch {
 	case unicode.IsSpace(r):
-		return classSpace, size
+		return classSpace
 	case unicode.IsLetter(r):
-		return classLetter, size
+		return classLetter
 	case unicode.IsNumber(r):
-		return classNumber, size
+		return classNumber
 	}
-	return classOther, size
+	return classOther
+}
+
+// asciiClass holds runeClass of each ASCII character.
+var asciiClass = func() (t [utf8.RuneSelf]uint8) {
+	for c := range t {
+		t[c] = uint8(runeClass(rune(c)))
+	}
+	return t
+}()
+
+// classAt returns the class and size of the character at text[i].
+func classAt(text []byte, i int) (class, size int) {
+	if c := text[i]; c < utf8.RuneSelf {
+		return int(asciiClass[c]), 1
+	}
+	r, size := utf8.DecodeRune(text[i:]) // a byte that is not UTF-8: U+FFFD, size 1, a symbol
+	return runeClass(r), size
 }
 
 // runEnd returns the end of the run of characters of one class that starts at i.
