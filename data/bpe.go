@@ -6,8 +6,11 @@ import (
 	"container/heap"
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // BPE is a byte-level byte-pair-encoding tokenizer (Sennrich et al. 2016, in GPT-2's byte-level
@@ -45,10 +48,25 @@ func TrainBPE(text []byte, vocabSize int, pattern Pattern) (*BPE, error) {
 	if len(text) == 0 {
 		return nil, errors.New("bpe: no text to train on")
 	}
-	// Distinct chunks and how often each occurs.
-	counts := map[string]int{}
-	for c := range pattern.Chunks(text) {
-		counts[string(c)]++
+	// Distinct chunks and how often each occurs, counted in parallel over segments of the text.
+	segs := segments(text, runtime.GOMAXPROCS(0))
+	maps := make([]map[string]int, len(segs))
+	var wg sync.WaitGroup
+	for k, seg := range segs {
+		wg.Go(func() {
+			m := map[string]int{}
+			for c := range pattern.Chunks(seg) {
+				m[string(c)]++
+			}
+			maps[k] = m
+		})
+	}
+	wg.Wait()
+	counts := maps[0]
+	for _, m := range maps[1:] {
+		for c, n := range m {
+			counts[c] += n
+		}
 	}
 	words := make([]word, 0, len(counts))
 	for s, n := range counts {
@@ -255,7 +273,23 @@ func (b *BPE) Piece(id Token) []byte {
 
 // Encode returns the ids of text: each chunk's bytes, with the merges applied in the order they
 // were learned (each one left to right), which is what training did to the same chunk.
+// Texts of megabytes are encoded in parallel, in segments that start chunks.
 func (b *BPE) Encode(text []byte) []Token {
+	segs := segments(text, runtime.GOMAXPROCS(0))
+	if len(segs) == 1 {
+		return b.encode(text)
+	}
+	parts := make([][]Token, len(segs))
+	var wg sync.WaitGroup
+	for k, seg := range segs {
+		wg.Go(func() { parts[k] = b.encode(seg) })
+	}
+	wg.Wait()
+	return slices.Concat(parts...)
+}
+
+// encode is Encode in one goroutine.
+func (b *BPE) encode(text []byte) []Token {
 	out := make([]Token, 0, len(text)/3)
 	cache := map[string][]Token{}
 	for c := range b.pattern.Chunks(text) {

@@ -249,3 +249,40 @@ func cl100kEnd(text []byte, i int) int {
 	}
 	return blankEnd(text, i)
 }
+
+// segments cuts text into at most n consecutive pieces, each at least minSegment bytes but the
+// last, at places where both patterns start a chunk, in the text and in the piece before: after a
+// line break that is the only blank character between two that are not blank. (Letters, digits and
+// symbols stop at the line break; GPT-4's symbols take it and stop after it; a lone line break before
+// a character that is not blank is a chunk of its own, and so it is at the end of a piece. A longer
+// blank run would not do: at the end of a piece all of it is one chunk, before a character that is
+// not blank its last character is split off.) So the chunks of the pieces are the chunks of the
+// text, and the pieces can be counted and encoded in parallel.
+func segments(text []byte, n int) [][]byte {
+	var out [][]byte
+	for len(text) > 0 {
+		if n <= 1 || len(text) < 2*minSegment {
+			return append(out, text)
+		}
+		cut := -1
+		for i := max(len(text)/n, minSegment); i < len(text); i++ {
+			if text[i-1] != '\n' {
+				continue
+			}
+			before, _ := utf8.DecodeLastRune(text[:i-1])
+			if after, _ := classAt(text, i); after != classSpace && runeClass(before) != classSpace {
+				cut = i
+				break
+			}
+		}
+		if cut < 0 {
+			return append(out, text)
+		}
+		out = append(out, text[:cut])
+		text, n = text[cut:], n-1
+	}
+	return out
+}
+
+// minSegment is the smallest piece segments cuts, so that small texts stay whole.
+const minSegment = 1 << 20
