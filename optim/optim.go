@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -166,10 +167,18 @@ func (o *Optimizer) UpdateGraphWithGradients(ctx *context.Context, grads []*grap
 	octx := ctx.InAbsPath("/" + Scope).Checked(false)
 	octx.VariableWithValue("learning_rate", 0.0).SetTrainable(false).SetValueGraph(graph.ConvertDType(lr, dtypes.Float64))
 
-	// Global norm (before clipping), logged, and clipping as torch's clip_grad_norm_.
+	// Global norm (before clipping), logged, and clipping as torch's clip_grad_norm_. The variables'
+	// sums of squares add up in scope-and-name order, not in the order the context made the variables
+	// (a model builds them in its own order, a checkpoint loads them sorted), so that a resumed run
+	// computes the norm, and clips, exactly as the uninterrupted one.
+	order := make([]int, len(vars))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(vars[a].ScopeAndName(), vars[b].ScopeAndName()) })
 	var sumSq *graph.Node
-	for _, gr := range grads {
-		s := graph.ReduceAllSum(graph.Square(graph.ConvertDType(gr, dtype)))
+	for _, i := range order {
+		s := graph.ReduceAllSum(graph.Square(graph.ConvertDType(grads[i], dtype)))
 		if sumSq == nil {
 			sumSq = s
 		} else {
