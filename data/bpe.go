@@ -16,10 +16,9 @@ import (
 // BPE is a byte-level byte-pair-encoding tokenizer (Sennrich et al. 2016, in GPT-2's byte-level
 // form): ids 0-255 are the bytes, and id 256+i is the i-th merge, the concatenation of two earlier
 // ids. Text is first cut into chunks by a [Pattern] (GPT-2's or GPT-4's); merges never cross a
-// chunk. Like
-// [Bytes], it is lossless on any input, UTF-8 or not. A BPE is immutable and safe for concurrent
-// use. It marshals to a small text form (see [BPE.MarshalText]), so it can sit in a checkpoint's
-// metadata.
+// chunk. Like [Bytes], it is lossless on any input, UTF-8 or not. A BPE is immutable and safe for
+// concurrent use. It marshals to a small text form (see [BPE.MarshalText]), so it can sit in a
+// checkpoint's metadata.
 type BPE struct {
 	pattern Pattern
 	merges  []Pair
@@ -33,11 +32,12 @@ type Pair [2]Token
 // maxVocab is the largest vocabulary a Token holds.
 const maxVocab = 1 << 16
 
-// TrainBPE learns merges on the chunks pattern cuts text into until the vocabulary has vocabSize ids (256 to 65,536), or until
-// no chunk of text has two tokens left to merge. Each merge takes the most frequent adjacent pair
-// of ids within chunks; ties go to the smallest pair (first id, then second), so the result
-// depends on nothing but text and vocabSize. Chunks are counted once per distinct chunk, and each
-// merge updates the counts of the chunks that hold its pair, not all of them.
+// TrainBPE learns merges on the chunks that pattern cuts text into, until the vocabulary has
+// vocabSize ids (256 to 65,536) or no chunk has two tokens left to merge. Each merge takes the most
+// frequent adjacent pair of ids within chunks; ties go to the smallest pair (first id, then second),
+// so the result depends on nothing but text, vocabSize and pattern. Chunks are counted once per
+// distinct chunk (in parallel over segments of large texts), and each merge updates the counts of
+// the chunks that hold its pair, not all of them.
 func TrainBPE(text []byte, vocabSize int, pattern Pattern) (*BPE, error) {
 	if err := pattern.Check(); err != nil {
 		return nil, err
@@ -263,12 +263,12 @@ func (b *BPE) Merges() []Pair { return append([]Pair(nil), b.merges...) }
 // VocabSize is 256 plus the number of merges.
 func (b *BPE) VocabSize() int { return 256 + len(b.merges) }
 
-// Piece returns the bytes of one id (nil when the id is outside the vocabulary).
+// Piece returns a copy of the bytes of one id (nil when the id is outside the vocabulary).
 func (b *BPE) Piece(id Token) []byte {
 	if int(id) >= len(b.pieces) {
 		return nil
 	}
-	return b.pieces[id]
+	return slices.Clone(b.pieces[id])
 }
 
 // Encode returns the ids of text: each chunk's bytes, with the merges applied in the order they
@@ -276,7 +276,7 @@ func (b *BPE) Piece(id Token) []byte {
 // Texts of megabytes are encoded in parallel, in segments that start chunks.
 func (b *BPE) Encode(text []byte) []Token {
 	segs := segments(text, runtime.GOMAXPROCS(0))
-	if len(segs) == 1 {
+	if len(segs) <= 1 {
 		return b.encode(text)
 	}
 	parts := make([][]Token, len(segs))
