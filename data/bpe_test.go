@@ -141,6 +141,11 @@ func TestBPEStopsWhenNothingIsLeftToMerge(t *testing.T) {
 	// "ab" then " ab": merges (a b), then ( , ab), and nothing has two ids after that.
 	require.Equal(t, []data.Pair{{'a', 'b'}, {' ', 256}}, b.Merges())
 	require.Equal(t, []data.Token{256, 257, 257}, b.Encode([]byte("ab ab ab")))
+	piece := b.Piece(257)
+	require.Equal(t, []byte(" ab"), piece)
+	piece[0] = 'x' // a copy: the tokenizer does not change
+	require.Equal(t, []byte(" ab"), b.Decode([]data.Token{257}))
+	require.Nil(t, b.Piece(258))
 }
 
 func TestTrainBPEErrors(t *testing.T) {
