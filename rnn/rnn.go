@@ -301,8 +301,8 @@ func (c Config) recur(ctx *context.Context, tokens *graph.Node, initial []*graph
 //
 // GoMLX v0.26 differentiates nodes in reverse order of creation, so the gradient function of a
 // node made before the loop runs after those of all the steps: it is the weight's identity with a
-// custom gradient, joined to the loss by anchor as a zero (its sum times 0) added to a state before
-// the first step. The steps' gradient functions record their gradients on the way.
+// custom gradient, joined to the loss by anchor as a zero (an element times 0) added to a state
+// before the first step. The steps' gradient functions record their gradients on the way.
 type stepWeight struct {
 	w     *graph.Node   // the weight without a gradient, for the steps' products
 	ins   []*graph.Node // each step's left operand [batch, in]
@@ -324,7 +324,8 @@ func newStepWeight(w *graph.Node, steps int) *stepWeight {
 		}
 		return graph.DotGeneral(graph.Concatenate(ins, 0), []int{0}, nil, graph.Concatenate(grads, 0), []int{0}, nil)
 	})
-	s.zero = graph.MulScalar(graph.ReduceAllSum(y), 0)
+	// One element times 0: exactly 0 for any finite weight (a sum of them could overflow to Inf).
+	s.zero = graph.Reshape(graph.MulScalar(graph.Slice(y, graph.AxisElem(0), graph.AxisElem(0)), 0))
 	return s
 }
 
