@@ -20,10 +20,8 @@ import (
 // concurrent use. It marshals to a small text form (see [BPE.MarshalText]), so it can sit in a
 // checkpoint's metadata.
 type BPE struct {
-	pattern Pattern
-	merges  []Pair
-	ranks   map[Pair]int // merge index of each pair
-	pieces  [][]byte     // the bytes of each id
+	merges []Pair
+	m      merger
 }
 
 // Pair is two adjacent token ids.
@@ -84,7 +82,7 @@ func TrainBPE(text []byte, vocabSize int, pattern Pattern) (*BPE, error) {
 	for p, n := range t.count {
 		heap.Push(&t.queue, pairCount{p, n})
 	}
-	b := &BPE{pattern: pattern}
+	b := &BPE{}
 	for len(b.merges) < vocabSize-256 {
 		p, ok := t.best()
 		if !ok {
@@ -93,7 +91,7 @@ func TrainBPE(text []byte, vocabSize int, pattern Pattern) (*BPE, error) {
 		b.merges = append(b.merges, p)
 		t.merge(p, Token(255+len(b.merges)))
 	}
-	b.index()
+	b.index(pattern)
 	return b, nil
 }
 
@@ -237,25 +235,31 @@ func NewBPE(pattern Pattern, merges []Pair) (*BPE, error) {
 		}
 		seen[p] = i
 	}
-	b := &BPE{pattern: pattern, merges: append([]Pair(nil), merges...)}
-	b.index()
+	b := &BPE{merges: append([]Pair(nil), merges...)}
+	b.index(pattern)
 	return b, nil
 }
 
-func (b *BPE) index() {
-	b.ranks = make(map[Pair]int, len(b.merges))
-	b.pieces = make([][]byte, 256+len(b.merges))
+// index builds the encoder of b.merges: ids 0-255 are the bytes, merge i makes 256+i, and chunks
+// are cut to MaxChunk bytes.
+func (b *BPE) index(pattern Pattern) {
+	m := merger{pattern: pattern, limit: MaxChunk, pairs: b.merges, made: make([]Token, len(b.merges)),
+		ranks: make(map[Pair]int32, len(b.merges)), pieces: make([][]byte, 256+len(b.merges))}
 	for i := range 256 {
-		b.pieces[i] = []byte{byte(i)}
+		m.byteID[i] = Token(i)
+		m.pieces[i] = []byte{byte(i)}
 	}
 	for i, p := range b.merges {
-		b.ranks[p] = i
-		b.pieces[256+i] = append(append([]byte(nil), b.pieces[p[0]]...), b.pieces[p[1]]...)
+		m.made[i] = Token(256 + i)
+		m.ranks[p] = int32(i)
+		m.pieces[256+i] = append(append([]byte(nil), m.pieces[p[0]]...), m.pieces[p[1]]...)
 	}
+	m.setOrdered()
+	b.m = m
 }
 
 // Pattern returns the pre-tokenizer the merges were learned on.
-func (b *BPE) Pattern() Pattern { return b.pattern }
+func (b *BPE) Pattern() Pattern { return b.m.pattern }
 
 // Merges returns a copy of the merges, in order: merge i makes id 256+i.
 func (b *BPE) Merges() []Pair { return append([]Pair(nil), b.merges...) }
@@ -265,79 +269,19 @@ func (b *BPE) VocabSize() int { return 256 + len(b.merges) }
 
 // Piece returns a copy of the bytes of one id (nil when the id is outside the vocabulary).
 func (b *BPE) Piece(id Token) []byte {
-	if int(id) >= len(b.pieces) {
+	if int(id) >= len(b.m.pieces) {
 		return nil
 	}
-	return slices.Clone(b.pieces[id])
+	return slices.Clone(b.m.pieces[id])
 }
 
 // Encode returns the ids of text: each chunk's bytes, with the merges applied in the order they
 // were learned (each one left to right), which is what training did to the same chunk.
 // Texts of megabytes are encoded in parallel, in segments that start chunks.
-func (b *BPE) Encode(text []byte) []Token {
-	segs := segments(text, runtime.GOMAXPROCS(0))
-	if len(segs) <= 1 {
-		return b.encode(text)
-	}
-	parts := make([][]Token, len(segs))
-	var wg sync.WaitGroup
-	for k, seg := range segs {
-		wg.Go(func() { parts[k] = b.encode(seg) })
-	}
-	wg.Wait()
-	return slices.Concat(parts...)
-}
-
-// encode is Encode in one goroutine.
-func (b *BPE) encode(text []byte) []Token {
-	out := make([]Token, 0, len(text)/3)
-	cache := map[string][]Token{}
-	for c := range b.pattern.Chunks(text) {
-		ids, ok := cache[string(c)]
-		if !ok {
-			ids = b.encodeChunk(c)
-			if len(cache) < 1<<20 {
-				cache[string(c)] = ids
-			}
-		}
-		out = append(out, ids...)
-	}
-	return out
-}
-
-// encodeChunk applies the merges to one chunk: repeatedly the earliest-learned merge present.
-func (b *BPE) encodeChunk(chunk []byte) []Token {
-	ids := make([]Token, len(chunk))
-	for i, c := range chunk {
-		ids[i] = Token(c)
-	}
-	for len(ids) > 1 {
-		best := -1
-		for i := 0; i+1 < len(ids); i++ {
-			if r, ok := b.ranks[Pair{ids[i], ids[i+1]}]; ok && (best < 0 || r < best) {
-				best = r
-			}
-		}
-		if best < 0 {
-			break
-		}
-		ids = mergePair(ids, b.merges[best], Token(256+best))
-	}
-	return ids
-}
+func (b *BPE) Encode(text []byte) []Token { return b.m.Encode(text) }
 
 // Decode returns the bytes of ids; an id outside the vocabulary becomes U+FFFD.
-func (b *BPE) Decode(ids []Token) []byte {
-	out := make([]byte, 0, 4*len(ids))
-	for _, id := range ids {
-		if int(id) >= len(b.pieces) {
-			out = append(out, "\uFFFD"...)
-			continue
-		}
-		out = append(out, b.pieces[id]...)
-	}
-	return out
-}
+func (b *BPE) Decode(ids []Token) []byte { return b.m.Decode(ids) }
 
 // bpeHeader starts the first line of the text form; the pattern's name follows.
 const bpeHeader = "bitter-bpe 1 "
@@ -346,7 +290,7 @@ const bpeHeader = "bitter-bpe 1 "
 // gpt2 or cl100k), then one line per merge, the two ids in decimal.
 func (b *BPE) MarshalText() ([]byte, error) {
 	var buf bytes.Buffer
-	buf.WriteString(bpeHeader + string(b.pattern) + "\n")
+	buf.WriteString(bpeHeader + string(b.m.pattern) + "\n")
 	for _, p := range b.merges {
 		fmt.Fprintf(&buf, "%d %d\n", p[0], p[1])
 	}

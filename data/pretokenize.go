@@ -97,7 +97,13 @@ func runEnd(text []byte, i, class int) int {
 
 // Chunks yields the consecutive pieces of text that the pattern cuts it into, each cut to at most
 // [MaxChunk] bytes; the pieces concatenate to text. s must be one of the patterns.
-func (s Pattern) Chunks(text []byte) iter.Seq[[]byte] {
+func (s Pattern) Chunks(text []byte) iter.Seq[[]byte] { return s.chunks(text, MaxChunk) }
+
+// chunks is Chunks with the cut at limit bytes, or none when limit is 0.
+func (s Pattern) chunks(text []byte, limit int) iter.Seq[[]byte] {
+	if limit <= 0 {
+		limit = len(text)
+	}
 	end := gpt2End
 	if s == CL100K {
 		end = cl100kEnd
@@ -109,7 +115,7 @@ func (s Pattern) Chunks(text []byte) iter.Seq[[]byte] {
 				j := i
 				for j < e {
 					_, size := classAt(text, j)
-					if j+size-i > MaxChunk {
+					if j+size-i > limit && j > i {
 						break
 					}
 					j += size

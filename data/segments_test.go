@@ -57,7 +57,7 @@ func TestSegmentsKeepTheChunks(t *testing.T) {
 
 	b, err := TrainBPE(text[:1<<20], 600, CL100K)
 	require.NoError(t, err)
-	require.Equal(t, b.encode(text), b.Encode(text))
+	require.Equal(t, b.m.encode(text), b.Encode(text))
 
 	// Training counts the chunks of the segments in parallel: the merges are those of one count.
 	prev := runtime.GOMAXPROCS(1)

@@ -1,0 +1,187 @@
+package data_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/bitterlesson/bitter/data"
+)
+
+// gpt2Expected is data/testdata/gpt2tok/expected.json, written by pretrained/testdata/generate.py
+// with GPT-2's encoder.py.
+type gpt2Expected struct {
+	Samples []struct {
+		Text        string       `json:"text"`
+		IDs         []data.Token `json:"ids"`
+		ShuffledIDs []data.Token `json:"shuffled_ids"`
+	} `json:"samples"`
+}
+
+func readGPT2Files(t testing.TB, vocab string) (vocabJSON, merges []byte) {
+	t.Helper()
+	dir := filepath.Join("testdata", "gpt2tok")
+	vocabJSON, err := os.ReadFile(filepath.Join(dir, vocab))
+	require.NoError(t, err)
+	merges, err = os.ReadFile(filepath.Join(dir, "merges.txt"))
+	require.NoError(t, err)
+	return vocabJSON, merges
+}
+
+// TestGPT2TokenizerMatchesEncoderPy encodes texts as GPT-2's encoder.py does (in Python, on a
+// vocabulary of 150 merges written in GPT-2's file format), chunks longer than 256 bytes included,
+// under GPT-2's id order and under the same vocabulary with its ids shuffled, and decodes them back.
+func TestGPT2TokenizerMatchesEncoderPy(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "gpt2tok", "expected.json"))
+	require.NoError(t, err)
+	var want gpt2Expected
+	require.NoError(t, json.Unmarshal(raw, &want))
+	require.Len(t, want.Samples, 8)
+	for _, vocab := range []string{"vocab.json", "vocab_shuffled.json"} {
+		tok, err := data.ReadGPT2Tokenizer(readGPT2Files(t, vocab))
+		require.NoError(t, err)
+		require.Equal(t, 407, tok.VocabSize())
+		require.Equal(t, 150, tok.NumMerges())
+		long := 0
+		for i, s := range want.Samples {
+			ids := s.IDs
+			if vocab == "vocab_shuffled.json" {
+				ids = s.ShuffledIDs
+			}
+			if ids == nil {
+				ids = []data.Token{}
+			}
+			got := tok.Encode([]byte(s.Text))
+			require.Equal(t, ids, got, "%s, sample %d %.60q", vocab, i, s.Text)
+			require.Equal(t, s.Text, string(tok.Decode(got)), "%s, sample %d", vocab, i)
+			if strings.Contains(s.Text, strings.Repeat(" ", 300)) || strings.Contains(s.Text, strings.Repeat("a", 300)) {
+				long++
+			}
+		}
+		require.Equal(t, 2, long, "samples with chunks past MaxChunk")
+		eot, ok := tok.Special("<|endoftext|>")
+		require.True(t, ok)
+		require.Equal(t, "<|endoftext|>", string(tok.Decode([]data.Token{eot})))
+		_, ok = tok.Special("the")
+		require.False(t, ok, "a token merges make is not special")
+	}
+	tok, err := data.LoadGPT2Tokenizer(filepath.Join("testdata", "gpt2tok"))
+	require.NoError(t, err)
+	eot, _ := tok.Special("<|endoftext|>")
+	require.Equal(t, data.Token(406), eot, "GPT-2's order puts <|endoftext|> last")
+	require.Equal(t, "\uFFFD", string(tok.Decode([]data.Token{407})))
+}
+
+// TestGPT2TokenizerLongRun encodes a megabyte of spaces, one chunk of GPT-2's pattern but its last
+// character: the plain loop would take hours; the heap (checked against the loop in
+// TestEncodeLongMatchesLoop) takes well under a second.
+func TestGPT2TokenizerLongRun(t *testing.T) {
+	tok, err := data.ReadGPT2Tokenizer(readGPT2Files(t, "vocab.json"))
+	require.NoError(t, err)
+	text := append(bytes.Repeat([]byte(" "), 1<<20), 'x')
+	ids := tok.Encode(text)
+	require.Equal(t, text, tok.Decode(ids))
+	require.Less(t, len(ids), len(text)/2, "blank runs merge")
+}
+
+// TestGPT2TokenizerErrors feeds broken vocabularies and merges: each is a clear error, never a panic.
+func TestGPT2TokenizerErrors(t *testing.T) {
+	vocab, merges := readGPT2Files(t, "vocab.json")
+	var v map[string]int
+	require.NoError(t, json.Unmarshal(vocab, &v))
+	edit := func(f func(map[string]int)) []byte {
+		c := make(map[string]int, len(v))
+		for k, id := range v {
+			c[k] = id
+		}
+		f(c)
+		b, err := json.Marshal(c)
+		require.NoError(t, err)
+		return b
+	}
+	for _, c := range []struct {
+		name          string
+		vocab, merges []byte
+		want          string
+	}{
+		{"not json", []byte("{"), merges, "not a JSON object of token to id"},
+		{"a list", []byte("[1, 2]"), merges, "not a JSON object of token to id"},
+		{"empty", []byte("{}"), merges, "the vocabulary is empty"},
+		{"negative id", edit(func(m map[string]int) { m["zz"] = -1 }), merges, `token "zz" has id -1, outside [0, 65536)`},
+		{"huge id", edit(func(m map[string]int) { m["zz"] = 70000 }), merges, `token "zz" has id 70000`},
+		{"same id", edit(func(m map[string]int) { m["zz"] = 3 }), merges, "have the same id 3"},
+		{"missing byte", edit(func(m map[string]int) { delete(m, "Ġ") }), merges, `no token for byte 0x20 ("Ġ")`},
+		{"unknown part", vocab, []byte("#version: 0.2\nt h\nq zz\n"), `merges line 3: "zz" is not in the vocabulary`},
+		{"unknown result", edit(func(m map[string]int) { delete(m, "the") }), merges, `merges line 3: "the" is not in the vocabulary`},
+		{"three fields", vocab, []byte("t h e\n"), `merges line 1: "t h e" is not two tokens`},
+		{"repeated", vocab, []byte("t h\nth e\nt h\n"), `merges line 3 repeats the merge "t" "h" of rank 0`},
+	} {
+		_, err := data.ReadGPT2Tokenizer(c.vocab, c.merges)
+		require.ErrorContains(t, err, c.want, c.name)
+		require.ErrorContains(t, err, "gpt2 tokenizer: ", c.name)
+	}
+	_, err := data.LoadGPT2Tokenizer(t.TempDir())
+	require.ErrorContains(t, err, "holds neither vocab.json nor encoder.json")
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "encoder.json"), vocab, 0o644))
+	_, err = data.LoadGPT2Tokenizer(dir)
+	require.ErrorContains(t, err, "holds neither merges.txt nor vocab.bpe")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "vocab.bpe"), merges, 0o644))
+	_, err = data.LoadGPT2Tokenizer(dir)
+	require.NoError(t, err, "GPT-2's own file names")
+}
+
+// TestGPT2TokenizerText round-trips the text form and rejects a damaged one.
+func TestGPT2TokenizerText(t *testing.T) {
+	tok, err := data.ReadGPT2Tokenizer(readGPT2Files(t, "vocab_shuffled.json"))
+	require.NoError(t, err)
+	text, err := tok.MarshalText()
+	require.NoError(t, err)
+	var back data.GPT2Tokenizer
+	require.NoError(t, back.UnmarshalText(text))
+	sample := []byte("the king's lord hath thee, 中文 don't   \n\n")
+	require.Equal(t, tok.Encode(sample), back.Encode(sample))
+	require.Equal(t, tok.VocabSize(), back.VocabSize())
+	eot, _ := back.Special("<|endoftext|>")
+	want, _ := tok.Special("<|endoftext|>")
+	require.Equal(t, want, eot)
+	var bad data.GPT2Tokenizer
+	require.ErrorContains(t, bad.UnmarshalText([]byte("bitter-bpe 1 gpt2\n")), `does not start with "bitter-gpt2-tokenizer 1"`)
+	require.ErrorContains(t, bad.UnmarshalText(bytes.Replace(text, []byte("\nt h\n"), []byte("\nt q9\n"), 1)), `"q9" is not in the vocabulary`)
+	// In JSON (a checkpoint's metadata) it is a string.
+	j, err := json.Marshal(struct{ T *data.GPT2Tokenizer }{tok})
+	require.NoError(t, err)
+	var s struct{ T *data.GPT2Tokenizer }
+	require.NoError(t, json.Unmarshal(j, &s))
+	require.Equal(t, tok.Encode(sample), s.T.Encode(sample))
+}
+
+// FuzzGPT2RoundTrip: any bytes, UTF-8 or not, decode back to themselves.
+func FuzzGPT2RoundTrip(f *testing.F) {
+	tok, err := data.ReadGPT2Tokenizer(readGPT2Files(f, "vocab.json"))
+	require.NoError(f, err)
+	f.Add([]byte("the king's lord hath thee"))
+	f.Add([]byte("\xff\xfe  \t\n x'll" + strings.Repeat("  ", 200)))
+	f.Fuzz(func(t *testing.T, text []byte) {
+		if got := tok.Decode(tok.Encode(text)); !bytes.Equal(got, text) {
+			t.Fatalf("round trip gave %q for %q", got, text)
+		}
+	})
+}
+
+// BenchmarkGPT2Encode encodes the 35 KB BPE test text with the 150-merge GPT-2-format vocabulary.
+func BenchmarkGPT2Encode(b *testing.B) {
+	tok, err := data.ReadGPT2Tokenizer(readGPT2Files(b, "vocab.json"))
+	require.NoError(b, err)
+	text, err := os.ReadFile(filepath.Join("testdata", "bpe_test.txt"))
+	require.NoError(b, err)
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		tok.Encode(text)
+	}
+}
