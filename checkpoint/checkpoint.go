@@ -106,6 +106,11 @@ func Save(path string, ctx *context.Context, meta any) error {
 	return writeAtomic(path, out.Bytes())
 }
 
+// WriteFile writes content to path atomically, as Save writes a checkpoint: into a temporary file in
+// the same folder, synced, then renamed over path, so path holds either its old content or all of
+// the new one. It creates the folder if needed.
+func WriteFile(path string, content []byte) error { return writeAtomic(path, content) }
+
 func writeAtomic(path string, content []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -14,10 +14,11 @@ type Activation string
 
 // Activations.
 const (
-	GELU   Activation = "gelu"   // exact GELU, 0.5·x·(1 + erf(x/√2)), as torch.nn.GELU()
-	ReLU   Activation = "relu"   // max(x, 0)
-	ReLU2  Activation = "relu2"  // max(x, 0)², So et al. 2021 (Primer)
-	SwiGLU Activation = "swiglu" // silu(x·W_gate) ⊙ (x·W_up), Shazeer 2020
+	GELU     Activation = "gelu"      // exact GELU, 0.5·x·(1 + erf(x/√2)), as torch.nn.GELU()
+	GELUTanh Activation = "gelu_tanh" // GPT-2's tanh approximation, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))): torch's GELU(approximate="tanh"), Hugging Face's "gelu_new"
+	ReLU     Activation = "relu"      // max(x, 0)
+	ReLU2    Activation = "relu2"     // max(x, 0)², So et al. 2021 (Primer)
+	SwiGLU   Activation = "swiglu"    // silu(x·W_gate) ⊙ (x·W_up), Shazeer 2020
 )
 
 // Norm names the normalisation layer.
@@ -58,7 +59,7 @@ type Config struct {
 	NumKVHeads int
 	// FFNDim is the MLP's hidden width, e.g. 4·ModelDim = 512.
 	FFNDim int
-	// Activation is the MLP's non-linearity: gelu, relu, relu2 or swiglu.
+	// Activation is the MLP's non-linearity: gelu, gelu_tanh, relu, relu2 or swiglu.
 	Activation Activation
 	// Norm is layernorm or rmsnorm; blocks are pre-norm, with a final norm before the head.
 	Norm Norm
@@ -161,9 +162,9 @@ func (c Config) Validate() error {
 		add("FFNDim %d must be positive", c.FFNDim)
 	}
 	switch c.Activation {
-	case GELU, ReLU, ReLU2, SwiGLU:
+	case GELU, GELUTanh, ReLU, ReLU2, SwiGLU:
 	default:
-		add("Activation %q is not one of gelu, relu, relu2, swiglu", c.Activation)
+		add("Activation %q is not one of gelu, gelu_tanh, relu, relu2, swiglu", c.Activation)
 	}
 	switch c.Norm {
 	case LayerNorm, RMSNorm:

@@ -1,6 +1,6 @@
 // Package transformer is a decoder-only Transformer language model on GoMLX graphs: [Config] with
 // [Config.Validate], presets ([Tiny], [ShakespeareChar], [GPT2Small]), parameter and FLOP counts; the
-// model ([Logits], pre-norm blocks with LayerNorm or RMSNorm, GELU / ReLU / ReLU² / SwiGLU MLPs,
+// model ([Logits], pre-norm blocks with LayerNorm or RMSNorm, GELU (exact or tanh) / ReLU / ReLU² / SwiGLU MLPs,
 // learned / sinusoidal / RoPE / ALiBi positions, tied or untied head); the loss ([Loss], mean
 // next-token cross-entropy in nats); and generation on the KV cache ([Generator]: greedy,
 // temperature, top-k, top-p, seeded).

@@ -130,7 +130,7 @@ func TestConfigValidateAndCounts(t *testing.T) {
 	bad.MaxSeqLen = 0
 	err := bad.Validate()
 	require.ErrorContains(t, err, "ModelDim 130 is not divisible by NumHeads 4")
-	require.ErrorContains(t, err, `Activation "tanh" is not one of gelu, relu, relu2, swiglu`)
+	require.ErrorContains(t, err, `Activation "tanh" is not one of gelu, gelu_tanh, relu, relu2, swiglu`)
 	require.ErrorContains(t, err, "MaxSeqLen 0 must be positive")
 	bad = transformer.Tiny()
 	bad.DType = dtypes.Int32

@@ -154,6 +154,8 @@ func mlp(ctx *context.Context, cfg Config, x *graph.Node) *graph.Node {
 	switch cfg.Activation {
 	case GELU:
 		h = gelu(up)
+	case GELUTanh:
+		h = geluTanh(up)
 	case ReLU:
 		h = graph.Max(up, graph.ZerosLike(up))
 	case ReLU2:
@@ -169,6 +171,12 @@ func mlp(ctx *context.Context, cfg Config, x *graph.Node) *graph.Node {
 // gelu is the exact GELU, 0.5·x·(1 + erf(x/√2)).
 func gelu(x *graph.Node) *graph.Node {
 	return graph.Mul(graph.MulScalar(x, 0.5), graph.OnePlus(graph.Erf(graph.MulScalar(x, 1/math.Sqrt2))))
+}
+
+// geluTanh is GPT-2's tanh approximation of the GELU, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+func geluTanh(x *graph.Node) *graph.Node {
+	inner := graph.MulScalar(graph.Add(x, graph.MulScalar(graph.Mul(graph.Mul(x, x), x), 0.044715)), math.Sqrt(2/math.Pi))
+	return graph.Mul(graph.MulScalar(x, 0.5), graph.OnePlus(graph.Tanh(inner)))
 }
 
 // Loss is the mean next-token cross-entropy in nats of logits `[batch, seq, vocab]` against targets

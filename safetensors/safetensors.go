@@ -1,0 +1,286 @@
+// Package safetensors reads and writes Hugging Face's safetensors files, the format pretrained
+// weights are shipped in: an 8-byte little-endian header length, a JSON header that gives each
+// tensor's dtype, shape and byte range, then the tensors' raw little-endian bytes, row-major.
+//
+// Read treats the file as untrusted: every number in the header is checked against the file
+// (lengths, ranges, sizes against dtype and shape, ranges neither overlapping nor leaving gaps, as
+// the reference implementation requires) before any data is used, and a bad file is an error that
+// says what is wrong, never a panic.
+package safetensors
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"sort"
+
+	"github.com/x448/float16"
+
+	"github.com/bitterlesson/bitter/checkpoint"
+)
+
+// MaxHeader is the largest header Read accepts (the reference implementation's limit).
+const MaxHeader = 100 << 20
+
+// Tensor is one tensor of a file.
+type Tensor struct {
+	DType string // the file's name of the element type: "F32", "F16", "BF16", "F64", "I64", "I32", ...
+	Shape []int  // dimensions, outermost first; empty for a scalar
+	Data  []byte // the elements, little-endian, row-major
+}
+
+// dtypeSizes are the element sizes in bytes of the dtypes the format defines.
+var dtypeSizes = map[string]int{"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2,
+	"BF16": 2, "I32": 4, "U32": 4, "F32": 4, "F64": 8, "I64": 8, "U64": 8}
+
+// NumElements is the product of the dimensions.
+func (t Tensor) NumElements() int {
+	n := 1
+	for _, d := range t.Shape {
+		n *= d
+	}
+	return n
+}
+
+// Float32s returns the elements as float32: F32 as they are, F16 and BF16 widened exactly, F64
+// rounded to nearest. Other dtypes are an error.
+func (t Tensor) Float32s() ([]float32, error) {
+	n := t.NumElements()
+	if size, ok := dtypeSizes[t.DType]; !ok || len(t.Data) != n*size {
+		return nil, fmt.Errorf("safetensors: a %s tensor of shape %v has %d bytes", t.DType, t.Shape, len(t.Data))
+	}
+	out := make([]float32, n)
+	d := t.Data
+	switch t.DType {
+	case "F32":
+		for i := range out {
+			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(d[4*i:]))
+		}
+	case "F16":
+		for i := range out {
+			out[i] = float16.Frombits(binary.LittleEndian.Uint16(d[2*i:])).Float32()
+		}
+	case "BF16":
+		for i := range out {
+			out[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(d[2*i:])) << 16)
+		}
+	case "F64":
+		for i := range out {
+			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(d[8*i:])))
+		}
+	default:
+		return nil, fmt.Errorf("safetensors: cannot read %s elements as float32", t.DType)
+	}
+	return out, nil
+}
+
+// FromFloat32s is a F32 tensor of the given shape holding values.
+func FromFloat32s(values []float32, shape ...int) (Tensor, error) {
+	t := Tensor{DType: "F32", Shape: slices.Clone(shape), Data: make([]byte, 4*len(values))}
+	if t.NumElements() != len(values) {
+		return Tensor{}, fmt.Errorf("safetensors: %d values do not make shape %v", len(values), shape)
+	}
+	for i, v := range values {
+		binary.LittleEndian.PutUint32(t.Data[4*i:], math.Float32bits(v))
+	}
+	return t, nil
+}
+
+// File is the content of a safetensors file.
+type File struct {
+	Names    []string          // the tensors' names, in the order of their data
+	Tensors  map[string]Tensor // by name
+	Metadata map[string]string // the header's optional "__metadata__"
+}
+
+// Read reads and checks the safetensors file at path.
+func Read(path string) (*File, error) {
+	content, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	f, err := Parse(content)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
+
+// ErrFormat is wrapped by the errors of files that are not valid safetensors.
+var ErrFormat = errors.New("not a valid safetensors file")
+
+// Parse reads and checks a safetensors file's content. The tensors' Data share content's memory.
+func Parse(content []byte) (*File, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("safetensors: %w: %s", ErrFormat, fmt.Sprintf(format, args...))
+	}
+	if len(content) < 8 {
+		return nil, bad("%d bytes, fewer than the 8 of the header length", len(content))
+	}
+	n := binary.LittleEndian.Uint64(content)
+	if n > MaxHeader || n > uint64(len(content)-8) {
+		return nil, bad("header length %d is beyond the file's %d bytes or the %d-byte limit", n, len(content), MaxHeader)
+	}
+	header := content[8 : 8+n]
+	data := content[8+n:]
+	var raw map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(header))
+	if err := dec.Decode(&raw); err != nil || raw == nil {
+		return nil, bad("the header is not a JSON object (%v)", err)
+	}
+	type entry struct {
+		name       string
+		start, end uint64
+	}
+	f := &File{Tensors: make(map[string]Tensor, len(raw))}
+	var entries []entry
+	for name, msg := range raw {
+		if name == "__metadata__" {
+			if err := json.Unmarshal(msg, &f.Metadata); err != nil {
+				return nil, bad("__metadata__ is not an object of strings (%v)", err)
+			}
+			continue
+		}
+		var info struct {
+			DType       string    `json:"dtype"`
+			Shape       []int64   `json:"shape"`
+			DataOffsets []float64 `json:"data_offsets"`
+		}
+		if err := json.Unmarshal(msg, &info); err != nil {
+			return nil, bad("tensor %q: %v", name, err)
+		}
+		size, ok := dtypeSizes[info.DType]
+		if !ok {
+			return nil, bad("tensor %q: unknown dtype %q", name, info.DType)
+		}
+		if info.Shape == nil {
+			return nil, bad("tensor %q has no shape", name)
+		}
+		if len(info.DataOffsets) != 2 {
+			return nil, bad("tensor %q: data_offsets %v is not [start, end]", name, info.DataOffsets)
+		}
+		var start, end uint64
+		for k, v := range info.DataOffsets {
+			if v < 0 || v != math.Trunc(v) || v > float64(len(data)) {
+				return nil, bad("tensor %q: data offset %v is outside the %d data bytes", name, v, len(data))
+			}
+			if k == 0 {
+				start = uint64(v)
+			} else {
+				end = uint64(v)
+			}
+		}
+		if end < start {
+			return nil, bad("tensor %q: data_offsets [%d, %d] end before they start", name, start, end)
+		}
+		shape := make([]int, len(info.Shape))
+		bytesWanted := uint64(size)
+		for i, d := range info.Shape {
+			if d < 0 || d > int64(len(data)) {
+				return nil, bad("tensor %q: dimension %d is %d", name, i, d)
+			}
+			shape[i] = int(d)
+		}
+		for _, d := range shape {
+			if d == 0 {
+				bytesWanted = 0
+				break
+			}
+			if bytesWanted > uint64(len(data))/uint64(d) {
+				return nil, bad("tensor %q: shape %v holds more elements than the file", name, info.Shape)
+			}
+			bytesWanted *= uint64(d)
+		}
+		if bytesWanted != end-start {
+			return nil, bad("tensor %q: %s of shape %v needs %d bytes, data_offsets [%d, %d] hold %d",
+				name, info.DType, shape, bytesWanted, start, end, end-start)
+		}
+		f.Tensors[name] = Tensor{DType: info.DType, Shape: shape, Data: data[start:end:end]}
+		entries = append(entries, entry{name, start, end})
+	}
+	sort.Slice(entries, func(i, j int) bool {
+		if entries[i].start != entries[j].start {
+			return entries[i].start < entries[j].start
+		}
+		return entries[i].end < entries[j].end
+	})
+	at := uint64(0)
+	for _, e := range entries {
+		if e.start != at {
+			what := "overlaps the one before"
+			if e.start > at {
+				what = "leaves a gap after the one before"
+			}
+			return nil, bad("tensor %q at [%d, %d] %s (which ends at %d)", e.name, e.start, e.end, what, at)
+		}
+		at = e.end
+		f.Names = append(f.Names, e.name)
+	}
+	if at != uint64(len(data)) {
+		return nil, bad("the tensors hold %d bytes of the %d after the header", at, len(data))
+	}
+	return f, nil
+}
+
+// Write writes the tensors, in the order of names, and the metadata (may be nil) to path
+// atomically (see [checkpoint.WriteFile]). The header is padded with spaces to a multiple of 8
+// bytes, as the reference implementation pads it.
+func Write(path string, names []string, tensors map[string]Tensor, metadata map[string]string) error {
+	content, err := Marshal(names, tensors, metadata)
+	if err != nil {
+		return err
+	}
+	return checkpoint.WriteFile(path, content)
+}
+
+// Marshal is the content Write writes.
+func Marshal(names []string, tensors map[string]Tensor, metadata map[string]string) ([]byte, error) {
+	type info struct {
+		DType       string   `json:"dtype"`
+		Shape       []int    `json:"shape"`
+		DataOffsets []uint64 `json:"data_offsets"`
+	}
+	header := map[string]any{}
+	if metadata != nil {
+		header["__metadata__"] = metadata
+	}
+	var off uint64
+	for _, name := range names {
+		t, ok := tensors[name]
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("safetensors: no tensor %q to write", name)
+		case name == "__metadata__":
+			return nil, fmt.Errorf("safetensors: %q cannot name a tensor", name)
+		case header[name] != nil:
+			return nil, fmt.Errorf("safetensors: tensor %q twice", name)
+		}
+		size, ok := dtypeSizes[t.DType]
+		if !ok || len(t.Data) != size*t.NumElements() || slices.ContainsFunc(t.Shape, func(d int) bool { return d < 0 }) {
+			return nil, fmt.Errorf("safetensors: tensor %q: %d bytes are not a %s tensor of shape %v", name, len(t.Data), t.DType, t.Shape)
+		}
+		shape := t.Shape
+		if shape == nil {
+			shape = []int{}
+		}
+		header[name] = info{t.DType, shape, []uint64{off, off + uint64(len(t.Data))}}
+		off += uint64(len(t.Data))
+	}
+	h, err := json.Marshal(header)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	h = append(h, bytes.Repeat([]byte(" "), (8-len(h)%8)%8)...)
+	out := make([]byte, 8, 8+uint64(len(h))+off)
+	binary.LittleEndian.PutUint64(out, uint64(len(h)))
+	out = append(out, h...)
+	for _, name := range names {
+		out = append(out, tensors[name].Data...)
+	}
+	return out, nil
+}
