@@ -195,6 +195,12 @@ func (t *GPT2Tokenizer) Special(token string) (Token, bool) {
 	return id, ok
 }
 
+// Files returns the tokenizer's vocabulary (compact JSON) and merges file, to write it out as
+// vocab.json and merges.txt.
+func (t *GPT2Tokenizer) Files() (vocabJSON, merges []byte) {
+	return slices.Clone(t.vocab), slices.Clone(t.merges)
+}
+
 // gpt2Header starts the text form.
 const gpt2Header = "bitter-gpt2-tokenizer 1\n"
 
