@@ -8,6 +8,8 @@
 //	go run ./examples/nexttoken
 //	go run ./examples/nexttoken -steps 300 -resume                      # continue the same run
 //	go run ./examples/nexttoken -generate -prompt "func main" -sample 500 # sample from its checkpoint
+//	go run ./examples/nexttoken -init-from ~/gpt2 -data input.txt         # fine-tune GPT-2 (Hugging Face's files)
+//	go run ./examples/nexttoken -export runs/hf                          # the checkpoint in GPT-2's layout
 //	GOMLX_BACKEND=xla:cuda go run ./examples/nexttoken -preset gpt2-small # on a GPU
 //
 // Run with -h for every flag.
@@ -40,6 +42,9 @@ func run(args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
+	if o.Export != "" {
+		return lm.Export(o, os.Stdout)
 	}
 	if o.Generate {
 		_, err := lm.Generate(o, os.Stdout)

@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -15,6 +17,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/bitterlesson/bitter/data"
+	"github.com/bitterlesson/bitter/pretrained"
 	"github.com/bitterlesson/bitter/rnn"
 	"github.com/bitterlesson/bitter/transformer"
 )
@@ -51,7 +54,9 @@ type Options struct {
 	EvalTokens  int     // -eval-tokens: validation tokens evaluated periodically (0 = the whole split)
 	Seed        uint64  // -seed: model initialisation, dropout and batch order
 	Resume      bool    // -resume: continue from the checkpoint in -out
-	Generate    bool    // -generate: only sample from the checkpoint in -out (see Generate)
+	Generate    bool    // -generate: only sample from the checkpoint in -out, or from -init-from (see Generate)
+	InitFrom    string  // -init-from: a pretrained GPT-2 folder in Hugging Face's layout to start from (model, weights, tokenizer)
+	Export      string  // -export: only write the checkpoint in -out to this folder in Hugging Face's GPT-2 layout (see Export)
 	Sample      int     // -sample: tokens to generate at the end (0 = none)
 	Prompt      string  // -prompt: the text the sample continues
 	Temperature float64 // -temperature: 0 = greedy
@@ -104,6 +109,10 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of initialisation, dropout and batches")
 	fs.BoolVar(&o.Resume, "resume", o.Resume, "continue from the checkpoint in -out up to -steps in total")
 	fs.BoolVar(&o.Generate, "generate", o.Generate, "do not train: sample from the checkpoint in -out (its model and tokenizer) with -prompt, -sample, -temperature, -top-k, -top-p, -seed")
+	fs.StringVar(&o.InitFrom, "init-from", o.InitFrom, "fine-tune a pretrained GPT-2: a folder in Hugging Face's layout (config.json, model.safetensors, vocab.json, merges.txt), "+
+		"whose model, weights and tokenizer replace -preset, the size flags and -tokenizer; with -generate, sample from it")
+	fs.StringVar(&o.Export, "export", o.Export, "do not train: write the transformer checkpoint in -out to this folder in Hugging Face's GPT-2 layout "+
+		"(config.json, model.safetensors, and vocab.json, merges.txt for a GPT-2 tokenizer), which transformers and -init-from read")
 	fs.IntVar(&o.Sample, "sample", o.Sample, "tokens to generate after training (0 = none)")
 	fs.StringVar(&o.Prompt, "prompt", o.Prompt, "text the sample continues")
 	fs.Float64Var(&o.Temperature, "temperature", o.Temperature, "sampling temperature (0 = greedy)")
@@ -204,6 +213,23 @@ func (o Options) Validate() error {
 	if !(o.PeakTFLOPs >= 0) || math.IsInf(o.PeakTFLOPs, 0) {
 		add("-peak-tflops %g must be a positive number, or 0 for none", o.PeakTFLOPs)
 	}
+	if o.InitFrom != "" {
+		if o.Model != "transformer" {
+			add("-init-from is for -model transformer")
+		}
+		if o.Tokenizer != "bytes" || o.Vocab != 0 {
+			add("-init-from brings its tokenizer: leave -tokenizer and -vocab unset")
+		}
+		if o.Layers != 0 || o.Dim != 0 || o.Heads != 0 || o.FFN != 0 {
+			add("-init-from sets the model's size: leave -layers, -dim, -heads and -ffn unset")
+		}
+		if o.Export != "" {
+			add("-export writes the checkpoint in -out; -init-from starts a run: pick one")
+		}
+	}
+	if o.Export != "" && (o.Generate || o.Resume) {
+		add("-export only writes the checkpoint in -out; leave -generate and -resume unset")
+	}
 	if o.Sample > 0 && o.Prompt == "" {
 		add("-prompt must not be empty when -sample > 0")
 	}
@@ -217,6 +243,9 @@ func presetNames() string {
 // ModelConfig returns the preset with the size flags applied; the training sequence length
 // raises MaxSeqLen when it is longer.
 func (o Options) ModelConfig() (transformer.Config, error) {
+	if o.InitFrom != "" {
+		return o.pretrainedConfig()
+	}
 	preset, ok := transformer.Presets[o.Preset]
 	if !ok {
 		return transformer.Config{}, fmt.Errorf("-preset %q is not one of %s", o.Preset, presetNames())
@@ -246,6 +275,28 @@ func (o Options) ModelConfig() (transformer.Config, error) {
 	if err := cfg.Validate(); err != nil {
 		msg := strings.TrimPrefix(err.Error(), "transformer.Config: ")
 		return cfg, fmt.Errorf("model: %s", strings.ReplaceAll(msg, "\n", "; "))
+	}
+	return cfg, nil
+}
+
+// pretrainedConfig is the config.json of -init-from with -dropout (0 when unset) and -precision;
+// -seq cannot exceed its positions.
+func (o Options) pretrainedConfig() (transformer.Config, error) {
+	path := filepath.Join(o.InitFrom, pretrained.ConfigFile)
+	content, err := os.ReadFile(path)
+	if err != nil {
+		return transformer.Config{}, fmt.Errorf("-init-from: %w", err)
+	}
+	cfg, err := pretrained.ReadGPT2Config(content)
+	if err != nil {
+		return cfg, fmt.Errorf("-init-from: %s: %w", path, err)
+	}
+	if o.Seq > cfg.MaxSeqLen {
+		return cfg, fmt.Errorf("-seq %d exceeds the %d positions of the pretrained model in %s", o.Seq, cfg.MaxSeqLen, o.InitFrom)
+	}
+	cfg.Dropout = max(o.Dropout, 0)
+	if o.Precision == "bfloat16" {
+		cfg.ComputeDType = dtypes.BFloat16
 	}
 	return cfg, nil
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -29,6 +30,7 @@ import (
 	"github.com/bitterlesson/bitter/internal/cli"
 	"github.com/bitterlesson/bitter/internal/plotting"
 	"github.com/bitterlesson/bitter/optim"
+	"github.com/bitterlesson/bitter/pretrained"
 	"github.com/bitterlesson/bitter/rnn"
 	"github.com/bitterlesson/bitter/transformer"
 )
@@ -59,8 +61,12 @@ type Meta struct {
 	Corpus string             `json:"corpus"`
 	// Tokenizer is the BPE of -tokenizer bpe, trained when the run began; nil for bytes.
 	Tokenizer *data.BPE `json:"tokenizer,omitempty"`
-	DataRNG   []byte    `json:"data_rng"`
-	History   []Record  `json:"history"`
+	// GPT2Tokenizer is the tokenizer of the pretrained model the run started from (-init-from).
+	GPT2Tokenizer *data.GPT2Tokenizer `json:"gpt2_tokenizer,omitempty"`
+	// InitFrom is the -init-from folder the weights were first loaded from.
+	InitFrom string   `json:"init_from,omitempty"`
+	DataRNG  []byte   `json:"data_rng"`
+	History  []Record `json:"history"`
 }
 
 // Result is what a run reports.
@@ -71,14 +77,16 @@ type Result struct {
 	TokensPerSec float64 // training tokens per second, steady state (the first step of this process excluded)
 	MFU          float64 // model FLOPs utilisation at TokensPerSec against Options.PeakTFLOPs; 0 when no peak was given
 	// ValBitsPerByte is the validation loss in bits per byte of text, comparable across tokenizers;
-	// set with -tokenizer bpe (with bytes it is ValLoss/ln 2, and left 0).
+	// set with -tokenizer bpe and -init-from (with bytes it is ValLoss/ln 2, and left 0).
 	ValBitsPerByte float64
-	Sample         string
-	History        []Record
+	// PretrainedValLoss is the validation loss of the -init-from model before training (0 without).
+	PretrainedValLoss float64
+	Sample            string
+	History           []Record
 }
 
 // FinalLine is the run's last line: "final: step=N train_loss=X val_loss=Y tokens_per_sec=Z", then
-// " val_bpb=B" with a BPE tokenizer, and " mfu=P%" when the run was given the device's peak.
+// " val_bpb=B" with a subword tokenizer (-tokenizer bpe, -init-from), and " mfu=P%" when the run was given the device's peak.
 func (r Result) FinalLine() string {
 	line := fmt.Sprintf("final: step=%d train_loss=%.4f val_loss=%.4f tokens_per_sec=%.0f", r.Step, r.TrainLoss, r.ValLoss, r.TokensPerSec)
 	if r.ValBitsPerByte > 0 {
@@ -176,13 +184,16 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 			return res, err
 		}
 		meta.Accum = max(meta.Accum, 1)
+		if meta.InitFrom != o.InitFrom {
+			return res, fmt.Errorf("-resume: the checkpoint in %s started from -init-from %q; pass the same flags to resume", o.Out, meta.InitFrom)
+		}
 		if meta.Model != o.Model || meta.Config != cfg || meta.RNN != rcfg || meta.Seed != o.Seed || meta.Batch != o.Batch || meta.Accum != o.Accum || meta.Seq != seq {
 			return res, fmt.Errorf("-resume: the checkpoint in %s was made with -model %s (%+v%+v), seed %d, batch %d x accum %d, seq %d; "+
 				"the flags ask for -model %s (%+v%+v), seed %d, batch %d x accum %d, seq %d: pass the same flags to resume",
 				o.Out, meta.Model, meta.Config, meta.RNN, meta.Seed, meta.Batch, meta.Accum, meta.Seq, o.Model, cfg, rcfg, o.Seed, o.Batch, o.Accum, seq)
 		}
 		if (meta.Tokenizer != nil) != (o.Tokenizer == "bpe") || (meta.Tokenizer != nil && string(meta.Tokenizer.Pattern()) != o.BPEPattern) {
-			return res, fmt.Errorf("-resume: the checkpoint in %s was trained with -tokenizer %s; pass the same flags to resume", o.Out, tokenizerName(meta.Tokenizer))
+			return res, fmt.Errorf("-resume: the checkpoint in %s was trained with %s; pass the same flags to resume", o.Out, tokenizerName(meta))
 		}
 		if meta.Step >= o.Steps {
 			return res, fmt.Errorf("-resume: the checkpoint in %s is at step %d already; ask for more -steps", o.Out, meta.Step)
@@ -192,6 +203,18 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 			return res, err
 		}
 		meta = Meta{Model: o.Model, Config: cfg, RNN: rcfg, Seed: o.Seed, Batch: o.Batch, Accum: o.Accum, Seq: seq}
+		if o.InitFrom != "" {
+			start := time.Now()
+			g, err := pretrained.LoadGPT2(o.InitFrom)
+			if err != nil {
+				return res, fmt.Errorf("-init-from: %w", err)
+			}
+			if err := g.Init(ctx); err != nil {
+				return res, fmt.Errorf("-init-from: %w", err)
+			}
+			meta.GPT2Tokenizer, meta.InitFrom = g.Tokenizer, o.InitFrom
+			fmt.Fprintf(stdout, "pretrained: %s: %d parameters in %.1f s\n", o.InitFrom, cfg.NumParams(), time.Since(start).Seconds())
+		}
 	}
 
 	text, corpus, err := o.Corpus()
@@ -224,6 +247,11 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		}
 		tok = meta.Tokenizer
 	}
+	if meta.GPT2Tokenizer != nil {
+		tok = meta.GPT2Tokenizer
+		fmt.Fprintf(stdout, "tokenizer: GPT-2's byte-level BPE of %d ids (%d merges), from %s\n", tok.VocabSize(), meta.GPT2Tokenizer.NumMerges(), meta.InitFrom)
+	}
+	subword := meta.Tokenizer != nil || meta.GPT2Tokenizer != nil
 	trainTokens, valTokens := tok.Encode(trainText), tok.Encode(valText)
 	ds, err := data.NewWindows(trainTokens, o.Batch, seq, o.Seed)
 	if err != nil {
@@ -252,7 +280,7 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		model = rcfg
 	}
 	fmt.Fprintf(stdout, "backend: %s (%s)\n", backend.Config(), b.Description())
-	if o.Tokenizer == "bpe" {
+	if subword {
 		fmt.Fprintf(stdout, "corpus: %s: %d bytes, %d training tokens (%.2f bytes each), %d validation tokens evaluated\n",
 			corpus, len(text), len(trainTokens), float64(len(trainText))/float64(len(trainTokens)), len(valTokens)-1)
 	} else {
@@ -284,8 +312,8 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		return res, err
 	}
 	modelCtx := ctx
-	if o.Resume {
-		modelCtx = ctx.Reuse()
+	if o.Resume || o.InitFrom != "" {
+		modelCtx = ctx.Reuse() // the variables exist
 	}
 	var trainOn func(x, y [][]int32) (loss float64, err error) // one batch: a step, or a micro-batch of one with -accum
 	eval := newEvaluator(b, ctx, model, valTokens, seq, o.Batch)
@@ -316,6 +344,14 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 	}
 	history := meta.History
 	startStep := meta.Step + 1
+	if o.InitFrom != "" && !o.Resume {
+		v, err := eval.loss()
+		if err != nil {
+			return res, fmt.Errorf("validation of the pretrained model: %w", err)
+		}
+		res.PretrainedValLoss = v
+		fmt.Fprintf(stdout, "step 0: val_loss=%.4f (the pretrained model, before training)\n", v)
+	}
 	bar := newProgress(o, stderr, startStep)
 	bar.mfu = func(tokensPerSec float64) float64 { return transformer.MFU(flopsPerToken, tokensPerSec, o.PeakTFLOPs) }
 	tokensPerStep := o.Batch * o.Accum * seq
@@ -385,8 +421,8 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		}
 	}
 
-	res = Result{Step: o.Steps, ValLoss: lastVal, History: history, TokensPerSec: medianRate(stepTimes, tokensPerStep)}
-	if o.Tokenizer == "bpe" {
+	res = Result{Step: o.Steps, ValLoss: lastVal, History: history, TokensPerSec: medianRate(stepTimes, tokensPerStep), PretrainedValLoss: res.PretrainedValLoss}
+	if subword {
 		// The evaluator scores every token after the first; bits per byte of their text.
 		res.ValBitsPerByte = lastVal * float64(len(valTokens)-1) / float64(len(tok.Decode(valTokens[1:]))) / math.Ln2
 	}
@@ -449,7 +485,8 @@ func sample(b backends.Backend, ctx *context.Context, model Model, tok data.Toke
 
 // Generate samples from the checkpoint in o.Out without training (-generate): the model, its
 // tokenizer and its weights come from the checkpoint, so of the flags only -out, -prompt, -sample,
-// -temperature, -top-k, -top-p and -seed count. It prints the sample and returns it.
+// -temperature, -top-k, -top-p and -seed count. With -init-from they come from the pretrained
+// model instead (and -out is not read). It prints the sample and returns it.
 func Generate(o Options, stdout io.Writer) (text string, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -468,7 +505,19 @@ func Generate(o Options, stdout io.Writer) (text string, err error) {
 	ckptPath := filepath.Join(o.Out, CheckpointFile)
 	ctx := context.New()
 	var meta Meta
-	if err := checkpoint.Load(ckptPath, ctx, &meta); err != nil {
+	if o.InitFrom != "" {
+		g, err := pretrained.LoadGPT2(o.InitFrom)
+		if err != nil {
+			return "", fmt.Errorf("-init-from: %w", err)
+		}
+		if err := g.Init(ctx); err != nil {
+			return "", fmt.Errorf("-init-from: %w", err)
+		}
+		meta = Meta{Model: "transformer", Config: g.Config, GPT2Tokenizer: g.Tokenizer, InitFrom: o.InitFrom}
+		if o.Precision == "bfloat16" {
+			meta.Config.ComputeDType = dtypes.BFloat16
+		}
+	} else if err := checkpoint.Load(ckptPath, ctx, &meta); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return "", fmt.Errorf("-generate: no checkpoint at %s; train one first (without -generate)", ckptPath)
 		}
@@ -483,13 +532,14 @@ func Generate(o Options, stdout io.Writer) (text string, err error) {
 	if meta.Model == "lstm" || meta.Model == "gru" {
 		model = meta.RNN.ForBackend(b.String())
 	}
-	var tok data.Tokenizer = data.Bytes{}
-	if meta.Tokenizer != nil {
-		tok = meta.Tokenizer
-	}
+	tok := meta.tokenizer()
 	fmt.Fprintf(stdout, "backend: %s (%s)\n", backend.Config(), b.Description())
-	fmt.Fprintf(stdout, "checkpoint: %s: %s of %d parameters at step %d, trained on %s (-tokenizer %s)\n",
-		ckptPath, meta.Model, model.NumParams(), meta.Step, meta.Corpus, tokenizerName(meta.Tokenizer))
+	if o.InitFrom != "" {
+		fmt.Fprintf(stdout, "pretrained: %s: GPT-2 of %d parameters (tokenizer %s)\n", o.InitFrom, model.NumParams(), tokenizerName(meta))
+	} else {
+		fmt.Fprintf(stdout, "checkpoint: %s: %s of %d parameters at step %d, trained on %s (tokenizer %s)\n",
+			ckptPath, meta.Model, model.NumParams(), meta.Step, meta.Corpus, tokenizerName(meta))
+	}
 	if text, err = sample(b, ctx.Reuse(), model, tok, o); err != nil {
 		return "", err
 	}
@@ -505,11 +555,66 @@ func intact(o Options, meta Meta) string {
 	return fmt.Sprintf("the checkpoint in %s (step %d) is intact", o.Out, meta.Step)
 }
 
-func tokenizerName(b *data.BPE) string {
-	if b == nil {
-		return "bytes"
+// tokenizer is the run's tokenizer: GPT-2's of -init-from, the BPE of -tokenizer bpe, or bytes.
+func (m Meta) tokenizer() data.Tokenizer {
+	switch {
+	case m.GPT2Tokenizer != nil:
+		return m.GPT2Tokenizer
+	case m.Tokenizer != nil:
+		return m.Tokenizer
 	}
-	return "bpe -bpe-pattern " + string(b.Pattern())
+	return data.Bytes{}
+}
+
+// tokenizerName names the run's tokenizer as the flags that make it.
+func tokenizerName(m Meta) string {
+	switch {
+	case m.GPT2Tokenizer != nil:
+		return "of -init-from " + m.InitFrom
+	case m.Tokenizer != nil:
+		return "-tokenizer bpe -bpe-pattern " + string(m.Tokenizer.Pattern())
+	}
+	return "-tokenizer bytes"
+}
+
+// Export writes the transformer checkpoint in o.Out to o.Export in Hugging Face's GPT-2 layout
+// (-export): config.json, model.safetensors and, for a run that started from a pretrained GPT-2,
+// its vocab.json and merges.txt. A model GPT-2's layout cannot hold (RoPE, RMSNorm, SwiGLU, ...) is
+// an error; so is an LSTM or GRU.
+func Export(o Options, stdout io.Writer) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error: %v", r)
+		}
+	}()
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	ckptPath := filepath.Join(o.Out, CheckpointFile)
+	ctx := context.New()
+	var meta Meta
+	if err := checkpoint.Load(ckptPath, ctx, &meta); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("-export: no checkpoint at %s; train one first (without -export)", ckptPath)
+		}
+		return err
+	}
+	if meta.Model != "transformer" {
+		return fmt.Errorf("-export: the checkpoint in %s holds an %s; GPT-2's layout holds transformers", o.Out, meta.Model)
+	}
+	if err := pretrained.SaveGPT2(o.Export, meta.Config, ctx, meta.GPT2Tokenizer); err != nil {
+		return fmt.Errorf("-export: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote %s: GPT-2 layout of the step-%d checkpoint in %s (%d parameters)\n", o.Export, meta.Step, o.Out, meta.Config.NumParams())
+	switch {
+	case meta.GPT2Tokenizer != nil:
+		fmt.Fprintf(stdout, "tokenizer: vocab.json and merges.txt of %s\n", meta.InitFrom)
+	case meta.Tokenizer != nil:
+		fmt.Fprintln(stdout, "tokenizer: not written: bitter's BPE (its text form is in the checkpoint) is not in GPT-2's file format")
+	default:
+		fmt.Fprintln(stdout, "tokenizer: bytes (token id = byte value, 256 ids); no vocabulary file is needed")
+	}
+	return nil
 }
 
 // trainStep runs one step and returns its loss, turning GoMLX's panics into errors.

@@ -1,0 +1,165 @@
+package lm_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/bitterlesson/bitter/examples/nexttoken/lm"
+	"github.com/bitterlesson/bitter/pretrained"
+)
+
+// tinyGPT2 is a GPT-2 in Hugging Face's layout written in Python (pretrained/testdata/generate.py):
+// 2 layers, 16 wide, 32 positions, a 407-id vocabulary.
+var tinyGPT2 = filepath.Join("..", "..", "..", "pretrained", "testdata", "gpt2-tiny")
+
+func pretrainedOptions(t *testing.T, data, out string) lm.Options {
+	o := tinyOptions(t, data, out)
+	o.InitFrom = tinyGPT2
+	o.Layers, o.Dim, o.Heads, o.FFN = 0, 0, 0, 0
+	o.LR = 3e-3
+	return o
+}
+
+// TestInitFromPretrained fine-tunes the pretrained GPT-2: the weights are the pretrained ones
+// (the validation loss before training is the same whatever the seed, which random
+// initialisation would change), the loss falls, resuming reproduces the uninterrupted run, the
+// checkpoint samples with GPT-2's tokenizer, and -export writes a folder that -init-from reads
+// back to the same model (the same sample).
+func TestInitFromPretrained(t *testing.T) {
+	data := corpus(t)
+	var stdout, stderr bytes.Buffer
+	full, err := lm.Run(pretrainedOptions(t, data, filepath.Join(t.TempDir(), "full")), &stdout, &stderr)
+	require.NoError(t, err, stderr.String())
+	out := stdout.String()
+	require.Contains(t, out, "pretrained: "+tinyGPT2+": 13616 parameters")
+	require.Contains(t, out, "tokenizer: GPT-2's byte-level BPE of 407 ids (150 merges)")
+	require.Contains(t, out, "model: transformer, 2 layers, 16 wide, 4 heads, FFN 64, context 32")
+	require.Contains(t, out, "step 0: val_loss=")
+	require.Greater(t, full.PretrainedValLoss, 5.0, "a random tiny GPT-2 does not know this text")
+	require.Less(t, full.ValLoss, full.PretrainedValLoss-0.5, "fine-tuning lowers the validation loss")
+	require.Greater(t, full.ValBitsPerByte, 0.0)
+	require.Contains(t, full.FinalLine(), " val_bpb=")
+
+	o := pretrainedOptions(t, data, filepath.Join(t.TempDir(), "seed2"))
+	o.Seed, o.Steps = 2, 3
+	other, err := lm.Run(o, &stdout, &stderr)
+	require.NoError(t, err)
+	require.Equal(t, full.PretrainedValLoss, other.PretrainedValLoss, "the starting weights do not depend on the seed")
+
+	// Resume: 3 steps, then to 6.
+	split := filepath.Join(t.TempDir(), "split")
+	o = pretrainedOptions(t, data, split)
+	o.Steps = 3
+	_, err = lm.Run(o, &stdout, &stderr)
+	require.NoError(t, err)
+	o.Steps, o.Resume = 6, true
+	resumed, err := lm.Run(o, &stdout, &stderr)
+	require.NoError(t, err)
+	require.Len(t, resumed.History, 6)
+	for i, r := range full.History {
+		r.TokensPerSec = resumed.History[i].TokensPerSec // timing, the one thing that differs
+		require.Equal(t, r, resumed.History[i], "step %d", i+1)
+	}
+	require.Equal(t, full.ValLoss, resumed.ValLoss)
+	require.Equal(t, full.Sample, resumed.Sample)
+	o.InitFrom = ""
+	o.Steps = 9
+	_, err = lm.Run(o, &stdout, &stderr)
+	require.ErrorContains(t, err, "started from -init-from")
+
+	// -generate from the checkpoint, with the checkpoint's tokenizer.
+	g := lm.DefaultOptions()
+	g.Out, g.Generate, g.Prompt, g.Sample, g.Seed = split, true, o.Prompt, o.Sample, o.Seed
+	stdout.Reset()
+	text, err := lm.Generate(g, &stdout)
+	require.NoError(t, err)
+	require.Equal(t, full.Sample, text)
+	require.Contains(t, stdout.String(), "(tokenizer of -init-from "+tinyGPT2+")")
+
+	// -export, then -generate -init-from the exported folder: the same model, the same sample.
+	e := lm.DefaultOptions()
+	e.Out, e.Export = split, filepath.Join(t.TempDir(), "hf")
+	stdout.Reset()
+	require.NoError(t, lm.Export(e, &stdout))
+	require.Contains(t, stdout.String(), "GPT-2 layout of the step-6 checkpoint")
+	for _, f := range []string{"config.json", "model.safetensors", "vocab.json", "merges.txt"} {
+		require.FileExists(t, filepath.Join(e.Export, f))
+	}
+	g.Out, g.InitFrom = t.TempDir(), e.Export
+	exported, err := lm.Generate(g, &stdout)
+	require.NoError(t, err)
+	require.Equal(t, text, exported)
+	// And from the pretrained folder itself: another model, another sample.
+	g.InitFrom = tinyGPT2
+	before, err := lm.Generate(g, &stdout)
+	require.NoError(t, err)
+	require.NotEqual(t, text, before)
+	require.True(t, strings.HasPrefix(before, o.Prompt))
+}
+
+// TestPretrainedBadInputs: wrong flag combinations, missing or broken folders, and exports a
+// GPT-2 layout cannot hold are clear errors.
+func TestPretrainedBadInputs(t *testing.T) {
+	data := corpus(t)
+	var out bytes.Buffer
+	broken := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(broken, pretrained.ConfigFile), []byte(`{"n_embd": 16, "n_head": 4, "n_layer": 1, "n_positions": 32, "vocab_size": 407}`), 0o644))
+	for _, c := range []struct {
+		name string
+		edit func(o *lm.Options)
+		want string
+	}{
+		{"lstm", func(o *lm.Options) { o.Model = "lstm" }, "-init-from is for -model transformer"},
+		{"bpe", func(o *lm.Options) { o.Tokenizer = "bpe" }, "-init-from brings its tokenizer"},
+		{"size", func(o *lm.Options) { o.Layers = 4 }, "-init-from sets the model's size"},
+		{"seq", func(o *lm.Options) { o.Seq = 64 }, "-seq 64 exceeds the 32 positions of the pretrained model"},
+		{"missing", func(o *lm.Options) { o.InitFrom = "/no/such/model" }, "-init-from: open /no/such/model/config.json: no such file or directory"},
+		{"no weights", func(o *lm.Options) { o.InitFrom = broken }, "model.safetensors: no such file"},
+		{"export too", func(o *lm.Options) { o.Export = t.TempDir() }, "-init-from starts a run: pick one"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := pretrainedOptions(t, data, t.TempDir())
+			c.edit(&o)
+			_, err := lm.Run(o, &out, &out)
+			require.ErrorContains(t, err, c.want)
+		})
+	}
+	// -export needs a transformer checkpoint GPT-2's layout holds.
+	e := lm.DefaultOptions()
+	e.Out, e.Export = t.TempDir(), t.TempDir()
+	require.ErrorContains(t, lm.Export(e, &out), "-export: no checkpoint at")
+	e.Resume = true
+	require.ErrorContains(t, lm.Export(e, &out), "-export only writes the checkpoint in -out")
+	for _, c := range []struct {
+		name string
+		edit func(o *lm.Options)
+		want string
+	}{
+		{"gru", func(o *lm.Options) { o.Model, o.Dim, o.Hidden = "gru", 8, 12 }, "holds an gru; GPT-2's layout holds transformers"},
+		{"bytes", func(o *lm.Options) {}, "tokenizer: bytes (token id = byte value"},
+	} {
+		o := tinyOptions(t, data, t.TempDir())
+		o.Steps, o.Sample = 3, 0
+		c.edit(&o)
+		_, err := lm.Run(o, &out, &out)
+		require.NoError(t, err)
+		e := lm.DefaultOptions()
+		e.Out, e.Export = o.Out, filepath.Join(t.TempDir(), "hf")
+		out.Reset()
+		err = lm.Export(e, &out)
+		if c.name == "gru" {
+			require.ErrorContains(t, err, c.want)
+			continue
+		}
+		require.NoError(t, err)
+		require.Contains(t, out.String(), c.want)
+		g, err := pretrained.LoadGPT2(e.Export)
+		require.ErrorContains(t, err, "holds neither vocab.json nor encoder.json", "a byte-level model has no GPT-2 vocabulary")
+		require.Nil(t, g)
+	}
+}
