@@ -270,6 +270,8 @@ func GPT2Params(cfg transformer.Config, f *safetensors.File) (map[string]*tensor
 
 // Init sets every variable of the model in ctx to the pretrained weights, creating the ones that
 // don't exist yet. It changes nothing unless every existing variable has the pretrained shape.
+// Build graphs on ctx.Reuse() afterwards (a train.Trainer or context.Exec; transformer.NewGenerator
+// does it itself), so the model finds the weights rather than creating new ones.
 func (g *GPT2) Init(ctx *context.Context) error {
 	return SetParams(ctx, g.Params)
 }
