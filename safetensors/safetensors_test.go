@@ -14,8 +14,8 @@ import (
 	"github.com/bitterlesson/bitter/safetensors"
 )
 
-const pyFile = "../pretrained/testdata/gpt2-tiny/model.safetensors"  // written in Python by pretrained/testdata/generate.py
-const pyBF16 = "../pretrained/testdata/gpt2-tiny-bf16.safetensors" // the same weights in bfloat16
+const pyFile = "../pretrained/testdata/gpt2-tiny/model.safetensors" // written in Python by pretrained/testdata/generate.py
+const pyBF16 = "../pretrained/testdata/gpt2-tiny-bf16.safetensors"  // the same weights in bfloat16
 
 // TestReadPythonFile reads a file written in Python from the format's description, and its
 // bfloat16 copy: names, order, shapes, metadata, and values that agree.
