@@ -269,3 +269,39 @@ func TestGPT2Errors(t *testing.T) {
 	require.ErrorContains(t, pretrained.SetParams(ctx, bad), "variable final_norm/gain is (Float32)[16], the pretrained weight (Float32)[2]")
 	require.Equal(t, before, bias())
 }
+
+// TestGPT2HubConfig reads the config.json of openai-community/gpt2 as the hub serves it: GPT-2
+// small, 124,439,808 parameters, with the tanh GELU (the GPT2Small preset, like nanoGPT, uses the
+// exact one).
+func TestGPT2HubConfig(t *testing.T) {
+	hub := `{
+  "activation_function": "gelu_new",
+  "architectures": ["GPT2LMHeadModel"],
+  "attn_pdrop": 0.1,
+  "bos_token_id": 50256,
+  "embd_pdrop": 0.1,
+  "eos_token_id": 50256,
+  "initializer_range": 0.02,
+  "layer_norm_epsilon": 1e-05,
+  "model_type": "gpt2",
+  "n_ctx": 1024,
+  "n_embd": 768,
+  "n_head": 12,
+  "n_layer": 12,
+  "n_positions": 1024,
+  "resid_pdrop": 0.1,
+  "summary_activation": null,
+  "summary_first_dropout": 0.1,
+  "summary_proj_to_labels": true,
+  "summary_type": "cls_index",
+  "summary_use_proj": true,
+  "task_specific_params": {"text-generation": {"do_sample": true, "max_length": 50}},
+  "vocab_size": 50257
+}`
+	cfg, err := pretrained.ReadGPT2Config([]byte(hub))
+	require.NoError(t, err)
+	want := transformer.GPT2Small()
+	want.Activation, want.NormEpsilon = transformer.GELUTanh, 1e-5
+	require.Equal(t, want, cfg)
+	require.Equal(t, 124_439_808, cfg.NumParams())
+}
