@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -35,4 +36,19 @@ func TestFailedSaveKeepsPrevious(t *testing.T) {
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	require.Len(t, entries, 1)
+}
+
+// TestWriteFileMode: files are readable by others (0644), as os.WriteFile's usual 0644 would be,
+// not CreateTemp's 0600.
+func TestWriteFileMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "f.txt")
+	require.NoError(t, WriteFile(path, []byte("hello")))
+	info, err := os.Stat(path)
+	require.NoError(t, err)
+	if runtime.GOOS != "windows" {
+		require.Equal(t, os.FileMode(0o644), info.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, "hello", string(b))
 }

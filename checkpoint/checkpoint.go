@@ -108,7 +108,7 @@ func Save(path string, ctx *context.Context, meta any) error {
 
 // WriteFile writes content to path atomically, as Save writes a checkpoint: into a temporary file in
 // the same folder, synced, then renamed over path, so path holds either its old content or all of
-// the new one. It creates the folder if needed.
+// the new one. It creates the folder if needed; the file's mode is 0644.
 func WriteFile(path string, content []byte) error { return writeAtomic(path, content) }
 
 func writeAtomic(path string, content []byte) error {
@@ -121,6 +121,10 @@ func writeAtomic(path string, content []byte) error {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
 	defer func() { _ = os.Remove(tmp.Name()) }() // No-op after the rename.
+	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes files only their owner can read
+		_ = tmp.Close()
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
 	half := len(content) / 2
 	if _, err := tmp.Write(content[:half]); err != nil {
 		_ = tmp.Close()

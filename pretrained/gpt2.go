@@ -36,6 +36,7 @@ import (
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
@@ -151,10 +152,11 @@ func LoadGPT2(dir string) (*GPT2, error) {
 				"convert it with safetensors.torch.save_file(torch.load(path), %q) in Python", dir, WeightsFile, WeightsFile)
 		}
 	}
-	f, err := safetensors.Read(weights)
+	f, err := safetensors.Open(weights) // one tensor in memory at a time, besides the weights
 	if err != nil {
 		return nil, fmt.Errorf("gpt2: %w", err)
 	}
+	defer func() { _ = f.Close() }()
 	params, err := GPT2Params(cfg, f)
 	if err != nil {
 		return nil, fmt.Errorf("gpt2: %s: %w", weights, err)
@@ -173,7 +175,8 @@ var skipped = regexp.MustCompile(`^h\.\d+\.attn\.(bias|masked_bias)$`)
 
 // GPT2Params maps the tensors of a GPT-2 safetensors file to cfg's variables, float32 (F16, BF16
 // and F64 files are converted), checking that every weight is there with its shape and that
-// nothing else is.
+// nothing else is. Tensors are read one at a time (see [safetensors.Open]) and decoded straight
+// into the variables' tensors.
 func GPT2Params(cfg transformer.Config, f *safetensors.File) (map[string]*tensors.Tensor, error) {
 	prefix := ""
 	if _, ok := f.Tensors["transformer.wte.weight"]; ok {
@@ -182,32 +185,42 @@ func GPT2Params(cfg transformer.Config, f *safetensors.File) (map[string]*tensor
 	used := map[string]bool{}
 	params := map[string]*tensors.Tensor{}
 	D, V := cfg.ModelDim, cfg.VocabSize
-	read := func(name string, shape ...int) ([]float32, error) {
-		t, ok := f.Tensors[prefix+name]
+	// load reads a tensor of the given shape into out (a new slice when nil).
+	load := func(name string, out []float32, shape ...int) ([]float32, error) {
+		full := prefix + name
 		if name == "lm_head.weight" {
-			t, ok = f.Tensors[name]
+			full = name
 		}
-		if !ok {
-			return nil, fmt.Errorf("no tensor %q", prefix+name)
+		if _, ok := f.Tensors[full]; !ok {
+			return nil, fmt.Errorf("no tensor %q", full)
 		}
 		used[name] = true
-		if !slices.Equal(t.Shape, shape) {
-			return nil, fmt.Errorf("tensor %q has shape %v, the config makes it %v", prefix+name, t.Shape, shape)
+		if t := f.Tensors[full]; !slices.Equal(t.Shape, shape) {
+			return nil, fmt.Errorf("tensor %q has shape %v, the config makes it %v", full, t.Shape, shape)
 		}
-		v, err := t.Float32s()
+		t, err := f.Load(full)
+		if err == nil {
+			if out == nil {
+				out = make([]float32, t.NumElements())
+			}
+			err = t.Float32sInto(out)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("tensor %q: %w", prefix+name, err)
+			return nil, fmt.Errorf("tensor %q: %w", full, err)
 		}
-		return v, nil
+		return out, nil
 	}
+	read := func(name string, shape ...int) ([]float32, error) { return load(name, nil, shape...) }
 	var errs []error
 	put := func(path, name string, shape ...int) {
-		v, err := read(name, shape...)
+		t := tensors.FromShape(shapes.Make(dtypes.Float32, shape...))
+		var err error
+		t.MustMutableFlatData(func(flat any) { _, err = load(name, flat.([]float32), shape...) })
 		if err != nil {
 			errs = append(errs, err)
 			return
 		}
-		params[path] = tensors.FromFlatDataAndDimensions(v, shape...)
+		params[path] = t
 	}
 	put(transformer.TokenEmbeddingScope+"/"+transformer.EmbeddingsVar, "wte.weight", V, D)
 	put(transformer.PositionEmbeddingScope+"/"+positional.LearnedVariable, "wpe.weight", cfg.MaxSeqLen, D)

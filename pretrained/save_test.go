@@ -115,7 +115,7 @@ func TestSaveGPT2Trained(t *testing.T) {
 }
 
 // initParams creates cfg's variables in ctx with bitter's initialisation (one forward pass).
-func initParams(t *testing.T, ctx *context.Context, cfg transformer.Config) {
+func initParams(t testing.TB, ctx *context.Context, cfg transformer.Config) {
 	t.Helper()
 	exec, err := context.NewExec(backend.MustShared(), ctx, func(ctx *context.Context, tok *graph.Node) *graph.Node {
 		return transformer.Logits(ctx, cfg, tok)

@@ -50,11 +50,22 @@ func (t Tensor) NumElements() int {
 // Float32s returns the elements as float32: F32 as they are, F16 and BF16 widened exactly, F64
 // rounded to nearest. Other dtypes are an error.
 func (t Tensor) Float32s() ([]float32, error) {
+	out := make([]float32, t.NumElements())
+	if err := t.Float32sInto(out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Float32sInto is Float32s into out, which must hold exactly the tensor's elements.
+func (t Tensor) Float32sInto(out []float32) error {
 	n := t.NumElements()
 	if size, ok := dtypeSizes[t.DType]; !ok || len(t.Data) != n*size {
-		return nil, fmt.Errorf("safetensors: a %s tensor of shape %v has %d bytes", t.DType, t.Shape, len(t.Data))
+		return fmt.Errorf("safetensors: a %s tensor of shape %v has %d bytes", t.DType, t.Shape, len(t.Data))
 	}
-	out := make([]float32, n)
+	if len(out) != n {
+		return fmt.Errorf("safetensors: %d elements do not fit in %d", n, len(out))
+	}
 	d := t.Data
 	switch t.DType {
 	case "F32":
@@ -74,9 +85,9 @@ func (t Tensor) Float32s() ([]float32, error) {
 			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(d[8*i:])))
 		}
 	default:
-		return nil, fmt.Errorf("safetensors: cannot read %s elements as float32", t.DType)
+		return fmt.Errorf("safetensors: cannot read %s elements as float32", t.DType)
 	}
-	return out, nil
+	return nil
 }
 
 // FromFloat32s is a F32 tensor of the given shape holding values.
@@ -91,14 +102,20 @@ func FromFloat32s(values []float32, shape ...int) (Tensor, error) {
 	return t, nil
 }
 
-// File is the content of a safetensors file.
+// File is the content of a safetensors file: from [Read] or [Parse], the tensors with their data;
+// from [Open], their dtypes and shapes, the data staying on disk until [File.Load] reads it.
 type File struct {
 	Names    []string          // the tensors' names, in the order of their data
-	Tensors  map[string]Tensor // by name
+	Tensors  map[string]Tensor // by name (Data is nil when opened)
 	Metadata map[string]string // the header's optional "__metadata__"
+
+	spans     map[string][2]int64 // each tensor's data range, from the start of the data
+	file      *os.File            // Open's, nil once closed
+	opened    bool                // the File came from Open
+	dataStart int64               // the offset of the data in file
 }
 
-// Read reads and checks the safetensors file at path.
+// Read reads and checks the safetensors file at path, all of it into memory.
 func Read(path string) (*File, error) {
 	content, err := os.ReadFile(path)
 	if err != nil {
@@ -111,33 +128,123 @@ func Read(path string) (*File, error) {
 	return f, nil
 }
 
+// Open reads and checks the header of the safetensors file at path against the file's size; the
+// tensors' data are read by [File.Load], one at a time, so a model's weights need not be in memory
+// twice. Close the File when done.
+func Open(path string) (*File, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	f, err := openFile(fh)
+	if err != nil {
+		_ = fh.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
+
+func openFile(fh *os.File) (*File, error) {
+	info, err := fh.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	size := info.Size()
+	var prefix [8]byte
+	if size < 8 {
+		return nil, badFormat("%d bytes, fewer than the 8 of the header length", size)
+	}
+	if _, err := fh.ReadAt(prefix[:], 0); err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	n := binary.LittleEndian.Uint64(prefix[:])
+	if n > MaxHeader || n > uint64(size-8) {
+		return nil, badFormat("header length %d is beyond the file's %d bytes or the %d-byte limit", n, size, MaxHeader)
+	}
+	header := make([]byte, n)
+	if _, err := fh.ReadAt(header, 8); err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	f, err := parseHeader(header, uint64(size-8)-n)
+	if err != nil {
+		return nil, err
+	}
+	f.file, f.opened, f.dataStart = fh, true, 8+int64(n)
+	return f, nil
+}
+
+// Load returns the named tensor with its data, read from disk when the File came from [Open].
+func (f *File) Load(name string) (Tensor, error) {
+	t, ok := f.Tensors[name]
+	if !ok {
+		return Tensor{}, fmt.Errorf("safetensors: no tensor %q", name)
+	}
+	if !f.opened {
+		return t, nil
+	}
+	if f.file == nil {
+		return Tensor{}, fmt.Errorf("safetensors: tensor %q: the file is closed", name)
+	}
+	span := f.spans[name]
+	t.Data = make([]byte, span[1]-span[0])
+	if _, err := f.file.ReadAt(t.Data, f.dataStart+span[0]); err != nil {
+		return Tensor{}, fmt.Errorf("safetensors: tensor %q: %w", name, err)
+	}
+	return t, nil
+}
+
+// Close closes the file of [Open]; it does nothing for a File from Read or Parse.
+func (f *File) Close() error {
+	if f.file == nil {
+		return nil
+	}
+	err := f.file.Close()
+	f.file = nil
+	return err
+}
+
 // ErrFormat is wrapped by the errors of files that are not valid safetensors.
 var ErrFormat = errors.New("not a valid safetensors file")
 
+func badFormat(format string, args ...any) error {
+	return fmt.Errorf("safetensors: %w: %s", ErrFormat, fmt.Sprintf(format, args...))
+}
+
 // Parse reads and checks a safetensors file's content. The tensors' Data share content's memory.
 func Parse(content []byte) (*File, error) {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("safetensors: %w: %s", ErrFormat, fmt.Sprintf(format, args...))
-	}
 	if len(content) < 8 {
-		return nil, bad("%d bytes, fewer than the 8 of the header length", len(content))
+		return nil, badFormat("%d bytes, fewer than the 8 of the header length", len(content))
 	}
 	n := binary.LittleEndian.Uint64(content)
 	if n > MaxHeader || n > uint64(len(content)-8) {
-		return nil, bad("header length %d is beyond the file's %d bytes or the %d-byte limit", n, len(content), MaxHeader)
+		return nil, badFormat("header length %d is beyond the file's %d bytes or the %d-byte limit", n, len(content), MaxHeader)
 	}
-	header := content[8 : 8+n]
 	data := content[8+n:]
+	f, err := parseHeader(content[8:8+n], uint64(len(data)))
+	if err != nil {
+		return nil, err
+	}
+	for name, t := range f.Tensors {
+		span := f.spans[name]
+		t.Data = data[span[0]:span[1]:span[1]]
+		f.Tensors[name] = t
+	}
+	return f, nil
+}
+
+// parseHeader checks a header against the number of data bytes after it: every tensor's dtype,
+// shape and range, the ranges covering the data exactly, in some order, without overlap.
+func parseHeader(header []byte, dataLen uint64) (*File, error) {
+	bad := badFormat
 	var raw map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(header))
-	if err := dec.Decode(&raw); err != nil || raw == nil {
+	if err := json.Unmarshal(header, &raw); err != nil || raw == nil {
 		return nil, bad("the header is not a JSON object (%v)", err)
 	}
 	type entry struct {
 		name       string
 		start, end uint64
 	}
-	f := &File{Tensors: make(map[string]Tensor, len(raw))}
+	f := &File{Tensors: make(map[string]Tensor, len(raw)), spans: make(map[string][2]int64, len(raw))}
 	var entries []entry
 	for name, msg := range raw {
 		if name == "__metadata__" {
@@ -166,8 +273,8 @@ func Parse(content []byte) (*File, error) {
 		}
 		var start, end uint64
 		for k, v := range info.DataOffsets {
-			if v < 0 || v != math.Trunc(v) || v > float64(len(data)) {
-				return nil, bad("tensor %q: data offset %v is outside the %d data bytes", name, v, len(data))
+			if v < 0 || v != math.Trunc(v) || v > float64(dataLen) {
+				return nil, bad("tensor %q: data offset %v is outside the %d data bytes", name, v, dataLen)
 			}
 			if k == 0 {
 				start = uint64(v)
@@ -181,7 +288,7 @@ func Parse(content []byte) (*File, error) {
 		shape := make([]int, len(info.Shape))
 		bytesWanted := uint64(size)
 		for i, d := range info.Shape {
-			if d < 0 || d > int64(len(data)) {
+			if d < 0 || uint64(d) > dataLen {
 				return nil, bad("tensor %q: dimension %d is %d", name, i, d)
 			}
 			shape[i] = int(d)
@@ -191,7 +298,7 @@ func Parse(content []byte) (*File, error) {
 				bytesWanted = 0
 				break
 			}
-			if bytesWanted > uint64(len(data))/uint64(d) {
+			if bytesWanted > dataLen/uint64(d) {
 				return nil, bad("tensor %q: shape %v holds more elements than the file", name, info.Shape)
 			}
 			bytesWanted *= uint64(d)
@@ -200,7 +307,8 @@ func Parse(content []byte) (*File, error) {
 			return nil, bad("tensor %q: %s of shape %v needs %d bytes, data_offsets [%d, %d] hold %d",
 				name, info.DType, shape, bytesWanted, start, end, end-start)
 		}
-		f.Tensors[name] = Tensor{DType: info.DType, Shape: shape, Data: data[start:end:end]}
+		f.Tensors[name] = Tensor{DType: info.DType, Shape: shape}
+		f.spans[name] = [2]int64{int64(start), int64(end)}
 		entries = append(entries, entry{name, start, end})
 	}
 	sort.Slice(entries, func(i, j int) bool {
@@ -221,8 +329,8 @@ func Parse(content []byte) (*File, error) {
 		at = e.end
 		f.Names = append(f.Names, e.name)
 	}
-	if at != uint64(len(data)) {
-		return nil, bad("the tensors hold %d bytes of the %d after the header", at, len(data))
+	if at != dataLen {
+		return nil, bad("the tensors hold %d bytes of the %d after the header", at, dataLen)
 	}
 	return f, nil
 }

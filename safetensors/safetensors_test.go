@@ -3,6 +3,7 @@ package safetensors_test
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -50,6 +51,28 @@ func TestReadPythonFile(t *testing.T) {
 			require.Zero(t, math.Float32bits(got[i])&0xFFFF, "%s[%d] is a bfloat16", name, i)
 		}
 	}
+}
+
+// TestOpen reads the header alone and each tensor on demand: the same tensors as Read.
+func TestOpen(t *testing.T) {
+	f, err := safetensors.Read(pyFile)
+	require.NoError(t, err)
+	o, err := safetensors.Open(pyFile)
+	require.NoError(t, err)
+	require.Equal(t, f.Names, o.Names)
+	require.Equal(t, f.Metadata, o.Metadata)
+	for _, name := range f.Names {
+		require.Nil(t, o.Tensors[name].Data, "not read before Load")
+		got, err := o.Load(name)
+		require.NoError(t, err)
+		require.Equal(t, f.Tensors[name], got, name)
+	}
+	_, err = o.Load("nope")
+	require.ErrorContains(t, err, `no tensor "nope"`)
+	require.NoError(t, o.Close())
+	_, err = o.Load(f.Names[0])
+	require.ErrorContains(t, err, "the file is closed")
+	require.NoError(t, o.Close(), "closing twice does nothing")
 }
 
 // TestRoundTrip writes what it read and reads it back, and writes a new file.
@@ -125,7 +148,8 @@ func file(header string, data int) []byte {
 // TestBadFiles: each damaged file is an ErrFormat error naming the problem.
 func TestBadFiles(t *testing.T) {
 	huge := binary.LittleEndian.AppendUint64(nil, 1<<62)
-	for _, c := range []struct {
+	dir := t.TempDir()
+	for i, c := range []struct {
 		name    string
 		content []byte
 		want    string
@@ -152,6 +176,11 @@ func TestBadFiles(t *testing.T) {
 		_, err := safetensors.Parse(c.content)
 		require.ErrorContains(t, err, c.want, c.name)
 		require.True(t, errors.Is(err, safetensors.ErrFormat), c.name)
+		path := filepath.Join(dir, fmt.Sprintf("%d.safetensors", i))
+		require.NoError(t, os.WriteFile(path, c.content, 0o644))
+		_, err = safetensors.Open(path)
+		require.ErrorContains(t, err, c.want, "Open: "+c.name)
+		require.True(t, errors.Is(err, safetensors.ErrFormat), c.name)
 	}
 	_, err := safetensors.Read(filepath.Join(t.TempDir(), "missing.safetensors"))
 	require.ErrorContains(t, err, "no such file")
@@ -161,6 +190,10 @@ func TestBadFiles(t *testing.T) {
 	for n := 0; n < len(raw); n += 97 {
 		_, err := safetensors.Parse(raw[:n])
 		require.Error(t, err, "truncated to %d bytes", n)
+		path := filepath.Join(dir, "cut.safetensors")
+		require.NoError(t, os.WriteFile(path, raw[:n], 0o644))
+		_, err = safetensors.Open(path)
+		require.Error(t, err, "Open: truncated to %d bytes", n)
 	}
 }
 
