@@ -121,7 +121,7 @@ func writeAtomic(path string, content []byte) error {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
 	defer func() { _ = os.Remove(tmp.Name()) }() // No-op after the rename.
-	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes files only their owner can read
+	if err := tmp.Chmod(0o644); err != nil {     // CreateTemp makes files only their owner can read
 		_ = tmp.Close()
 		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
