@@ -298,22 +298,14 @@ func SetParams(ctx *context.Context, params map[string]*tensors.Tensor) error {
 		paths = append(paths, p)
 	}
 	slices.Sort(paths)
-	split := func(p string) (*context.Context, string) {
-		parts := strings.Split(p, "/")
-		c := ctx
-		for _, s := range parts[:len(parts)-1] {
-			c = c.In(s)
-		}
-		return c, parts[len(parts)-1]
-	}
 	for _, p := range paths {
-		c, name := split(p)
+		c, name := at(ctx, p)
 		if v := c.GetVariable(name); v != nil && !v.Shape().Equal(params[p].Shape()) {
 			return fmt.Errorf("pretrained: variable %s is %s, the pretrained weight %s", p, v.Shape(), params[p].Shape())
 		}
 	}
 	for _, p := range paths {
-		c, name := split(p)
+		c, name := at(ctx, p)
 		if v := c.GetVariable(name); v != nil {
 			v.SetValue(params[p])
 		} else {
@@ -321,4 +313,14 @@ func SetParams(ctx *context.Context, params map[string]*tensors.Tensor) error {
 		}
 	}
 	return nil
+}
+
+// at returns the context of a variable's scope path ("layer_0/attention/query/weights", relative
+// to ctx) and the variable's name.
+func at(ctx *context.Context, path string) (*context.Context, string) {
+	parts := strings.Split(path, "/")
+	for _, s := range parts[:len(parts)-1] {
+		ctx = ctx.In(s)
+	}
+	return ctx, parts[len(parts)-1]
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -76,12 +75,8 @@ func SaveGPT2(dir string, cfg transformer.Config, ctx *context.Context, tok *dat
 	D, V := cfg.ModelDim, cfg.VocabSize
 	var errs []error
 	get := func(path string, shape ...int) []float32 {
-		parts := strings.Split(path, "/")
-		c := ctx
-		for _, s := range parts[:len(parts)-1] {
-			c = c.In(s)
-		}
-		v := c.GetVariable(parts[len(parts)-1])
+		c, name := at(ctx, path)
+		v := c.GetVariable(name)
 		if v == nil {
 			errs = append(errs, fmt.Errorf("no variable %s", path))
 			return make([]float32, prod(shape))
