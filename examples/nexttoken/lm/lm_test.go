@@ -128,7 +128,7 @@ func TestBadInputsAreClearErrors(t *testing.T) {
 		{"peak NaN", func(o *lm.Options) { o.PeakTFLOPs = math.NaN() }, "-peak-tflops NaN must be a positive number"},
 		{"accum", func(o *lm.Options) { o.Accum = 0 }, "-accum 0 must be positive"},
 		{"accum in chunks", func(o *lm.Options) { o.Model, o.Accum, o.RNNChunk = "lstm", 2, 4 }, "-accum is not available with -rnn-chunk"},
-		{"tokenizer", func(o *lm.Options) { o.Tokenizer = "wordpiece" }, `-tokenizer "wordpiece" is not bytes or bpe`},
+		{"tokenizer", func(o *lm.Options) { o.Tokenizer = "wordpiece" }, `-tokenizer "wordpiece" is not bytes, bpe or gpt2`},
 		{"pattern", func(o *lm.Options) { o.Tokenizer, o.BPEPattern = "bpe", "o200k" }, `-bpe-pattern "o200k" is not gpt2 or cl100k`},
 		{"vocab for bytes", func(o *lm.Options) { o.Vocab = 1000 }, "-vocab is for -tokenizer bpe"},
 		{"vocab small", func(o *lm.Options) { o.Tokenizer, o.Vocab = "bpe", 256 }, "-vocab 256 must be in [257, 65536]"},

@@ -24,46 +24,47 @@ import (
 
 // Options is everything a run is given: the flags of examples/nexttoken.
 type Options struct {
-	Data        string  // -data: comma-separated files or folders; empty means the .go files under GOROOT/src
-	Ext         string  // -ext: comma-separated file suffixes kept when reading folders ("" = all; default ".go" for GOROOT)
-	Out         string  // -out: folder for the checkpoint, loss.csv, loss.png
-	Tokenizer   string  // -tokenizer: bytes, or bpe (byte-level BPE trained on the training split)
-	Vocab       int     // -vocab: the BPE vocabulary (0 = the preset's when above 256, else 4096)
-	BPEPattern  string  // -bpe-pattern: the BPE's pre-tokenizer, gpt2 or cl100k
-	Model       string  // -model: transformer, lstm or gru
-	Preset      string  // -preset: tiny, shakespeare-char, gpt2-small (transformer)
-	Hidden      int     // -hidden: recurrent state width (lstm, gru; 0 = the baseline's)
-	RNNChunk    int     // -rnn-chunk: lstm/gru trained and evaluated in chunks of this many steps (0 = unrolled)
-	Steps       int     // -steps: total optimizer steps (with -resume: up to this many in total)
-	Batch       int     // -batch: sequences per micro-batch (per step without -accum)
-	Accum       int     // -accum: micro-batches whose mean gradient makes one optimizer step
-	Seq         int     // -seq: tokens per sequence (0 = the preset's MaxSeqLen)
-	Layers      int     // -layers (0 = preset)
-	Dim         int     // -dim (0 = preset)
-	Heads       int     // -heads (0 = preset)
-	FFN         int     // -ffn (0 = preset)
-	Dropout     float64 // -dropout (negative = preset)
-	Precision   string  // -precision: float32, or bfloat16 (mixed precision: bf16 matmuls, float32 master weights)
-	LR          float64 // -lr: peak learning rate
-	Warmup      int     // -warmup: linear warmup steps
-	Schedule    string  // -schedule: constant or cosine (to LR/10 at the last step)
-	WeightDecay float64 // -weight-decay: AdamW's decoupled decay
-	Clip        float64 // -clip: global gradient-norm clip (0 = off)
-	ValFrac     float64 // -val-frac: held-out fraction at the end of the corpus
-	EvalEvery   int     // -eval-every: steps between validations and checkpoints
-	EvalTokens  int     // -eval-tokens: validation tokens evaluated periodically (0 = the whole split)
-	Seed        uint64  // -seed: model initialisation, dropout and batch order
-	Resume      bool    // -resume: continue from the checkpoint in -out
-	Generate    bool    // -generate: only sample from the checkpoint in -out, or from -init-from (see Generate)
-	InitFrom    string  // -init-from: a pretrained GPT-2 folder in Hugging Face's layout to start from (model, weights, tokenizer)
-	Export      string  // -export: only write the checkpoint in -out to this folder in Hugging Face's GPT-2 layout (see Export)
-	Sample      int     // -sample: tokens to generate at the end (0 = none)
-	Prompt      string  // -prompt: the text the sample continues
-	Temperature float64 // -temperature: 0 = greedy
-	TopK        int     // -top-k: 0 = off
-	TopP        float64 // -top-p: 0 or 1 = off
-	Quiet       bool    // -quiet: no progress bar, only log lines
-	PeakTFLOPs  float64 // -peak-tflops: the device's peak, to report model FLOPs utilisation (0 = not reported)
+	Data         string  // -data: comma-separated files or folders; empty means the .go files under GOROOT/src
+	Ext          string  // -ext: comma-separated file suffixes kept when reading folders ("" = all; default ".go" for GOROOT)
+	Out          string  // -out: folder for the checkpoint, loss.csv, loss.png
+	Tokenizer    string  // -tokenizer: bytes, bpe (byte-level BPE trained on the training split), or gpt2 (GPT-2's, from -tokenizer-dir)
+	TokenizerDir string  // -tokenizer-dir: the folder of -tokenizer gpt2's vocab.json and merges.txt
+	Vocab        int     // -vocab: the BPE vocabulary (0 = the preset's when above 256, else 4096)
+	BPEPattern   string  // -bpe-pattern: the BPE's pre-tokenizer, gpt2 or cl100k
+	Model        string  // -model: transformer, lstm or gru
+	Preset       string  // -preset: tiny, shakespeare-char, gpt2-small (transformer)
+	Hidden       int     // -hidden: recurrent state width (lstm, gru; 0 = the baseline's)
+	RNNChunk     int     // -rnn-chunk: lstm/gru trained and evaluated in chunks of this many steps (0 = unrolled)
+	Steps        int     // -steps: total optimizer steps (with -resume: up to this many in total)
+	Batch        int     // -batch: sequences per micro-batch (per step without -accum)
+	Accum        int     // -accum: micro-batches whose mean gradient makes one optimizer step
+	Seq          int     // -seq: tokens per sequence (0 = the preset's MaxSeqLen)
+	Layers       int     // -layers (0 = preset)
+	Dim          int     // -dim (0 = preset)
+	Heads        int     // -heads (0 = preset)
+	FFN          int     // -ffn (0 = preset)
+	Dropout      float64 // -dropout (negative = preset)
+	Precision    string  // -precision: float32, or bfloat16 (mixed precision: bf16 matmuls, float32 master weights)
+	LR           float64 // -lr: peak learning rate
+	Warmup       int     // -warmup: linear warmup steps
+	Schedule     string  // -schedule: constant or cosine (to LR/10 at the last step)
+	WeightDecay  float64 // -weight-decay: AdamW's decoupled decay
+	Clip         float64 // -clip: global gradient-norm clip (0 = off)
+	ValFrac      float64 // -val-frac: held-out fraction at the end of the corpus
+	EvalEvery    int     // -eval-every: steps between validations and checkpoints
+	EvalTokens   int     // -eval-tokens: validation tokens evaluated periodically (0 = the whole split)
+	Seed         uint64  // -seed: model initialisation, dropout and batch order
+	Resume       bool    // -resume: continue from the checkpoint in -out
+	Generate     bool    // -generate: only sample from the checkpoint in -out, or from -init-from (see Generate)
+	InitFrom     string  // -init-from: a pretrained GPT-2 folder in Hugging Face's layout to start from (model, weights, tokenizer)
+	Export       string  // -export: only write the checkpoint in -out to this folder in Hugging Face's GPT-2 layout (see Export)
+	Sample       int     // -sample: tokens to generate at the end (0 = none)
+	Prompt       string  // -prompt: the text the sample continues
+	Temperature  float64 // -temperature: 0 = greedy
+	TopK         int     // -top-k: 0 = off
+	TopP         float64 // -top-p: 0 or 1 = off
+	Quiet        bool    // -quiet: no progress bar, only log lines
+	PeakTFLOPs   float64 // -peak-tflops: the device's peak, to report model FLOPs utilisation (0 = not reported)
 }
 
 // DefaultOptions are the flags' defaults: the Tiny model on GOROOT's Go source, about 20 seconds
@@ -79,8 +80,9 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Data, "data", o.Data, "comma-separated corpus files or folders (default: the .go files under $(go env GOROOT)/src)")
 	fs.StringVar(&o.Ext, "ext", o.Ext, `comma-separated file suffixes to read from folders ("" = every file; ".go" for the default corpus)`)
 	fs.StringVar(&o.Out, "out", o.Out, "output folder: checkpoint.bin, loss.csv, loss.png")
-	fs.StringVar(&o.Tokenizer, "tokenizer", o.Tokenizer, "bytes (one token per byte), or bpe: a byte-level BPE with GPT-2's split, trained on the training split "+
-		"(kept in the checkpoint)")
+	fs.StringVar(&o.Tokenizer, "tokenizer", o.Tokenizer, "bytes (one token per byte); bpe: a byte-level BPE with GPT-2's split, trained on the training split; "+
+		"or gpt2: GPT-2's own, read from -tokenizer-dir (kept in the checkpoint)")
+	fs.StringVar(&o.TokenizerDir, "tokenizer-dir", o.TokenizerDir, "-tokenizer gpt2: the folder holding vocab.json and merges.txt (or GPT-2's encoder.json and vocab.bpe)")
 	fs.IntVar(&o.Vocab, "vocab", o.Vocab, "the BPE vocabulary size, 257 to 65536 (0 = the preset's when above 256, as gpt2-small's 50257; else 4096)")
 	fs.StringVar(&o.BPEPattern, "bpe-pattern", o.BPEPattern, "the BPE's pre-tokenizer: gpt2 (GPT-2's split) or cl100k (GPT-4's, kinder to code)")
 	fs.StringVar(&o.Model, "model", o.Model, "model: transformer, lstm or gru")
@@ -130,8 +132,11 @@ func (o Options) Validate() error {
 	if o.Model != "transformer" && o.Model != "lstm" && o.Model != "gru" {
 		add("-model %q is not one of transformer, lstm, gru", o.Model)
 	}
-	if o.Tokenizer != "bytes" && o.Tokenizer != "bpe" {
-		add("-tokenizer %q is not bytes or bpe", o.Tokenizer)
+	if o.Tokenizer != "bytes" && o.Tokenizer != "bpe" && o.Tokenizer != "gpt2" {
+		add("-tokenizer %q is not bytes, bpe or gpt2", o.Tokenizer)
+	}
+	if (o.Tokenizer == "gpt2") != (o.TokenizerDir != "") {
+		add("-tokenizer gpt2 and -tokenizer-dir go together: the folder of GPT-2's vocab.json and merges.txt")
 	}
 	if o.Vocab != 0 && o.Tokenizer != "bpe" {
 		add("-vocab is for -tokenizer bpe")
@@ -260,8 +265,8 @@ func (o Options) ModelConfig() (transformer.Config, error) {
 	set(&cfg.ModelDim, o.Dim)
 	set(&cfg.NumHeads, o.Heads)
 	set(&cfg.FFNDim, o.FFN)
-	if o.Tokenizer == "bpe" {
-		cfg.VocabSize = o.BPEVocab()
+	if err := o.setVocab(&cfg.VocabSize); err != nil {
+		return cfg, err
 	}
 	if o.Seq > cfg.MaxSeqLen {
 		cfg.MaxSeqLen = o.Seq
@@ -301,6 +306,22 @@ func (o Options) pretrainedConfig() (transformer.Config, error) {
 	return cfg, nil
 }
 
+// setVocab sets the model's vocabulary for the tokenizer: -tokenizer bpe's size, or -tokenizer
+// gpt2's (read from its files; a preset with more ids, as gpt2-small's 50,257, keeps its own).
+func (o Options) setVocab(vocab *int) error {
+	switch o.Tokenizer {
+	case "bpe":
+		*vocab = o.BPEVocab()
+	case "gpt2":
+		tok, err := data.LoadGPT2Tokenizer(o.TokenizerDir)
+		if err != nil {
+			return fmt.Errorf("-tokenizer-dir: %w", err)
+		}
+		*vocab = max(*vocab, tok.VocabSize())
+	}
+	return nil
+}
+
 // BPEVocab is the vocabulary size of -tokenizer bpe: -vocab, else the transformer preset's
 // vocabulary when it is above 256 (50,257 for gpt2-small), else 4096. The model is built for this
 // many ids; a BPE that runs out of pairs to merge has fewer, and the rest go unused.
@@ -337,8 +358,8 @@ func (o Options) RNNConfig() (rnn.Config, error) {
 	if o.Hidden > 0 {
 		cfg.HiddenDim = o.Hidden
 	}
-	if o.Tokenizer == "bpe" {
-		cfg.VocabSize = o.BPEVocab()
+	if err := o.setVocab(&cfg.VocabSize); err != nil {
+		return cfg, err
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("model: %s", strings.ReplaceAll(strings.TrimPrefix(err.Error(), "rnn.Config: "), "\n", "; "))

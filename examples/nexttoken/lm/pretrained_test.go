@@ -163,3 +163,62 @@ func TestPretrainedBadInputs(t *testing.T) {
 		require.Nil(t, g)
 	}
 }
+
+// TestGPT2TokenizerFromScratch trains a new model with GPT-2's tokenizer read from its files
+// (-tokenizer gpt2 -tokenizer-dir): the model takes the tokenizer's 407 ids, the tokenizer rides in
+// the checkpoint (resume, -generate and -export use it), and resuming reproduces the run.
+func TestGPT2TokenizerFromScratch(t *testing.T) {
+	data := corpus(t)
+	var stdout, stderr bytes.Buffer
+	opts := func(out string) lm.Options {
+		o := tinyOptions(t, data, out)
+		o.Tokenizer, o.TokenizerDir = "gpt2", tinyGPT2
+		return o
+	}
+	full, err := lm.Run(opts(filepath.Join(t.TempDir(), "full")), &stdout, &stderr)
+	require.NoError(t, err, stderr.String())
+	require.Contains(t, stdout.String(), "tokenizer: GPT-2's byte-level BPE of 407 ids (150 merges), from "+tinyGPT2)
+	require.Contains(t, stdout.String(), "model: transformer, 1 layers, 16 wide")
+	require.NotContains(t, stdout.String(), "step 0:", "no pretrained weights")
+	require.Greater(t, full.ValBitsPerByte, 0.0)
+
+	split := filepath.Join(t.TempDir(), "split")
+	o := opts(split)
+	o.Steps = 3
+	_, err = lm.Run(o, &stdout, &stderr)
+	require.NoError(t, err)
+	o.Steps, o.Resume = 6, true
+	stdout.Reset()
+	resumed, err := lm.Run(o, &stdout, &stderr)
+	require.NoError(t, err)
+	require.Contains(t, stdout.String(), "from the checkpoint")
+	for i, r := range full.History {
+		r.TokensPerSec = resumed.History[i].TokensPerSec
+		require.Equal(t, r, resumed.History[i], "step %d", i+1)
+	}
+	require.Equal(t, full.Sample, resumed.Sample)
+	o.Tokenizer, o.TokenizerDir, o.Steps = "bytes", "", 9
+	_, err = lm.Run(o, &stdout, &stderr)
+	require.ErrorContains(t, err, "was trained with -tokenizer gpt2 -tokenizer-dir "+tinyGPT2)
+
+	g := lm.DefaultOptions()
+	g.Out, g.Generate, g.Prompt, g.Sample, g.Seed = split, true, o.Prompt, o.Sample, o.Seed
+	text, err := lm.Generate(g, &stdout)
+	require.NoError(t, err)
+	require.Equal(t, full.Sample, text)
+
+	for _, c := range []struct {
+		edit func(o *lm.Options)
+		want string
+	}{
+		{func(o *lm.Options) { o.TokenizerDir = "" }, "-tokenizer gpt2 and -tokenizer-dir go together"},
+		{func(o *lm.Options) { o.Tokenizer = "bytes" }, "-tokenizer gpt2 and -tokenizer-dir go together"},
+		{func(o *lm.Options) { o.TokenizerDir = t.TempDir() }, "-tokenizer-dir: gpt2 tokenizer: "},
+		{func(o *lm.Options) { o.Vocab = 1000 }, "-vocab is for -tokenizer bpe"},
+	} {
+		o := opts(t.TempDir())
+		c.edit(&o)
+		_, err := lm.Run(o, &stdout, &stderr)
+		require.ErrorContains(t, err, c.want)
+	}
+}

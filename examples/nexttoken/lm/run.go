@@ -61,12 +61,15 @@ type Meta struct {
 	Corpus string             `json:"corpus"`
 	// Tokenizer is the BPE of -tokenizer bpe, trained when the run began; nil for bytes.
 	Tokenizer *data.BPE `json:"tokenizer,omitempty"`
-	// GPT2Tokenizer is the tokenizer of the pretrained model the run started from (-init-from).
+	// GPT2Tokenizer is GPT-2's tokenizer: of the pretrained model the run started from (-init-from), or
+	// of -tokenizer gpt2.
 	GPT2Tokenizer *data.GPT2Tokenizer `json:"gpt2_tokenizer,omitempty"`
 	// InitFrom is the -init-from folder the weights were first loaded from.
-	InitFrom string   `json:"init_from,omitempty"`
-	DataRNG  []byte   `json:"data_rng"`
-	History  []Record `json:"history"`
+	InitFrom string `json:"init_from,omitempty"`
+	// TokenizerDir is the -tokenizer-dir GPT2Tokenizer was read from (-tokenizer gpt2).
+	TokenizerDir string   `json:"tokenizer_dir,omitempty"`
+	DataRNG      []byte   `json:"data_rng"`
+	History      []Record `json:"history"`
 }
 
 // Result is what a run reports.
@@ -187,13 +190,14 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		if meta.InitFrom != o.InitFrom {
 			return res, fmt.Errorf("-resume: the checkpoint in %s started from -init-from %q; pass the same flags to resume", o.Out, meta.InitFrom)
 		}
+		if (meta.Tokenizer != nil) != (o.Tokenizer == "bpe") || (meta.Tokenizer != nil && string(meta.Tokenizer.Pattern()) != o.BPEPattern) ||
+			(meta.TokenizerDir != "") != (o.Tokenizer == "gpt2") {
+			return res, fmt.Errorf("-resume: the checkpoint in %s was trained with %s; pass the same flags to resume", o.Out, tokenizerName(meta))
+		}
 		if meta.Model != o.Model || meta.Config != cfg || meta.RNN != rcfg || meta.Seed != o.Seed || meta.Batch != o.Batch || meta.Accum != o.Accum || meta.Seq != seq {
 			return res, fmt.Errorf("-resume: the checkpoint in %s was made with -model %s (%+v%+v), seed %d, batch %d x accum %d, seq %d; "+
 				"the flags ask for -model %s (%+v%+v), seed %d, batch %d x accum %d, seq %d: pass the same flags to resume",
 				o.Out, meta.Model, meta.Config, meta.RNN, meta.Seed, meta.Batch, meta.Accum, meta.Seq, o.Model, cfg, rcfg, o.Seed, o.Batch, o.Accum, seq)
-		}
-		if (meta.Tokenizer != nil) != (o.Tokenizer == "bpe") || (meta.Tokenizer != nil && string(meta.Tokenizer.Pattern()) != o.BPEPattern) {
-			return res, fmt.Errorf("-resume: the checkpoint in %s was trained with %s; pass the same flags to resume", o.Out, tokenizerName(meta))
 		}
 		if meta.Step >= o.Steps {
 			return res, fmt.Errorf("-resume: the checkpoint in %s is at step %d already; ask for more -steps", o.Out, meta.Step)
@@ -247,9 +251,19 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		}
 		tok = meta.Tokenizer
 	}
+	if o.Tokenizer == "gpt2" && !o.Resume {
+		if meta.GPT2Tokenizer, err = data.LoadGPT2Tokenizer(o.TokenizerDir); err != nil {
+			return res, fmt.Errorf("-tokenizer-dir: %w", err)
+		}
+		meta.TokenizerDir = o.TokenizerDir
+	}
 	if meta.GPT2Tokenizer != nil {
 		tok = meta.GPT2Tokenizer
-		fmt.Fprintf(stdout, "tokenizer: GPT-2's byte-level BPE of %d ids (%d merges), from %s\n", tok.VocabSize(), meta.GPT2Tokenizer.NumMerges(), meta.InitFrom)
+		from := meta.InitFrom + meta.TokenizerDir // one of them is set
+		if o.Resume {
+			from = "the checkpoint"
+		}
+		fmt.Fprintf(stdout, "tokenizer: GPT-2's byte-level BPE of %d ids (%d merges), from %s\n", tok.VocabSize(), meta.GPT2Tokenizer.NumMerges(), from)
 	}
 	subword := meta.Tokenizer != nil || meta.GPT2Tokenizer != nil
 	trainTokens, valTokens := tok.Encode(trainText), tok.Encode(valText)
@@ -569,6 +583,8 @@ func (m Meta) tokenizer() data.Tokenizer {
 // tokenizerName names the run's tokenizer as the flags that make it.
 func tokenizerName(m Meta) string {
 	switch {
+	case m.TokenizerDir != "":
+		return "-tokenizer gpt2 -tokenizer-dir " + m.TokenizerDir
 	case m.GPT2Tokenizer != nil:
 		return "of -init-from " + m.InitFrom
 	case m.Tokenizer != nil:
@@ -608,7 +624,7 @@ func Export(o Options, stdout io.Writer) (err error) {
 	fmt.Fprintf(stdout, "wrote %s: GPT-2 layout of the step-%d checkpoint in %s (%d parameters)\n", o.Export, meta.Step, o.Out, meta.Config.NumParams())
 	switch {
 	case meta.GPT2Tokenizer != nil:
-		fmt.Fprintf(stdout, "tokenizer: vocab.json and merges.txt of %s\n", meta.InitFrom)
+		fmt.Fprintf(stdout, "tokenizer: vocab.json and merges.txt of %s\n", meta.InitFrom+meta.TokenizerDir)
 	case meta.Tokenizer != nil:
 		fmt.Fprintln(stdout, "tokenizer: not written: bitter's BPE (its text form is in the checkpoint) is not in GPT-2's file format")
 	default:
