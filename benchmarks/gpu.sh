@@ -15,7 +15,8 @@
 #      memory/utilisation sampler (OUT/gpu.csv, every 0.5 s);
 #   1. smoke: the transformer golden tests (values and gradients against PyTorch; float32 within the
 #      TF32 tolerances, golden.TF32Tol, since XLA runs float32 matmuls in TF32 there) on the card; if the
-#      backend does not start, the run stops there and says why; then determinism: the trainer's test
+#      backend does not start, the run stops there and says why; the GPT-2 import's golden tests
+#      (package pretrained); then determinism: the trainer's test
 #      that a resumed run equals an uninterrupted one bit for bit, and if XLA's default fails it
 #      (atomic scatter-adds in the embedding gradient, say), again with --xla_gpu_deterministic_ops;
 #   2. GPT-2 small (untied, 163M parameters) at T=1024 in bf16 mixed precision: ours, with an XLA dump
@@ -74,6 +75,7 @@ build() {
 		go build "${flags[@]}" -o "$bin/$set/nexttoken" ./examples/nexttoken
 		go test -c "${flags[@]}" -o "$bin/$set/transformer.test" ./transformer
 		go test -c "${flags[@]}" -o "$bin/$set/lm.test" ./examples/nexttoken/lm
+		go test -c "${flags[@]}" -o "$bin/$set/pretrained.test" ./pretrained
 	done
 	if [ -f ../shared/data/tinyshakespeare.txt ]; then cp ../shared/data/tinyshakespeare.txt "$bin/"; fi
 	# What travels to the device machine is limited to 64 MiB with the working tree: xz with a large
@@ -183,6 +185,10 @@ stage1() {
 		echo "gpu.sh: the XLA backend did not start on the card: stopping here"
 		return 1
 	fi
+	# GPT-2 import: tokens, logits, loss and gradients against PyTorch (the tanh GELU included).
+	t="$(limit 20)"
+	[ "$t" -gt 0 ] && (cd pretrained && timeout "$t" "$BIN/pretrained.test" -test.run 'TestGPT2MatchesReference|TestGPT2BFloat16File' -test.v 2>&1) |
+		grep -v '^=== RUN' | tee -a "$work/golden-gpu.txt" | tail -10
 	local resume='TestResumeReproducesUninterruptedRun'
 	t="$(limit 30)"
 	[ "$t" -gt 0 ] || { pack; return 0; }
