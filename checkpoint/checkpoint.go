@@ -9,13 +9,14 @@
 package checkpoint
 
 import (
-	"bytes"
+	"bufio"
 	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,8 +30,8 @@ import (
 
 const magic = "bitter-checkpoint v1\n"
 
-// crashHook, when set by tests, runs half-way through writing the temporary file; an error stops
-// the save there, as a crash would.
+// crashHook, when set by tests, runs once the temporary file is written, before it is synced and
+// renamed; an error stops the save there, as a crash would.
 var crashHook func() error
 
 type varEntry struct {
@@ -79,39 +80,63 @@ func Save(path string, ctx *context.Context, meta any) error {
 	slices.SortFunc(vars, func(a, b *context.Variable) int {
 		return cmp.Or(strings.Compare(a.Scope(), b.Scope()), strings.Compare(a.Name(), b.Name()))
 	})
-	var blob bytes.Buffer
-	for _, v := range vars {
+	// The header first, from the shapes; then the values stream into the file, each tensor's bytes
+	// written as they are (no copy of the whole state in memory), through the checksum.
+	values := make([]*tensors.Tensor, len(vars))
+	var offset int64
+	for i, v := range vars {
 		t, err := v.Value()
 		if err != nil {
 			return fmt.Errorf("checkpoint %s: variable %s has no value: %w", path, v.ScopeAndName(), err)
 		}
-		e := varEntry{Scope: v.Scope(), Name: v.Name(), DType: t.DType().String(), Shape: t.Shape().Dimensions,
-			Offset: int64(blob.Len()), Trainable: v.Trainable}
-		if err := t.ConstBytes(func(b []byte) { blob.Write(b) }); err != nil {
-			return fmt.Errorf("checkpoint %s: reading %s: %w", path, v.ScopeAndName(), err)
-		}
-		e.Size = int64(blob.Len()) - e.Offset
-		h.Variables = append(h.Variables, e)
+		size := int64(t.Shape().Memory())
+		h.Variables = append(h.Variables, varEntry{Scope: v.Scope(), Name: v.Name(), DType: t.DType().String(),
+			Shape: t.Shape().Dimensions, Offset: offset, Size: size, Trainable: v.Trainable})
+		values[i], offset = t, offset+size
 	}
 	hJSON, err := json.Marshal(h)
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: encoding header: %w", path, err)
 	}
-	var out bytes.Buffer
-	out.WriteString(magic)
-	_ = binary.Write(&out, binary.LittleEndian, uint64(len(hJSON)))
-	out.Write(hJSON)
-	out.Write(blob.Bytes())
-	_ = binary.Write(&out, binary.LittleEndian, crc32.ChecksumIEEE(out.Bytes()))
-	return writeAtomic(path, out.Bytes())
+	return writeAtomic(path, func(w io.Writer) error {
+		sum := crc32.NewIEEE()
+		out := io.MultiWriter(w, sum)
+		head := binary.LittleEndian.AppendUint64([]byte(magic), uint64(len(hJSON)))
+		if _, err := out.Write(append(head, hJSON...)); err != nil {
+			return err
+		}
+		for i, t := range values {
+			var werr error
+			if err := t.ConstBytes(func(b []byte) {
+				if int64(len(b)) != h.Variables[i].Size {
+					werr = fmt.Errorf("variable %s/%s holds %d bytes, its shape %d", h.Variables[i].Scope, h.Variables[i].Name, len(b), h.Variables[i].Size)
+					return
+				}
+				_, werr = out.Write(b)
+			}); err != nil {
+				return fmt.Errorf("reading %s/%s: %w", h.Variables[i].Scope, h.Variables[i].Name, err)
+			}
+			if werr != nil {
+				return werr
+			}
+		}
+		return binary.Write(w, binary.LittleEndian, sum.Sum32())
+	})
 }
 
 // WriteFile writes content to path atomically, as Save writes a checkpoint: into a temporary file in
 // the same folder, synced, then renamed over path, so path holds either its old content or all of
 // the new one. It creates the folder if needed; the file's mode is 0644.
-func WriteFile(path string, content []byte) error { return writeAtomic(path, content) }
+func WriteFile(path string, content []byte) error {
+	return writeAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(content)
+		return err
+	})
+}
 
-func writeAtomic(path string, content []byte) error {
+// writeAtomic writes what write writes, through a buffer, to a temporary file next to path, syncs
+// it and renames it over path.
+func writeAtomic(path string, write func(w io.Writer) error) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
@@ -121,28 +146,27 @@ func writeAtomic(path string, content []byte) error {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
 	defer func() { _ = os.Remove(tmp.Name()) }() // No-op after the rename.
-	if err := tmp.Chmod(0o644); err != nil {     // CreateTemp makes files only their owner can read
+	fail := func(what string, err error) error {
 		_ = tmp.Close()
-		return fmt.Errorf("checkpoint %s: %w", path, err)
+		return fmt.Errorf("checkpoint %s: %s: %w", path, what, err)
 	}
-	half := len(content) / 2
-	if _, err := tmp.Write(content[:half]); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("checkpoint %s: writing: %w", path, err)
+	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes files only their owner can read
+		return fail("chmod", err)
 	}
-	if crashHook != nil { // Tests: fail half-way through the write.
+	buf := bufio.NewWriterSize(tmp, 1<<20)
+	if err := write(buf); err != nil {
+		return fail("writing", err)
+	}
+	if err := buf.Flush(); err != nil {
+		return fail("writing", err)
+	}
+	if crashHook != nil { // Tests: fail once the temporary file is written, before it replaces path.
 		if err := crashHook(); err != nil {
-			_ = tmp.Close()
-			return fmt.Errorf("checkpoint %s: writing: %w", path, err)
+			return fail("writing", err)
 		}
 	}
-	if _, err := tmp.Write(content[half:]); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("checkpoint %s: writing: %w", path, err)
-	}
 	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("checkpoint %s: syncing: %w", path, err)
+		return fail("syncing", err)
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
@@ -164,30 +188,63 @@ var ErrCorrupt = errors.New("corrupt checkpoint")
 // sets every saved variable in ctx, creating the ones that don't exist. It changes nothing in ctx
 // unless the whole file is valid and every saved shape matches an existing variable's.
 func Load(path string, ctx *context.Context, meta any) error {
-	content, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
+	defer func() { _ = f.Close() }()
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	size := info.Size()
 	corrupt := func(format string, args ...any) error {
 		return fmt.Errorf("checkpoint %s: %w: %s", path, ErrCorrupt, fmt.Sprintf(format, args...))
 	}
-	if len(content) < len(magic)+8+4 || string(content[:len(magic)]) != magic {
-		return corrupt("not a bitter checkpoint (bad magic or too short: %d bytes)", len(content))
+	readAt := func(b []byte, off int64) error {
+		if _, err := f.ReadAt(b, off); err != nil {
+			return fmt.Errorf("checkpoint %s: %w", path, err)
+		}
+		return nil
 	}
-	body, sum := content[:len(content)-4], binary.LittleEndian.Uint32(content[len(content)-4:])
-	if crc32.ChecksumIEEE(body) != sum {
+	// The file is read twice, so that the values go straight into their tensors: first through the
+	// checksum, then header and values.
+	start := int64(len(magic) + 8)
+	if size < start+4 {
+		return corrupt("not a bitter checkpoint (bad magic or too short: %d bytes)", size)
+	}
+	head := make([]byte, start)
+	if err := readAt(head, 0); err != nil {
+		return err
+	}
+	if string(head[:len(magic)]) != magic {
+		return corrupt("not a bitter checkpoint (bad magic or too short: %d bytes)", size)
+	}
+	sum := crc32.NewIEEE()
+	if _, err := io.CopyBuffer(sum, io.NewSectionReader(f, 0, size-4), make([]byte, 1<<20)); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	var tail [4]byte
+	if err := readAt(tail[:], size-4); err != nil {
+		return err
+	}
+	if sum.Sum32() != binary.LittleEndian.Uint32(tail[:]) {
 		return corrupt("checksum mismatch (truncated or altered)")
 	}
-	hLen := binary.LittleEndian.Uint64(body[len(magic):])
-	start := uint64(len(magic) + 8)
-	if hLen > uint64(len(body))-start {
+	hLen := binary.LittleEndian.Uint64(head[len(magic):])
+	if hLen > uint64(size-4-start) {
 		return corrupt("header length %d past the end of the file", hLen)
 	}
+	hJSON := make([]byte, hLen)
+	if err := readAt(hJSON, start); err != nil {
+		return err
+	}
 	var h header
-	if err := json.Unmarshal(body[start:start+hLen], &h); err != nil {
+	if err := json.Unmarshal(hJSON, &h); err != nil {
 		return corrupt("header: %v", err)
 	}
-	blob := body[start+hLen:]
+	blobStart := start + int64(hLen)
+	blobLen := size - 4 - blobStart
 	values := make([]*tensors.Tensor, len(h.Variables))
 	seen := make(map[[2]string]bool, len(h.Variables))
 	for i, e := range h.Variables {
@@ -205,7 +262,6 @@ func Load(path string, ctx *context.Context, meta any) error {
 		}
 		// The byte range must lie in the file, and the shape must need exactly that many bytes;
 		// checked without overflow, before any allocation.
-		blobLen := int64(len(blob))
 		if e.Offset < 0 || e.Size < 0 || e.Offset > blobLen || e.Size > blobLen-e.Offset {
 			return corrupt("variable %s/%s: byte range %d+%d is outside the file's %d bytes of values", e.Scope, e.Name, e.Offset, e.Size, blobLen)
 		}
@@ -225,8 +281,12 @@ func Load(path string, ctx *context.Context, meta any) error {
 				path, e.Scope, e.Name, shape, v.Shape())
 		}
 		t := tensors.FromShape(shape)
-		if err := t.MutableBytes(func(b []byte) { copy(b, blob[e.Offset:e.Offset+e.Size]) }); err != nil {
+		var rerr error
+		if err := t.MutableBytes(func(b []byte) { rerr = readAt(b, blobStart+e.Offset) }); err != nil {
 			return fmt.Errorf("checkpoint %s: %w", path, err)
+		}
+		if rerr != nil {
+			return rerr
 		}
 		values[i] = t
 	}

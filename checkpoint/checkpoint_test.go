@@ -1,8 +1,11 @@
 package checkpoint_test
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -141,4 +144,29 @@ func TestCrashMidWriteKeepsPrevious(t *testing.T) {
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	require.Len(t, entries, 2, "the checkpoint and the crashed run's leftover; Save leaves no temporary of its own")
+}
+
+// TestFormat pins the file layout, built here by hand: the magic line, the header's length and
+// JSON, the values in scope and name order, and the CRC-32 of all that. Checkpoints written before
+// Save streamed its values keep loading.
+func TestFormat(t *testing.T) {
+	ctx := context.New()
+	ctx.In("b").VariableWithValue("w", []float32{1.5, -2})
+	ctx.In("a").VariableWithValue("n", []int32{7}).SetTrainable(false)
+	path := filepath.Join(t.TempDir(), "c.bin")
+	require.NoError(t, checkpoint.Save(path, ctx, meta{Step: 3}))
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+
+	header := `{"meta":{"Step":3,"State":null},"variables":[` +
+		`{"scope":"/a","name":"n","dtype":"Int32","shape":[1],"offset":0,"size":4,"trainable":false},` +
+		`{"scope":"/b","name":"w","dtype":"Float32","shape":[2],"offset":4,"size":8,"trainable":true}]}`
+	want := []byte("bitter-checkpoint v1\n")
+	want = binary.LittleEndian.AppendUint64(want, uint64(len(header)))
+	want = append(want, header...)
+	want = binary.LittleEndian.AppendUint32(want, 7)
+	want = binary.LittleEndian.AppendUint32(want, math.Float32bits(1.5))
+	want = binary.LittleEndian.AppendUint32(want, math.Float32bits(-2))
+	want = binary.LittleEndian.AppendUint32(want, crc32.ChecksumIEEE(want))
+	require.Equal(t, string(want), string(got))
 }
