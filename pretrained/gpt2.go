@@ -51,6 +51,9 @@ import (
 const (
 	ConfigFile  = "config.json"
 	WeightsFile = "model.safetensors"
+	// IndexFile, instead of WeightsFile, lists the shards of weights saved in several files
+	// (transformers' save_pretrained shards checkpoints above its max_shard_size).
+	IndexFile = "model.safetensors.index.json"
 )
 
 // GPT2 is a pretrained GPT-2: its configuration as a transformer.Config, its tokenizer and its
@@ -134,8 +137,9 @@ func ReadGPT2Config(content []byte) (transformer.Config, error) {
 	return cfg, nil
 }
 
-// LoadGPT2 reads the model in dir: config.json, model.safetensors, and the tokenizer (vocab.json
-// or encoder.json, merges.txt or vocab.bpe). Its vocabulary must fit the model's.
+// LoadGPT2 reads the model in dir: config.json, model.safetensors (or the shards that
+// model.safetensors.index.json lists), and the tokenizer (vocab.json or encoder.json, merges.txt or
+// vocab.bpe). Its vocabulary must fit the model's.
 func LoadGPT2(dir string) (*GPT2, error) {
 	content, err := os.ReadFile(filepath.Join(dir, ConfigFile))
 	if err != nil {
@@ -146,13 +150,16 @@ func LoadGPT2(dir string) (*GPT2, error) {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
 	}
 	weights := filepath.Join(dir, WeightsFile)
+	open := safetensors.Open // one tensor in memory at a time, besides the weights
 	if _, err := os.Stat(weights); errors.Is(err, fs.ErrNotExist) {
-		if _, binErr := os.Stat(filepath.Join(dir, "pytorch_model.bin")); binErr == nil {
+		if _, err := os.Stat(filepath.Join(dir, IndexFile)); err == nil {
+			weights, open = filepath.Join(dir, IndexFile), safetensors.OpenIndex
+		} else if _, binErr := os.Stat(filepath.Join(dir, "pytorch_model.bin")); binErr == nil {
 			return nil, fmt.Errorf("gpt2: %s has pytorch_model.bin but no %s; bitter does not read pickles (they can run code): "+
 				"convert it with safetensors.torch.save_file(torch.load(path), %q) in Python", dir, WeightsFile, WeightsFile)
 		}
 	}
-	f, err := safetensors.Open(weights) // one tensor in memory at a time, besides the weights
+	f, err := open(weights)
 	if err != nil {
 		return nil, fmt.Errorf("gpt2: %w", err)
 	}

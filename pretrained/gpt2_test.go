@@ -1,6 +1,8 @@
 package pretrained_test
 
 import (
+	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -304,4 +306,65 @@ func TestGPT2HubConfig(t *testing.T) {
 	want.Activation, want.NormEpsilon = transformer.GELUTanh, 1e-5
 	require.Equal(t, want, cfg)
 	require.Equal(t, 124_439_808, cfg.NumParams())
+}
+
+// TestGPT2Shards loads the weights split in two shards with an index, as save_pretrained writes
+// checkpoints above its shard size: the same parameters; and a broken index is a clear error.
+func TestGPT2Shards(t *testing.T) {
+	g, err := pretrained.LoadGPT2(tinyDir)
+	require.NoError(t, err)
+	f, err := safetensors.Read(filepath.Join(tinyDir, pretrained.WeightsFile))
+	require.NoError(t, err)
+	shard := func(dir string, index map[string]string, names ...string) {
+		for _, n := range names {
+			index[n] = "s1.safetensors"
+		}
+		var rest []string
+		for _, n := range f.Names {
+			if _, ok := index[n]; !ok {
+				rest = append(rest, n)
+				index[n] = "s2.safetensors"
+			}
+		}
+		require.NoError(t, safetensors.Write(filepath.Join(dir, "s1.safetensors"), names, f.Tensors, nil))
+		require.NoError(t, safetensors.Write(filepath.Join(dir, "s2.safetensors"), rest, f.Tensors, nil))
+		for _, name := range []string{"config.json", "vocab.json", "merges.txt"} {
+			b, err := os.ReadFile(filepath.Join(tinyDir, name))
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o644))
+		}
+	}
+	writeIndex := func(dir string, index map[string]string) {
+		b, err := json.Marshal(map[string]any{"metadata": map[string]int{"total_size": 1}, "weight_map": index})
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, pretrained.IndexFile), b, 0o644))
+	}
+	dir := t.TempDir()
+	index := map[string]string{}
+	shard(dir, index, "wte.weight", "h.0.attn.c_attn.weight", "ln_f.bias")
+	writeIndex(dir, index)
+	back, err := pretrained.LoadGPT2(dir)
+	require.NoError(t, err)
+	requireSameParams(t, g.Params, back.Params)
+
+	for _, c := range []struct {
+		name string
+		edit func(index map[string]string)
+		want string
+	}{
+		{"missing shard", func(m map[string]string) { m["extra.weight"] = "s0.safetensors" }, "s0.safetensors: no such file"},
+		{"outside", func(m map[string]string) { m["wte.weight"] = "../s1.safetensors" }, `tensor "wte.weight" is in "../s1.safetensors", not a file of the index's folder`},
+		{"misplaced", func(m map[string]string) { m["ln_f.bias"] = "s2.safetensors" }, `shard s1.safetensors holds tensor "ln_f.bias", which the index puts in "s2.safetensors"`},
+		{"unlisted", func(m map[string]string) { delete(m, "ln_f.bias") }, `shard s1.safetensors holds tensor "ln_f.bias", which the index puts in ""`},
+		{"not held", func(m map[string]string) { m["extra.weight"] = "s1.safetensors" }, `the index puts tensor "extra.weight" in s1.safetensors, which does not hold it`},
+	} {
+		m := maps.Clone(index)
+		c.edit(m)
+		writeIndex(dir, m)
+		_, err := pretrained.LoadGPT2(dir)
+		require.ErrorContains(t, err, c.want, c.name)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, pretrained.IndexFile), []byte(`{"weight_map": {}}`), 0o644))
+	_, err = pretrained.LoadGPT2(dir)
+	require.ErrorContains(t, err, "not an index with a weight_map")
 }

@@ -14,8 +14,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 
@@ -103,16 +105,23 @@ func FromFloat32s(values []float32, shape ...int) (Tensor, error) {
 }
 
 // File is the content of a safetensors file: from [Read] or [Parse], the tensors with their data;
-// from [Open], their dtypes and shapes, the data staying on disk until [File.Load] reads it.
+// from [Open] (or [OpenIndex], the shards of one checkpoint), their dtypes and shapes, the data
+// staying on disk until [File.Load] reads it.
 type File struct {
-	Names    []string          // the tensors' names, in the order of their data
+	Names    []string          // the tensors' names, in the order of their data (shard by shard)
 	Tensors  map[string]Tensor // by name (Data is nil when opened)
-	Metadata map[string]string // the header's optional "__metadata__"
+	Metadata map[string]string // the header's optional "__metadata__" (the first shard's)
 
-	spans     map[string][2]int64 // each tensor's data range, from the start of the data
-	file      *os.File            // Open's, nil once closed
-	opened    bool                // the File came from Open
-	dataStart int64               // the offset of the data in file
+	spans  map[string][2]int64 // each tensor's data range, from the start of its file's data
+	shard  map[string]int      // each tensor's file, an index into files
+	files  []diskFile          // Open's file, OpenIndex's shards; nil once closed
+	opened bool                // the File came from Open or OpenIndex
+}
+
+// diskFile is an opened safetensors file and the offset of its data.
+type diskFile struct {
+	*os.File
+	dataStart int64
 }
 
 // Read reads and checks the safetensors file at path, all of it into memory.
@@ -169,7 +178,62 @@ func openFile(fh *os.File) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.file, f.opened, f.dataStart = fh, true, 8+int64(n)
+	f.files, f.opened = []diskFile{{fh, 8 + int64(n)}}, true
+	f.shard = make(map[string]int, len(f.Names))
+	return f, nil
+}
+
+// OpenIndex opens a checkpoint saved in shards: the index file (model.safetensors.index.json, whose
+// "weight_map" names each tensor's shard, a file in the index's folder) and every shard, with
+// [Open]'s checks, and that each shard holds exactly the tensors the index maps to it. The File
+// reads tensors from whichever shard holds them. Close it when done.
+func OpenIndex(indexPath string) (_ *File, err error) {
+	content, err := os.ReadFile(indexPath)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	var index struct {
+		WeightMap map[string]string `json:"weight_map"`
+	}
+	if err := json.Unmarshal(content, &index); err != nil || len(index.WeightMap) == 0 {
+		return nil, fmt.Errorf("safetensors: %s: %w: not an index with a weight_map (%v)", indexPath, ErrFormat, err)
+	}
+	byShard := map[string][]string{}
+	for name, shard := range index.WeightMap {
+		if shard == "" || shard != filepath.Base(shard) || shard == "." || shard == ".." {
+			return nil, fmt.Errorf("safetensors: %s: %w: tensor %q is in %q, not a file of the index's folder", indexPath, ErrFormat, name, shard)
+		}
+		byShard[shard] = append(byShard[shard], name)
+	}
+	shards := slices.Sorted(maps.Keys(byShard))
+	f := &File{Tensors: map[string]Tensor{}, spans: map[string][2]int64{}, shard: map[string]int{}, opened: true}
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+		}
+	}()
+	for k, shard := range shards {
+		s, err := Open(filepath.Join(filepath.Dir(indexPath), shard))
+		if err != nil {
+			return nil, err
+		}
+		f.files = append(f.files, s.files[0])
+		if k == 0 {
+			f.Metadata = s.Metadata
+		}
+		for _, name := range s.Names {
+			if index.WeightMap[name] != shard {
+				return nil, fmt.Errorf("safetensors: %s: %w: shard %s holds tensor %q, which the index puts in %q", indexPath, ErrFormat, shard, name, index.WeightMap[name])
+			}
+			f.Names = append(f.Names, name)
+			f.Tensors[name], f.spans[name], f.shard[name] = s.Tensors[name], s.spans[name], k
+		}
+		for _, name := range byShard[shard] {
+			if _, ok := s.Tensors[name]; !ok {
+				return nil, fmt.Errorf("safetensors: %s: %w: the index puts tensor %q in %s, which does not hold it", indexPath, ErrFormat, name, shard)
+			}
+		}
+	}
 	return f, nil
 }
 
@@ -182,25 +246,25 @@ func (f *File) Load(name string) (Tensor, error) {
 	if !f.opened {
 		return t, nil
 	}
-	if f.file == nil {
+	if f.files == nil {
 		return Tensor{}, fmt.Errorf("safetensors: tensor %q: the file is closed", name)
 	}
-	span := f.spans[name]
+	span, file := f.spans[name], f.files[f.shard[name]]
 	t.Data = make([]byte, span[1]-span[0])
-	if _, err := f.file.ReadAt(t.Data, f.dataStart+span[0]); err != nil {
+	if _, err := file.ReadAt(t.Data, file.dataStart+span[0]); err != nil {
 		return Tensor{}, fmt.Errorf("safetensors: tensor %q: %w", name, err)
 	}
 	return t, nil
 }
 
-// Close closes the file of [Open]; it does nothing for a File from Read or Parse.
+// Close closes the files of [Open] and [OpenIndex]; it does nothing for a File from Read or Parse.
 func (f *File) Close() error {
-	if f.file == nil {
-		return nil
+	var errs []error
+	for _, file := range f.files {
+		errs = append(errs, file.Close())
 	}
-	err := f.file.Close()
-	f.file = nil
-	return err
+	f.files = nil
+	return errors.Join(errs...)
 }
 
 // ErrFormat is wrapped by the errors of files that are not valid safetensors.
