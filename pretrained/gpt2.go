@@ -3,7 +3,8 @@
 // transformers) into bitter's transformer, and writes bitter's GPT-2-shaped models back out in that
 // layout, so weights go both ways between bitter and PyTorch.
 //
-// A model folder holds config.json (GPT2Config's fields), model.safetensors (the weights) and the
+// A model folder holds config.json (GPT2Config's fields), model.safetensors (the weights; or their
+// shards and model.safetensors.index.json, as save_pretrained splits large checkpoints) and the
 // tokenizer files vocab.json and merges.txt. bitter reads nothing else: a folder with only
 // pytorch_model.bin (a pickle, which can run code) is refused with a message saying how to convert it.
 //
