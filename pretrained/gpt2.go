@@ -193,37 +193,51 @@ func GPT2Params(cfg transformer.Config, f *safetensors.File) (map[string]*tensor
 	used := map[string]bool{}
 	params := map[string]*tensors.Tensor{}
 	D, V := cfg.ModelDim, cfg.VocabSize
-	// load reads a tensor of the given shape into out (a new slice when nil).
-	load := func(name string, out []float32, shape ...int) ([]float32, error) {
+	// check names a tensor of the file and checks it has the given shape: before anything is
+	// allocated for it, so a config of absurd sizes fails here.
+	check := func(name string, shape []int) (string, error) {
 		full := prefix + name
 		if name == "lm_head.weight" {
 			full = name
 		}
-		if _, ok := f.Tensors[full]; !ok {
-			return nil, fmt.Errorf("no tensor %q", full)
+		t, ok := f.Tensors[full]
+		if !ok {
+			return "", fmt.Errorf("no tensor %q", full)
 		}
 		used[name] = true
-		if t := f.Tensors[full]; !slices.Equal(t.Shape, shape) {
-			return nil, fmt.Errorf("tensor %q has shape %v, the config makes it %v", full, t.Shape, shape)
+		if !slices.Equal(t.Shape, shape) {
+			return "", fmt.Errorf("tensor %q has shape %v, the config makes it %v", full, t.Shape, shape)
 		}
+		return full, nil
+	}
+	// load reads a checked tensor into out.
+	load := func(full string, out []float32) error {
 		t, err := f.Load(full)
 		if err == nil {
-			if out == nil {
-				out = make([]float32, t.NumElements())
-			}
 			err = t.Float32sInto(out)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("tensor %q: %w", full, err)
+			return fmt.Errorf("tensor %q: %w", full, err)
 		}
-		return out, nil
+		return nil
 	}
-	read := func(name string, shape ...int) ([]float32, error) { return load(name, nil, shape...) }
+	read := func(name string, shape ...int) ([]float32, error) {
+		full, err := check(name, shape)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]float32, prod(shape))
+		return out, load(full, out)
+	}
 	var errs []error
 	put := func(path, name string, shape ...int) {
+		full, err := check(name, shape)
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
 		t := tensors.FromShape(shapes.Make(dtypes.Float32, shape...))
-		var err error
-		t.MustMutableFlatData(func(flat any) { _, err = load(name, flat.([]float32), shape...) })
+		t.MustMutableFlatData(func(flat any) { err = load(full, flat.([]float32)) })
 		if err != nil {
 			errs = append(errs, err)
 			return

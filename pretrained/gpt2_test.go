@@ -250,6 +250,10 @@ func TestGPT2Errors(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"vocab_size": 300, "n_positions": 32, "n_embd": 16, "n_layer": 2, "n_head": 4}`), 0o644))
 	_, err = pretrained.LoadGPT2(dir)
 	require.ErrorContains(t, err, `tensor "wte.weight" has shape [407 16], the config makes it [300 16]`)
+	// A config of absurd sizes (27 GB of embeddings) fails on the shapes, before allocating them.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"vocab_size": 407, "n_positions": 32, "n_embd": 16777216, "n_layer": 2, "n_head": 1}`), 0o644))
+	_, err = pretrained.LoadGPT2(dir)
+	require.ErrorContains(t, err, `tensor "wte.weight" has shape [407 16], the config makes it [407 16777216]`)
 	dir = copyTo()
 	raw, err := os.ReadFile(filepath.Join(dir, "model.safetensors"))
 	require.NoError(t, err)
