@@ -134,6 +134,10 @@ func WriteFile(path string, content []byte) error {
 	})
 }
 
+// WriteFileFunc is WriteFile for content too large to hold in memory at once: write writes it,
+// through a buffer, into the temporary file; an error from write leaves path as it was.
+func WriteFileFunc(path string, write func(w io.Writer) error) error { return writeAtomic(path, write) }
+
 // writeAtomic writes what write writes, through a buffer, to a temporary file next to path, syncs
 // it and renames it over path.
 func writeAtomic(path string, write func(w io.Writer) error) error {

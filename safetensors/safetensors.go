@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"os"
@@ -400,18 +401,47 @@ func parseHeader(header []byte, dataLen uint64) (*File, error) {
 }
 
 // Write writes the tensors, in the order of names, and the metadata (may be nil) to path
-// atomically (see [checkpoint.WriteFile]). The header is padded with spaces to a multiple of 8
-// bytes, as the reference implementation pads it.
+// atomically (see [checkpoint.WriteFileFunc]), streaming each tensor's data into the file. The header
+// is padded with spaces to a multiple of 8 bytes, as the reference implementation pads it.
 func Write(path string, names []string, tensors map[string]Tensor, metadata map[string]string) error {
-	content, err := Marshal(names, tensors, metadata)
+	header, err := marshalHeader(names, tensors, metadata)
 	if err != nil {
 		return err
 	}
-	return checkpoint.WriteFile(path, content)
+	return checkpoint.WriteFileFunc(path, func(w io.Writer) error { return writeTo(w, header, names, tensors) })
 }
 
 // Marshal is the content Write writes.
 func Marshal(names []string, tensors map[string]Tensor, metadata map[string]string) ([]byte, error) {
+	header, err := marshalHeader(names, tensors, metadata)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := writeTo(&buf, header, names, tensors); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// writeTo writes the header's length, the header, and the tensors' data.
+func writeTo(w io.Writer, header []byte, names []string, tensors map[string]Tensor) error {
+	if _, err := w.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(header)))); err != nil {
+		return err
+	}
+	if _, err := w.Write(header); err != nil {
+		return err
+	}
+	for _, name := range names {
+		if _, err := w.Write(tensors[name].Data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// marshalHeader checks the tensors and returns the padded JSON header.
+func marshalHeader(names []string, tensors map[string]Tensor, metadata map[string]string) ([]byte, error) {
 	type info struct {
 		DType       string   `json:"dtype"`
 		Shape       []int    `json:"shape"`
@@ -447,12 +477,5 @@ func Marshal(names []string, tensors map[string]Tensor, metadata map[string]stri
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}
-	h = append(h, bytes.Repeat([]byte(" "), (8-len(h)%8)%8)...)
-	out := make([]byte, 8, 8+uint64(len(h))+off)
-	binary.LittleEndian.PutUint64(out, uint64(len(h)))
-	out = append(out, h...)
-	for _, name := range names {
-		out = append(out, tensors[name].Data...)
-	}
-	return out, nil
+	return append(h, bytes.Repeat([]byte(" "), (8-len(h)%8)%8)...), nil
 }
