@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -51,4 +52,24 @@ func TestWriteFileMode(t *testing.T) {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.Equal(t, "hello", string(b))
+}
+
+// TestWriteFileFuncError: a write that fails half-way leaves the old file and no temporary.
+func TestWriteFileFuncError(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f.bin")
+	require.NoError(t, WriteFile(path, []byte("old")))
+	err := WriteFileFunc(path, func(w io.Writer) error {
+		if _, err := w.Write([]byte("new, half")); err != nil {
+			return err
+		}
+		return errors.New("disk full")
+	})
+	require.ErrorContains(t, err, "writing: disk full")
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, "old", string(b))
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "no temporary left")
 }
