@@ -2,7 +2,7 @@
 // weights are shipped in: an 8-byte little-endian header length, a JSON header that gives each
 // tensor's dtype, shape and byte range, then the tensors' raw little-endian bytes, row-major.
 //
-// Read treats the file as untrusted: every number in the header is checked against the file
+// Read, Parse, Open and OpenIndex treat files as untrusted: every number in a header is checked against the file
 // (lengths, ranges, sizes against dtype and shape, ranges neither overlapping nor leaving gaps, as
 // the reference implementation requires) before any data is used, and a bad file is an error that
 // says what is wrong, never a panic.
@@ -53,6 +53,9 @@ func (t Tensor) NumElements() int {
 // Float32s returns the elements as float32: F32 as they are, F16 and BF16 widened exactly, F64
 // rounded to nearest. Other dtypes are an error.
 func (t Tensor) Float32s() ([]float32, error) {
+	if slices.ContainsFunc(t.Shape, func(d int) bool { return d < 0 }) {
+		return nil, fmt.Errorf("safetensors: shape %v has a negative dimension", t.Shape)
+	}
 	out := make([]float32, t.NumElements())
 	if err := t.Float32sInto(out); err != nil {
 		return nil, err
