@@ -2,10 +2,10 @@
 // weights are shipped in: an 8-byte little-endian header length, a JSON header that gives each
 // tensor's dtype, shape and byte range, then the tensors' raw little-endian bytes, row-major.
 //
-// Read, Parse, Open and OpenIndex treat files as untrusted: every number in a header is checked against the file
-// (lengths, ranges, sizes against dtype and shape, ranges neither overlapping nor leaving gaps, as
-// the reference implementation requires) before any data is used, and a bad file is an error that
-// says what is wrong, never a panic.
+// Read, Parse, Open and OpenIndex treat files as untrusted: every number in a header is checked
+// against the file (lengths, ranges, sizes against dtype and shape, ranges neither overlapping nor
+// leaving gaps, as the reference implementation requires) before any data is used, and a bad file
+// is an error that says what is wrong, never a panic.
 package safetensors
 
 import (
