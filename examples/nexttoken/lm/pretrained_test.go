@@ -17,6 +17,19 @@ import (
 // 2 layers, 16 wide, 32 positions, a 407-id vocabulary.
 var tinyGPT2 = filepath.Join("..", "..", "..", "pretrained", "testdata", "gpt2-tiny")
 
+// requireSameRun checks that a resumed run took the uninterrupted run's steps: every record equal
+// but its timing, the same validation loss and sample.
+func requireSameRun(t *testing.T, full, resumed lm.Result) {
+	t.Helper()
+	require.Len(t, resumed.History, len(full.History))
+	for i, r := range full.History {
+		r.TokensPerSec = resumed.History[i].TokensPerSec // timing, the one thing that differs
+		require.Equal(t, r, resumed.History[i], "step %d", i+1)
+	}
+	require.Equal(t, full.ValLoss, resumed.ValLoss)
+	require.Equal(t, full.Sample, resumed.Sample)
+}
+
 func pretrainedOptions(t *testing.T, data, out string) lm.Options {
 	o := tinyOptions(t, data, out)
 	o.InitFrom = tinyGPT2
@@ -60,13 +73,7 @@ func TestInitFromPretrained(t *testing.T) {
 	o.Steps, o.Resume = 6, true
 	resumed, err := lm.Run(o, &stdout, &stderr)
 	require.NoError(t, err)
-	require.Len(t, resumed.History, 6)
-	for i, r := range full.History {
-		r.TokensPerSec = resumed.History[i].TokensPerSec // timing, the one thing that differs
-		require.Equal(t, r, resumed.History[i], "step %d", i+1)
-	}
-	require.Equal(t, full.ValLoss, resumed.ValLoss)
-	require.Equal(t, full.Sample, resumed.Sample)
+	requireSameRun(t, full, resumed)
 	o.InitFrom = ""
 	o.Steps = 9
 	_, err = lm.Run(o, &stdout, &stderr)
@@ -192,11 +199,7 @@ func TestGPT2TokenizerFromScratch(t *testing.T) {
 	resumed, err := lm.Run(o, &stdout, &stderr)
 	require.NoError(t, err)
 	require.Contains(t, stdout.String(), "from the checkpoint")
-	for i, r := range full.History {
-		r.TokensPerSec = resumed.History[i].TokensPerSec
-		require.Equal(t, r, resumed.History[i], "step %d", i+1)
-	}
-	require.Equal(t, full.Sample, resumed.Sample)
+	requireSameRun(t, full, resumed)
 	o.Tokenizer, o.TokenizerDir, o.Steps = "bytes", "", 9
 	_, err = lm.Run(o, &stdout, &stderr)
 	require.ErrorContains(t, err, "was trained with -tokenizer gpt2 -tokenizer-dir "+tinyGPT2)
