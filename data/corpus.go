@@ -15,22 +15,72 @@ import (
 // exts, or every file when exts is empty). It fails with an error naming the path when a path is
 // missing or unreadable, when no file matches, or when the text is empty.
 func LoadCorpus(paths []string, exts ...string) ([]byte, error) {
+	docs, err := LoadDocuments(paths, exts...)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Concat(docs...), nil
+}
+
+// LoadDocuments reads the files LoadCorpus reads, in the same order, one document per file (empty
+// files are dropped), with LoadCorpus's errors.
+func LoadDocuments(paths []string, exts ...string) ([][]byte, error) {
 	files, err := CorpusFiles(paths, exts...)
 	if err != nil {
 		return nil, err
 	}
-	var text []byte
+	var docs [][]byte
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			return nil, fmt.Errorf("corpus: %w", err)
 		}
-		text = append(text, b...)
+		if len(b) > 0 {
+			docs = append(docs, b)
+		}
 	}
-	if len(text) == 0 {
+	if len(docs) == 0 {
 		return nil, fmt.Errorf("corpus %s is empty", strings.Join(paths, ","))
 	}
-	return text, nil
+	return docs, nil
+}
+
+// SplitDocuments is [Split] of the documents' concatenated text, keeping the documents apart: the
+// document the cut falls in ends the training part and starts the validation part.
+func SplitDocuments(docs [][]byte, valFrac float64) (train, val [][]byte, err error) {
+	n := 0
+	for _, d := range docs {
+		n += len(d)
+	}
+	if !(valFrac >= 0 && valFrac < 1) {
+		return nil, nil, fmt.Errorf("validation fraction %g must be in [0, 1)", valFrac)
+	}
+	cut := n - int(float64(n)*valFrac+0.5)
+	for _, d := range docs {
+		switch {
+		case cut >= len(d):
+			train = append(train, d)
+		case cut > 0:
+			train, val = append(train, d[:cut]), append(val, d[cut:])
+		default:
+			val = append(val, d)
+		}
+		cut -= len(d)
+	}
+	return train, val, nil
+}
+
+// EncodeDocuments encodes each document apart, so no token spans two, and puts sep between them
+// (GPT-2's <|endoftext|>: [GPT2Tokenizer.Special]); nil sep joins them.
+func EncodeDocuments(tok Tokenizer, docs [][]byte, sep []Token) []Token {
+	var out []Token
+	for i, d := range docs {
+		if i > 0 {
+			out = append(out, sep...)
+		}
+		out = append(out, tok.Encode(d)...)
+	}
+	return out
 }
 
 // CorpusFiles lists the files LoadCorpus reads, sorted.

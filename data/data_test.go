@@ -1,6 +1,7 @@
 package data_test
 
 import (
+	"bytes"
 	"math"
 	"os"
 	"path/filepath"
@@ -120,4 +121,36 @@ func TestEvalWindowsCoverEveryToken(t *testing.T) {
 		in, _ = data.EvalWindows(tokens, seq)
 		require.Empty(t, in, "seq %d", seq)
 	}
+}
+
+// TestDocuments: LoadDocuments keeps LoadCorpus's files apart; SplitDocuments cuts where Split cuts
+// the concatenated text; EncodeDocuments puts the separator between documents only.
+func TestDocuments(t *testing.T) {
+	dir := t.TempDir()
+	for name, text := range map[string]string{"a.txt": "first doc\n", "b.txt": "", "c.txt": "the second one\n", "d.md": "skip"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
+	}
+	docs, err := data.LoadDocuments([]string{dir}, ".txt")
+	require.NoError(t, err)
+	require.Equal(t, [][]byte{[]byte("first doc\n"), []byte("the second one\n")}, docs, "sorted, the empty file dropped")
+	text, err := data.LoadCorpus([]string{dir}, ".txt")
+	require.NoError(t, err)
+	require.Equal(t, "first doc\nthe second one\n", string(text))
+
+	for _, frac := range []float64{0, 0.1, 0.4, 0.6, 0.99} {
+		train, val, err := data.SplitDocuments(docs, frac)
+		require.NoError(t, err)
+		wantTrain, wantVal, err := data.Split(text, frac)
+		require.NoError(t, err)
+		require.Equal(t, string(wantTrain), string(bytes.Join(train, nil)), "frac %g", frac)
+		require.Equal(t, string(wantVal), string(bytes.Join(val, nil)), "frac %g", frac)
+		require.Contains(t, []int{len(docs), len(docs) + 1}, len(train)+len(val), "one document cut in two at most")
+	}
+	_, _, err = data.SplitDocuments(docs, 1)
+	require.ErrorContains(t, err, "validation fraction 1 must be in [0, 1)")
+
+	ids := data.EncodeDocuments(data.Bytes{}, docs, []data.Token{999})
+	require.Equal(t, len(text)+1, len(ids))
+	require.Equal(t, data.Token(999), ids[len("first doc\n")])
+	require.Equal(t, data.Bytes{}.Encode(text), data.EncodeDocuments(data.Bytes{}, docs, nil))
 }

@@ -2,6 +2,7 @@ package lm_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -224,4 +225,31 @@ func TestGPT2TokenizerFromScratch(t *testing.T) {
 		_, err := lm.Run(o, &stdout, &stderr)
 		require.ErrorContains(t, err, c.want)
 	}
+}
+
+// TestFilesAreDocuments: with GPT-2's tokenizer, a corpus of several files is several documents,
+// <|endoftext|> between them; with bytes it stays one text.
+func TestFilesAreDocuments(t *testing.T) {
+	text, err := os.ReadFile(corpus(t))
+	require.NoError(t, err)
+	dir := t.TempDir()
+	third := len(text) / 3
+	for i, part := range [][]byte{text[:third], text[third : 2*third], text[2*third:]} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d.txt", i)), part, 0o644))
+	}
+	var stdout, stderr bytes.Buffer
+	o := tinyOptions(t, dir, t.TempDir())
+	o.Tokenizer, o.TokenizerDir, o.Steps, o.Sample = "gpt2", tinyGPT2, 3, 0
+	o.ValFrac, o.EvalTokens = 0.5, 0 // validation across two files, a separator among its tokens
+	res, err := lm.Run(o, &stdout, &stderr)
+	require.NoError(t, err, stderr.String())
+	require.Contains(t, stdout.String(), "corpus: 3 files, each a document: <|endoftext|> between them")
+	require.Greater(t, res.ValBitsPerByte, 0.0)
+
+	o = tinyOptions(t, dir, t.TempDir())
+	o.Steps, o.Sample = 3, 0
+	stdout.Reset()
+	_, err = lm.Run(o, &stdout, &stderr)
+	require.NoError(t, err)
+	require.NotContains(t, stdout.String(), "each a document")
 }

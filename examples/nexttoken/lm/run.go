@@ -117,29 +117,36 @@ func DefaultCorpus() (string, error) {
 	return "", errors.New("no -data given and GOROOT/src was not found; pass -data PATH")
 }
 
-// Corpus reads the corpus the options name and returns its text and a description.
-func (o Options) Corpus() ([]byte, string, error) {
+// Corpus reads the corpus the options name and returns its text, the same text file by file
+// (slices of it), and a description.
+func (o Options) Corpus() (text []byte, docs [][]byte, desc string, err error) {
 	paths := splitList(o.Data)
 	exts := splitList(o.Ext)
 	if len(paths) == 0 {
 		src, err := DefaultCorpus()
 		if err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
 		paths = []string{src}
 		if o.Ext == "" {
 			exts = []string{".go"}
 		}
 	}
-	text, err := data.LoadCorpus(paths, exts...)
+	files, err := data.LoadDocuments(paths, exts...)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
-	desc := strings.Join(paths, ",")
+	text = slices.Concat(files...)
+	at := 0
+	for _, f := range files { // the documents as slices of text, so the files' own copies go
+		docs = append(docs, text[at:at+len(f):at+len(f)])
+		at += len(f)
+	}
+	desc = strings.Join(paths, ",")
 	if len(exts) > 0 {
 		desc += " (" + strings.Join(exts, ",") + ")"
 	}
-	return text, desc, nil
+	return text, docs, desc, nil
 }
 
 func splitList(s string) []string {
@@ -221,7 +228,7 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		}
 	}
 
-	text, corpus, err := o.Corpus()
+	text, docs, corpus, err := o.Corpus()
 	if err != nil {
 		return res, err
 	}
@@ -266,7 +273,24 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		fmt.Fprintf(stdout, "tokenizer: GPT-2's byte-level BPE of %d ids (%d merges), from %s\n", tok.VocabSize(), meta.GPT2Tokenizer.NumMerges(), from)
 	}
 	subword := meta.Tokenizer != nil || meta.GPT2Tokenizer != nil
-	trainTokens, valTokens := tok.Encode(trainText), tok.Encode(valText)
+	// With GPT-2's tokenizer, files are documents: each encoded apart, with <|endoftext|> between
+	// them, as GPT-2 was trained (and no token spans two files).
+	var sep []data.Token
+	if meta.GPT2Tokenizer != nil && len(docs) > 1 {
+		if eot, ok := meta.GPT2Tokenizer.Special("<|endoftext|>"); ok {
+			sep = []data.Token{eot}
+		}
+	}
+	var trainTokens, valTokens []data.Token
+	if sep != nil {
+		trainDocs, valDocs, err := data.SplitDocuments(docs, o.ValFrac)
+		if err != nil {
+			return res, err
+		}
+		trainTokens, valTokens = data.EncodeDocuments(tok, trainDocs, sep), data.EncodeDocuments(tok, valDocs, sep)
+	} else {
+		trainTokens, valTokens = tok.Encode(trainText), tok.Encode(valText)
+	}
 	ds, err := data.NewWindows(trainTokens, o.Batch, seq, o.Seed)
 	if err != nil {
 		return res, fmt.Errorf("corpus %s: training split: %w", corpus, err)
@@ -297,6 +321,9 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 	if subword {
 		fmt.Fprintf(stdout, "corpus: %s: %d bytes, %d training tokens (%.2f bytes each), %d validation tokens evaluated\n",
 			corpus, len(text), len(trainTokens), float64(len(trainText))/float64(len(trainTokens)), len(valTokens)-1)
+		if sep != nil {
+			fmt.Fprintf(stdout, "corpus: %d files, each a document: <|endoftext|> between them\n", len(docs))
+		}
 	} else {
 		fmt.Fprintf(stdout, "corpus: %s: %d bytes, %d for training, %d validation tokens evaluated\n",
 			corpus, len(text), len(trainTokens), len(valTokens)-1)
@@ -437,8 +464,10 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 
 	res = Result{Step: o.Steps, ValLoss: lastVal, History: history, TokensPerSec: medianRate(stepTimes, tokensPerStep), PretrainedValLoss: res.PretrainedValLoss}
 	if subword {
-		// The evaluator scores every token after the first; bits per byte of their text.
-		res.ValBitsPerByte = lastVal * float64(len(valTokens)-1) / float64(len(tok.Decode(valTokens[1:]))) / math.Ln2
+		// The evaluator scores every token after the first; bits per byte of their text (the
+		// documents' text: a separator counts as a token, not as bytes).
+		scored := slices.DeleteFunc(slices.Clone(valTokens[1:]), func(id data.Token) bool { return slices.Contains(sep, id) })
+		res.ValBitsPerByte = lastVal * float64(len(valTokens)-1) / float64(len(tok.Decode(scored))) / math.Ln2
 	}
 	res.MFU = transformer.MFU(flopsPerToken, res.TokensPerSec, o.PeakTFLOPs)
 	var sum float64
