@@ -3,8 +3,10 @@ package data_test
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -183,5 +185,57 @@ func BenchmarkGPT2Encode(b *testing.B) {
 	b.SetBytes(int64(len(text)))
 	for b.Loop() {
 		tok.Encode(text)
+	}
+}
+
+// gpt2Sized writes a vocabulary of GPT-2's size: its 256 byte stand-ins, then 50,000 merges of
+// two random earlier tokens (each making a new string), then "<|endoftext|>".
+func gpt2Sized(tb testing.TB) (vocabJSON, merges []byte) {
+	tb.Helper()
+	standIn := make([]string, 0, 256)
+	for b := range 256 {
+		switch {
+		case b >= '!' && b <= '~' || b >= 0xA1 && b <= 0xAC || b >= 0xAE:
+			standIn = append(standIn, string(rune(b)))
+		}
+	}
+	for b := range 256 {
+		if !(b >= '!' && b <= '~' || b >= 0xA1 && b <= 0xAC || b >= 0xAE) {
+			standIn = append(standIn, string(rune(256+len(standIn)-188)))
+		}
+	}
+	tokens := slices.Clone(standIn)
+	vocab := map[string]int{}
+	for i, s := range tokens {
+		vocab[s] = i
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	var m strings.Builder
+	m.WriteString("#version: 0.2\n")
+	for len(tokens) < 256+50000 {
+		// Favour short tokens, as real merges do.
+		a := tokens[rng.IntN(min(len(tokens), 256+rng.IntN(len(tokens))))]
+		b := tokens[rng.IntN(min(len(tokens), 256+rng.IntN(len(tokens))))]
+		if _, ok := vocab[a+b]; ok {
+			continue
+		}
+		vocab[a+b] = len(tokens)
+		tokens = append(tokens, a+b)
+		m.WriteString(a + " " + b + "\n")
+	}
+	vocab["<|endoftext|>"] = len(tokens)
+	v, err := json.Marshal(vocab)
+	require.NoError(tb, err)
+	return v, []byte(m.String())
+}
+
+// BenchmarkReadGPT2Tokenizer reads a vocabulary of GPT-2's size (50,257 ids, 50,000 merges).
+func BenchmarkReadGPT2Tokenizer(b *testing.B) {
+	vocab, merges := gpt2Sized(b)
+	b.SetBytes(int64(len(vocab) + len(merges)))
+	for b.Loop() {
+		tok, err := data.ReadGPT2Tokenizer(vocab, merges)
+		require.NoError(b, err)
+		require.Equal(b, 50257, tok.VocabSize())
 	}
 }
