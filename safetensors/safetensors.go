@@ -191,7 +191,7 @@ func openFile(fh *os.File) (*File, error) {
 // "weight_map" names each tensor's shard, a file in the index's folder) and every shard, with
 // [Open]'s checks, and that each shard holds exactly the tensors the index maps to it. The File
 // reads tensors from whichever shard holds them. Close it when done.
-func OpenIndex(indexPath string) (_ *File, err error) {
+func OpenIndex(indexPath string) (sharded *File, err error) {
 	content, err := os.ReadFile(indexPath)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)
