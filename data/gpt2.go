@@ -34,7 +34,12 @@ type GPT2Tokenizer struct {
 // [LoadGPT2Tokenizer] looks for, Hugging Face's first and then GPT-2's own.
 var VocabFiles = [2][]string{{"vocab.json", "encoder.json"}, {"merges.txt", "vocab.bpe"}}
 
-// LoadGPT2Tokenizer reads the tokenizer in dir: vocab.json (or encoder.json) and merges.txt (or vocab.bpe).
+// TokenizerJSON is the name of Hugging Face's single-file tokenizer, which [LoadGPT2Tokenizer]
+// reads when dir has no vocabulary and merges files.
+const TokenizerJSON = "tokenizer.json"
+
+// LoadGPT2Tokenizer reads the tokenizer in dir: vocab.json (or encoder.json) and merges.txt (or
+// vocab.bpe), else tokenizer.json (see [ReadTokenizerJSON]).
 func LoadGPT2Tokenizer(dir string) (*GPT2Tokenizer, error) {
 	var content [2][]byte
 	for k, names := range VocabFiles {
@@ -50,10 +55,87 @@ func LoadGPT2Tokenizer(dir string) (*GPT2Tokenizer, error) {
 			break
 		}
 		if content[k] == nil {
-			return nil, fmt.Errorf("gpt2 tokenizer: %s holds neither %s", dir, strings.Join(names, " nor "))
+			single, err := os.ReadFile(filepath.Join(dir, TokenizerJSON))
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("gpt2 tokenizer: %s holds neither %s (nor %s)", dir, strings.Join(names, " nor "), TokenizerJSON)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("gpt2 tokenizer: %w", err)
+			}
+			return ReadTokenizerJSON(single)
 		}
 	}
 	return ReadGPT2Tokenizer(content[0], content[1])
+}
+
+// ReadTokenizerJSON builds the tokenizer from Hugging Face's tokenizer.json when it holds GPT-2's
+// kind of tokenizer: a BPE model (its vocab and merges, as "a b" strings or as pairs) after the
+// ByteLevel pre-tokenizer with GPT-2's regex and no prefix space, and no normalizer. Added tokens
+// missing from the vocabulary join it as special tokens. Anything else is an error that says what.
+func ReadTokenizerJSON(content []byte) (*GPT2Tokenizer, error) {
+	var f struct {
+		Normalizer   json.RawMessage `json:"normalizer"`
+		PreTokenizer *struct {
+			Type           string `json:"type"`
+			AddPrefixSpace bool   `json:"add_prefix_space"`
+			UseRegex       *bool  `json:"use_regex"`
+		} `json:"pre_tokenizer"`
+		AddedTokens []struct {
+			ID      int    `json:"id"`
+			Content string `json:"content"`
+		} `json:"added_tokens"`
+		Model struct {
+			Type   string          `json:"type"`
+			Vocab  map[string]int  `json:"vocab"`
+			Merges json.RawMessage `json:"merges"`
+		} `json:"model"`
+	}
+	if err := json.Unmarshal(content, &f); err != nil {
+		return nil, fmt.Errorf("gpt2 tokenizer: tokenizer.json: %w", err)
+	}
+	var errs []error
+	if f.Model.Type != "BPE" {
+		errs = append(errs, fmt.Errorf("model type %q is not BPE", f.Model.Type))
+	}
+	if p := f.PreTokenizer; p == nil || p.Type != "ByteLevel" || p.AddPrefixSpace || (p.UseRegex != nil && !*p.UseRegex) {
+		errs = append(errs, errors.New("the pre-tokenizer is not GPT-2's (ByteLevel, its regex, no prefix space)"))
+	}
+	if n := strings.TrimSpace(string(f.Normalizer)); n != "" && n != "null" {
+		errs = append(errs, errors.New("it has a normalizer; GPT-2's has none"))
+	}
+	var lines []string
+	var asStrings []string
+	var asPairs [][]string
+	if json.Unmarshal(f.Model.Merges, &asStrings) == nil {
+		lines = asStrings
+	} else if json.Unmarshal(f.Model.Merges, &asPairs) == nil {
+		for i, p := range asPairs {
+			if len(p) != 2 || strings.Contains(p[0], " ") || strings.Contains(p[1], " ") {
+				errs = append(errs, fmt.Errorf("merge %d %q is not two tokens without spaces", i+1, p))
+				break
+			}
+			lines = append(lines, p[0]+" "+p[1])
+		}
+	} else {
+		errs = append(errs, errors.New(`the merges are neither "a b" strings nor pairs`))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("gpt2 tokenizer: tokenizer.json: %w", err)
+	}
+	vocab := f.Model.Vocab
+	if vocab == nil {
+		vocab = map[string]int{}
+	}
+	for _, t := range f.AddedTokens {
+		if _, ok := vocab[t.Content]; !ok {
+			vocab[t.Content] = t.ID
+		}
+	}
+	vocabJSON, err := json.Marshal(vocab)
+	if err != nil {
+		return nil, fmt.Errorf("gpt2 tokenizer: %w", err)
+	}
+	return ReadGPT2Tokenizer(vocabJSON, []byte(strings.Join(lines, "\n")))
 }
 
 // gpt2Bytes returns GPT-2's stand-in character of each byte (bytes_to_unicode in its encoder.py):

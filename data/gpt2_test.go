@@ -239,3 +239,60 @@ func BenchmarkReadGPT2Tokenizer(b *testing.B) {
 		require.Equal(b, 50257, tok.VocabSize())
 	}
 }
+
+// TestTokenizerJSON reads Hugging Face's single-file form of the same vocabulary (merges as strings,
+// and as pairs): the same ids as encoder.py's; other kinds of tokenizer are refused with the reason.
+func TestTokenizerJSON(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "gpt2tok", "expected.json"))
+	require.NoError(t, err)
+	var want gpt2Expected
+	require.NoError(t, json.Unmarshal(raw, &want))
+	for _, name := range []string{"tokenizer.json", "tokenizer_pairs.json"} {
+		content, err := os.ReadFile(filepath.Join("testdata", "gpt2tok", name))
+		require.NoError(t, err)
+		tok, err := data.ReadTokenizerJSON(content)
+		require.NoError(t, err, name)
+		require.Equal(t, 407, tok.VocabSize())
+		for i, s := range want.Samples {
+			got := tok.Encode([]byte(s.Text))
+			if len(s.IDs) == 0 {
+				require.Empty(t, got)
+				continue
+			}
+			require.Equal(t, s.IDs, got, "%s, sample %d", name, i)
+		}
+		eot, ok := tok.Special("<|endoftext|>")
+		require.True(t, ok)
+		require.Equal(t, data.Token(406), eot)
+		// A folder with only tokenizer.json.
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, data.TokenizerJSON), content, 0o644))
+		fromDir, err := data.LoadGPT2Tokenizer(dir)
+		require.NoError(t, err)
+		require.Equal(t, tok.Encode([]byte(want.Samples[2].Text)), fromDir.Encode([]byte(want.Samples[2].Text)))
+	}
+	var f map[string]any
+	content, err := os.ReadFile(filepath.Join("testdata", "gpt2tok", "tokenizer.json"))
+	require.NoError(t, err)
+	for _, c := range []struct {
+		name string
+		edit func(f map[string]any)
+		want string
+	}{
+		{"wordpiece", func(f map[string]any) { f["model"].(map[string]any)["type"] = "WordPiece" }, `model type "WordPiece" is not BPE`},
+		{"metaspace", func(f map[string]any) { f["pre_tokenizer"] = map[string]any{"type": "Metaspace"} }, "the pre-tokenizer is not GPT-2's"},
+		{"prefix space", func(f map[string]any) { f["pre_tokenizer"].(map[string]any)["add_prefix_space"] = true }, "the pre-tokenizer is not GPT-2's"},
+		{"normalizer", func(f map[string]any) { f["normalizer"] = map[string]any{"type": "NFC"} }, "it has a normalizer"},
+		{"merges", func(f map[string]any) { f["model"].(map[string]any)["merges"] = 7 }, `the merges are neither "a b" strings nor pairs`},
+		{"no vocab", func(f map[string]any) { delete(f["model"].(map[string]any), "vocab") }, "no token for byte 0x00"},
+	} {
+		require.NoError(t, json.Unmarshal(content, &f))
+		c.edit(f)
+		b, err := json.Marshal(f)
+		require.NoError(t, err)
+		_, err = data.ReadTokenizerJSON(b)
+		require.ErrorContains(t, err, c.want, c.name)
+	}
+	_, err = data.ReadTokenizerJSON([]byte("{"))
+	require.ErrorContains(t, err, "tokenizer.json: unexpected end of JSON input")
+}

@@ -5,7 +5,7 @@
 //
 // A model folder holds config.json (GPT2Config's fields), model.safetensors (the weights; or their
 // shards and model.safetensors.index.json, as save_pretrained splits large checkpoints) and the
-// tokenizer files vocab.json and merges.txt. bitter reads nothing else: a folder with only
+// tokenizer files vocab.json and merges.txt (or tokenizer.json alone). bitter reads nothing else: a folder with only
 // pytorch_model.bin (a pickle, which can run code) is refused with a message saying how to convert it.
 //
 // The name mapping (hub names with or without GPT2LMHeadModel's "transformer." prefix):
@@ -140,7 +140,7 @@ func ReadGPT2Config(content []byte) (transformer.Config, error) {
 
 // LoadGPT2 reads the model in dir: config.json, model.safetensors (or the shards that
 // model.safetensors.index.json lists), and the tokenizer (vocab.json or encoder.json, merges.txt or
-// vocab.bpe). Its vocabulary must fit the model's.
+// vocab.bpe, else tokenizer.json). Its vocabulary must fit the model's.
 func LoadGPT2(dir string) (*GPT2, error) {
 	content, err := os.ReadFile(filepath.Join(dir, ConfigFile))
 	if err != nil {

@@ -24,6 +24,9 @@ openai-community/gpt2 are laid out, with random weights and a vocabulary trained
                        next-token loss and its gradient for every weight under its hub name
   data/testdata/gpt2tok/{vocab.json,merges.txt}
                        the same vocabulary, and a copy with the ids shuffled (vocab_shuffled.json)
+  data/testdata/gpt2tok/{tokenizer.json,tokenizer_pairs.json}
+                       the same vocabulary in Hugging Face's single-file form (tokenizers' tokenizer.json),
+                       merges as "a b" strings and, as newer versions write them, as pairs
   data/testdata/gpt2tok/expected.json
                        texts and their ids as OpenAI's encoder.py computes them (its bpe() loop:
                        the lowest-ranked pair first, every occurrence left to right), under both
@@ -258,7 +261,23 @@ def main():
     expected = {"samples": [{"text": s, "ids": enc.encode(s), "shuffled_ids": enc_shuffled.encode(s)} for s in samples]}
     for s in expected["samples"]:
         assert enc.decode(s["ids"]) == s["text"]
+    # Hugging Face's single-file form (tokenizers' tokenizer.json), merges as "a b" strings, and the
+    # newer form with merges as pairs.
+    def tokenizer_json(pairs):
+        return json.dumps({
+            "version": "1.0", "truncation": None, "padding": None,
+            "added_tokens": [{"id": vocab["<|endoftext|>"], "content": "<|endoftext|>", "single_word": False, "lstrip": False,
+                              "rstrip": False, "normalized": True, "special": True}],
+            "normalizer": None,
+            "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+            "post_processor": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True},
+            "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+            "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "",
+                      "end_of_word_suffix": "", "fuse_unk": False, "byte_fallback": False, "vocab": vocab,
+                      "merges": [f"{a} {b}" for a, b in merges] if not pairs else [[a, b] for a, b in merges]},
+        }, ensure_ascii=False)
     for name, content in (("vocab.json", json.dumps(vocab, ensure_ascii=False)), ("merges.txt", mergelines),
+                          ("tokenizer.json", tokenizer_json(False)), ("tokenizer_pairs.json", tokenizer_json(True)),
                           ("vocab_shuffled.json", json.dumps(shuffled, ensure_ascii=False)),
                           ("expected.json", json.dumps(expected, ensure_ascii=False, indent=0))):
         with open(os.path.join(tokdir, name), "w", encoding="utf-8") as f:
