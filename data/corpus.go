@@ -6,8 +6,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // LoadCorpus reads and concatenates the files named by paths, in sorted path order. A path may be a
@@ -71,14 +74,31 @@ func SplitDocuments(docs [][]byte, valFrac float64) (train, val [][]byte, err er
 }
 
 // EncodeDocuments encodes each document apart, so no token spans two, and puts sep between them
-// (GPT-2's <|endoftext|>: [GPT2Tokenizer.Special]); nil sep joins them.
+// (GPT-2's <|endoftext|>: [GPT2Tokenizer.Special]); nil sep joins them. Documents are encoded in
+// parallel (a corpus of many small files would otherwise use one core); the result does not depend
+// on how.
 func EncodeDocuments(tok Tokenizer, docs [][]byte, sep []Token) []Token {
-	var out []Token
-	for i, d := range docs {
+	parts := make([][]Token, len(docs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(docs)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(docs); i = int(next.Add(1) - 1) {
+				parts[i] = tok.Encode(docs[i])
+			}
+		})
+	}
+	wg.Wait()
+	n := len(sep) * max(len(docs)-1, 0)
+	for _, p := range parts {
+		n += len(p)
+	}
+	out := make([]Token, 0, n)
+	for i, p := range parts {
 		if i > 0 {
 			out = append(out, sep...)
 		}
-		out = append(out, tok.Encode(d)...)
+		out = append(out, p...)
 	}
 	return out
 }

@@ -153,4 +153,17 @@ func TestDocuments(t *testing.T) {
 	require.Equal(t, len(text)+1, len(ids))
 	require.Equal(t, data.Token(999), ids[len("first doc\n")])
 	require.Equal(t, data.Bytes{}.Encode(text), data.EncodeDocuments(data.Bytes{}, docs, nil))
+	// Many documents, encoded in parallel: the order of the sequential join.
+	var many [][]byte
+	var want []data.Token
+	for i := range 100 {
+		d := bytes.Repeat([]byte{byte('a' + i%26)}, 1+i%7)
+		many = append(many, d)
+		if i > 0 {
+			want = append(want, 300, 301)
+		}
+		want = append(want, data.Bytes{}.Encode(d)...)
+	}
+	require.Equal(t, want, data.EncodeDocuments(data.Bytes{}, many, []data.Token{300, 301}))
+	require.Empty(t, data.EncodeDocuments(data.Bytes{}, nil, []data.Token{1}))
 }
