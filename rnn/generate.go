@@ -35,16 +35,26 @@ func NewGenerator(backend backends.Backend, ctx *context.Context, cfg Config) (*
 }
 
 // Generate returns n tokens sampled after prompt (sampling as transformer.Sampling describes).
-func (gen *Generator) Generate(prompt []int32, n int, s transformer.Sampling) (out []int32, err error) {
-	if err := s.Validate(); err != nil {
+func (gen *Generator) Generate(prompt []int32, n int, s transformer.Sampling) ([]int32, error) {
+	out := make([]int32, 0, max(n, 0))
+	if err := gen.Stream(prompt, n, s, func(t int32) error { out = append(out, t); return nil }); err != nil {
 		return nil, err
 	}
+	return out, nil
+}
+
+// Stream is Generate handing each token to emit as soon as it is sampled; an error from emit stops
+// it and is returned.
+func (gen *Generator) Stream(prompt []int32, n int, s transformer.Sampling, emit func(token int32) error) (err error) {
+	if err := s.Validate(); err != nil {
+		return err
+	}
 	if err := transformer.ValidatePrompt(prompt, n, gen.cfg.VocabSize); err != nil {
-		return nil, err
+		return err
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("generate: %v", r)
+			err = fmt.Errorf("generate: %v", r)
 		}
 	}()
 	rng := s.NewRand()
@@ -56,7 +66,7 @@ func (gen *Generator) Generate(prompt []int32, n int, s transformer.Sampling) (o
 	for pos := 1; pos < len(prompt)+n; pos++ {
 		outs, err := gen.exec.Exec(append([]any{[]int32{token}}, states...)...)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for i := range states {
 			states[i] = outs[1+i]
@@ -77,9 +87,11 @@ func (gen *Generator) Generate(prompt []int32, n int, s transformer.Sampling) (o
 		}
 		outs[0].FinalizeAll()
 		token = transformer.Sample(logits, s, rng)
-		out = append(out, token)
+		if err := emit(token); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // tensorsShape is the shape of one state tensor at batch 1 (zeros at the start).

@@ -71,16 +71,26 @@ func NewGenerator(backend backends.Backend, ctx *context.Context, cfg Config) (*
 // Generate returns n tokens sampled after prompt (not including it). The prompt must not be empty
 // and its tokens must be below VocabSize; a prompt longer than MaxSeqLen is cut to its last
 // MaxSeqLen/2 tokens, as the sliding window would cut it.
-func (gen *Generator) Generate(prompt []int32, n int, s Sampling) (out []int32, err error) {
-	if err := s.Validate(); err != nil {
+func (gen *Generator) Generate(prompt []int32, n int, s Sampling) ([]int32, error) {
+	out := make([]int32, 0, max(n, 0))
+	if err := gen.Stream(prompt, n, s, func(t int32) error { out = append(out, t); return nil }); err != nil {
 		return nil, err
 	}
+	return out, nil
+}
+
+// Stream is Generate handing each token to emit as soon as it is sampled (to print text as it
+// comes); an error from emit stops it and is returned.
+func (gen *Generator) Stream(prompt []int32, n int, s Sampling, emit func(token int32) error) (err error) {
+	if err := s.Validate(); err != nil {
+		return err
+	}
 	if err := ValidatePrompt(prompt, n, gen.cfg.VocabSize); err != nil {
-		return nil, err
+		return err
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("generate: %v", r)
+			err = fmt.Errorf("generate: %v", r)
 		}
 	}()
 	rng := s.NewRand()
@@ -93,12 +103,17 @@ func (gen *Generator) Generate(prompt []int32, n int, s Sampling) (out []int32, 
 	// Prefill.
 	logits, err := gen.step(context, 0)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	pos := len(context)
-	for range n {
+	for i := range n {
 		next := Sample(logits, s, rng)
-		out = append(out, next)
+		if err := emit(next); err != nil {
+			return err
+		}
+		if i == n-1 {
+			break // no logits are needed after the last token
+		}
 		context = append(context, next)
 		if pos >= maxLen { // The cache is full: slide the window.
 			context = context[len(context)-keep:]
@@ -109,10 +124,10 @@ func (gen *Generator) Generate(prompt []int32, n int, s Sampling) (out []int32, 
 			pos++
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // ValidatePrompt returns an error when prompt is empty or holds a token outside the vocabulary, or n

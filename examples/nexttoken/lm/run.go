@@ -482,18 +482,19 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 	fmt.Fprintf(stdout, "wrote %s, %s and %s\n", ckptPath, filepath.Join(o.Out, "loss.csv"), filepath.Join(o.Out, "loss.png"))
 
 	if o.Sample > 0 {
-		if res.Sample, err = sample(b, ctx, model, tok, o); err != nil {
+		fmt.Fprintf(stdout, "sample (temperature %g, top-k %d, top-p %g):\n", o.Temperature, o.TopK, o.TopP)
+		if res.Sample, err = sample(b, ctx, model, tok, o, stdout); err != nil {
 			return res, err
 		}
-		fmt.Fprintf(stdout, "sample (temperature %g, top-k %d, top-p %g):\n%s\n", o.Temperature, o.TopK, o.TopP, res.Sample)
 	}
 	fmt.Fprintln(stdout, res.FinalLine())
 	return res, nil
 }
 
 // sample continues o.Prompt by o.Sample tokens of the model in ctx, with o's sampling settings and
-// seed, and returns the prompt and the continuation as text.
-func sample(b backends.Backend, ctx *context.Context, model Model, tok data.Tokenizer, o Options) (string, error) {
+// seed, writing the text to w as it comes (then a line break), and returns the prompt and the
+// continuation as text.
+func sample(b backends.Backend, ctx *context.Context, model Model, tok data.Tokenizer, o Options, w io.Writer) (string, error) {
 	prompt := tok.Encode([]byte(o.Prompt))
 	ids := make([]int32, len(prompt))
 	for i, t := range prompt {
@@ -501,7 +502,7 @@ func sample(b backends.Backend, ctx *context.Context, model Model, tok data.Toke
 	}
 	sampling := transformer.Sampling{Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP, Seed: o.Seed}
 	var gen interface {
-		Generate(prompt []int32, n int, s transformer.Sampling) ([]int32, error)
+		Stream(prompt []int32, n int, s transformer.Sampling, emit func(int32) error) error
 	}
 	var err error
 	switch m := model.(type) {
@@ -515,15 +516,19 @@ func sample(b backends.Backend, ctx *context.Context, model Model, tok data.Toke
 	if err != nil {
 		return "", err
 	}
-	out, err := gen.Generate(ids, o.Sample, sampling)
+	text := []byte(o.Prompt)
+	fmt.Fprint(w, o.Prompt)
+	err = gen.Stream(ids, o.Sample, sampling, func(t int32) error {
+		piece := tok.Decode([]data.Token{data.Token(t)}) // Decode joins the pieces of its ids
+		text = append(text, piece...)
+		_, err := w.Write(piece)
+		return err
+	})
+	fmt.Fprintln(w)
 	if err != nil {
 		return "", err
 	}
-	toks := make([]data.Token, len(out))
-	for i, t := range out {
-		toks[i] = data.Token(t)
-	}
-	return o.Prompt + string(tok.Decode(toks)), nil
+	return string(text), nil
 }
 
 // Generate samples from the checkpoint in o.Out without training (-generate): the model, its
@@ -583,11 +588,8 @@ func Generate(o Options, stdout io.Writer) (text string, err error) {
 		fmt.Fprintf(stdout, "checkpoint: %s: %s of %d parameters at step %d, trained on %s (tokenizer %s)\n",
 			ckptPath, meta.Model, model.NumParams(), meta.Step, meta.Corpus, tokenizerName(meta))
 	}
-	if text, err = sample(b, ctx.Reuse(), model, tok, o); err != nil {
-		return "", err
-	}
-	fmt.Fprintf(stdout, "sample (temperature %g, top-k %d, top-p %g, seed %d):\n%s\n", o.Temperature, o.TopK, o.TopP, o.Seed, text)
-	return text, nil
+	fmt.Fprintf(stdout, "sample (temperature %g, top-k %d, top-p %g, seed %d):\n", o.Temperature, o.TopK, o.TopP, o.Seed)
+	return sample(b, ctx.Reuse(), model, tok, o, stdout)
 }
 
 // intact says what is left on disk when a run stops on a bad number: the last checkpoint, untouched.
