@@ -1,6 +1,7 @@
 package transformer_test
 
 import (
+	"errors"
 	"math/rand/v2"
 	"testing"
 
@@ -192,4 +193,36 @@ func TestGenerateBatchMatchesOneByOne(t *testing.T) {
 	require.ErrorContains(t, err, "3 prompt tokens + 10 new exceed MaxSeqLen 12")
 	_, err = gen.GenerateBatch(nil, 2, s, rand.New(rand.NewPCG(1, 1)))
 	require.ErrorContains(t, err, "no prompts")
+}
+
+// TestStream: Stream hands over Generate's tokens one at a time, past the sliding window too, and
+// an error from emit stops it there.
+func TestStream(t *testing.T) {
+	cfg := smallConfig(transformer.Learned)
+	cfg.MaxSeqLen = 8
+	ctx := context.New()
+	require.NoError(t, ctx.SetRNGStateFromSeed(5))
+	_, err := context.ExecOnce(backend.MustShared(), ctx, func(ctx *context.Context, tokens *graph.Node) *graph.Node {
+		return transformer.Logits(ctx, cfg, tokens)
+	}, [][]int32{{1}})
+	require.NoError(t, err)
+	gen, err := transformer.NewGenerator(backend.MustShared(), ctx, cfg)
+	require.NoError(t, err)
+	s := transformer.Sampling{Temperature: 1, Seed: 3}
+	want, err := gen.Generate([]int32{1, 2, 3}, 20, s)
+	require.NoError(t, err)
+	var got []int32
+	require.NoError(t, gen.Stream([]int32{1, 2, 3}, 20, s, func(tok int32) error { got = append(got, tok); return nil }))
+	require.Equal(t, want, got)
+	got = got[:0]
+	stop := errors.New("enough")
+	err = gen.Stream([]int32{1, 2, 3}, 20, s, func(tok int32) error {
+		got = append(got, tok)
+		if len(got) == 4 {
+			return stop
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, stop)
+	require.Equal(t, want[:4], got)
 }
