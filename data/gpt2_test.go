@@ -296,3 +296,31 @@ func TestTokenizerJSON(t *testing.T) {
 	_, err = data.ReadTokenizerJSON([]byte("{"))
 	require.ErrorContains(t, err, "tokenizer.json: unexpected end of JSON input")
 }
+
+// FuzzReadGPT2Tokenizer: no vocabulary, merges or tokenizer.json panics; what reads, round-trips.
+func FuzzReadGPT2Tokenizer(f *testing.F) {
+	vocab, merges := readGPT2Files(f, "vocab.json")
+	single, err := os.ReadFile(filepath.Join("testdata", "gpt2tok", "tokenizer.json"))
+	require.NoError(f, err)
+	f.Add(vocab, merges)
+	f.Add(vocab, []byte("#version: 0.2\nt h\nth e\n"))
+	f.Add(single, []byte{})
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		for _, tok := range []*data.GPT2Tokenizer{must(data.ReadGPT2Tokenizer(a, b)), must(data.ReadTokenizerJSON(a))} {
+			if tok == nil {
+				continue
+			}
+			text := []byte("the king's lord hath thee \xff 中文")
+			if got := tok.Decode(tok.Encode(text)); !bytes.Equal(got, text) {
+				t.Fatalf("round trip gave %q", got)
+			}
+		}
+	})
+}
+
+func must(tok *data.GPT2Tokenizer, err error) *data.GPT2Tokenizer {
+	if err != nil {
+		return nil
+	}
+	return tok
+}
