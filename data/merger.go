@@ -110,18 +110,20 @@ func (m *merger) encodeLong(chunk []byte) []Token {
 		ids[i], next[i], prev[i] = m.byteID[c], int32(i+1), int32(i-1)
 	}
 	next[n-1] = -1
-	q := mergeQueue{}
-	push := func(i int32) {
+	// candidate is the merge of the pair at i and its successor, if they merge.
+	candidate := func(i int32) (mergeAt, bool) {
 		j := next[i]
 		if j < 0 {
-			return
+			return mergeAt{}, false
 		}
-		if r, ok := m.ranks[Pair{ids[i], ids[j]}]; ok {
-			q = append(q, mergeAt{rank: r, pos: i, left: ids[i], right: ids[j]})
-		}
+		r, ok := m.ranks[Pair{ids[i], ids[j]}]
+		return mergeAt{rank: r, pos: i, left: ids[i], right: ids[j]}, ok
 	}
+	q := mergeQueue{}
 	for i := range int32(n - 1) {
-		push(i)
+		if e, ok := candidate(i); ok {
+			q = append(q, e)
+		}
 	}
 	heap.Init(&q)
 	for q.Len() > 0 {
@@ -139,14 +141,13 @@ func (m *merger) encodeLong(chunk []byte) []Token {
 		if next[j] >= 0 {
 			prev[next[j]] = i
 		}
-		if p := prev[i]; p >= 0 {
-			if r, ok := m.ranks[Pair{ids[p], ids[i]}]; ok {
-				heap.Push(&q, mergeAt{rank: r, pos: p, left: ids[p], right: ids[i]})
+		// The merged id's pairs with its neighbours are new candidates.
+		for _, at := range [2]int32{prev[i], i} {
+			if at < 0 {
+				continue
 			}
-		}
-		if k := next[i]; k >= 0 {
-			if r, ok := m.ranks[Pair{ids[i], ids[k]}]; ok {
-				heap.Push(&q, mergeAt{rank: r, pos: i, left: ids[i], right: ids[k]})
+			if e, ok := candidate(at); ok {
+				heap.Push(&q, e)
 			}
 		}
 	}
