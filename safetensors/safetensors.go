@@ -162,29 +162,38 @@ func openFile(fh *os.File) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}
-	size := info.Size()
-	var prefix [8]byte
-	if size < 8 {
-		return nil, badFormat("%d bytes, fewer than the 8 of the header length", size)
-	}
-	if _, err := fh.ReadAt(prefix[:], 0); err != nil {
-		return nil, fmt.Errorf("safetensors: %w", err)
-	}
-	n := binary.LittleEndian.Uint64(prefix[:])
-	if n > MaxHeader || n > uint64(size-8) {
-		return nil, badFormat("header length %d is beyond the file's %d bytes or the %d-byte limit", n, size, MaxHeader)
-	}
-	header := make([]byte, n)
-	if _, err := fh.ReadAt(header, 8); err != nil {
-		return nil, fmt.Errorf("safetensors: %w", err)
-	}
-	f, err := parseHeader(header, uint64(size-8)-n)
+	f, dataStart, err := readHeader(fh, info.Size())
 	if err != nil {
 		return nil, err
 	}
-	f.files, f.opened = []diskFile{{fh, 8 + int64(n)}}, true
+	f.files, f.opened = []diskFile{{fh, dataStart}}, true
 	f.shard = make(map[string]int, len(f.Names))
 	return f, nil
+}
+
+// readHeader reads and checks the header of a safetensors file of size bytes, and returns it with
+// the offset of the data after it.
+func readHeader(r io.ReaderAt, size int64) (*File, int64, error) {
+	var prefix [8]byte
+	if size < 8 {
+		return nil, 0, badFormat("%d bytes, fewer than the 8 of the header length", size)
+	}
+	if _, err := r.ReadAt(prefix[:], 0); err != nil {
+		return nil, 0, fmt.Errorf("safetensors: %w", err)
+	}
+	n := binary.LittleEndian.Uint64(prefix[:])
+	if n > MaxHeader || n > uint64(size-8) {
+		return nil, 0, badFormat("header length %d is beyond the file's %d bytes or the %d-byte limit", n, size, MaxHeader)
+	}
+	header := make([]byte, n)
+	if _, err := r.ReadAt(header, 8); err != nil {
+		return nil, 0, fmt.Errorf("safetensors: %w", err)
+	}
+	f, err := parseHeader(header, uint64(size-8)-n)
+	if err != nil {
+		return nil, 0, err
+	}
+	return f, 8 + int64(n), nil
 }
 
 // OpenIndex opens a checkpoint saved in shards: the index file (model.safetensors.index.json, whose
@@ -280,18 +289,11 @@ func badFormat(format string, args ...any) error {
 
 // Parse reads and checks a safetensors file's content. The tensors' Data share content's memory.
 func Parse(content []byte) (*File, error) {
-	if len(content) < 8 {
-		return nil, badFormat("%d bytes, fewer than the 8 of the header length", len(content))
-	}
-	n := binary.LittleEndian.Uint64(content)
-	if n > MaxHeader || n > uint64(len(content)-8) {
-		return nil, badFormat("header length %d is beyond the file's %d bytes or the %d-byte limit", n, len(content), MaxHeader)
-	}
-	data := content[8+n:]
-	f, err := parseHeader(content[8:8+n], uint64(len(data)))
+	f, dataStart, err := readHeader(bytes.NewReader(content), int64(len(content)))
 	if err != nil {
 		return nil, err
 	}
+	data := content[dataStart:]
 	for name, t := range f.Tensors {
 		span := f.spans[name]
 		t.Data = data[span[0]:span[1]:span[1]]
