@@ -175,3 +175,80 @@ func TestCausalSoftmaxEqualsTheGeneralPath(t *testing.T) {
 		})
 	}
 }
+
+// TestAdditiveMaskEqualsBooleanMask: a Bias holding -inf on the keys a query must not see (the
+// additive mask many models use) gives what Mask gives for the same keys with the finite part of the
+// bias: outputs and gradients with respect to q, k, v and the bias, in float64, with no NaN where
+// softmax's gradient meets the infinities. The bias's gradient is also checked against central
+// differences, since the golden cases check only q, k and v.
+func TestAdditiveMaskEqualsBooleanMask(t *testing.T) {
+	const batch, qLen, kvLen, heads, kvHeads, dim = 2, 5, 7, 4, 2, 8
+	q := randomFloat64(21, batch, qLen, heads, dim)
+	k := randomFloat64(22, batch, kvLen, kvHeads, dim)
+	v := randomFloat64(23, batch, kvLen, kvHeads, dim)
+	w := randomFloat64(24, batch, qLen, heads, dim)
+	bias := randomFloat64(25, 1, heads, qLen, kvLen)
+	visible := make([]bool, qLen*kvLen) // query i sees key j when (i*3 + j*5) % 4 != 0, and always key i
+	for i := range qLen {
+		for j := range kvLen {
+			visible[i*kvLen+j] = (i*3+j*5)%4 != 0 || j == i
+		}
+	}
+	mask := tensors.FromFlatDataAndDimensions(visible, qLen, kvLen)
+	exec, err := graph.NewExec(backend.MustShared(), func(q, k, v, w, bias, mask *graph.Node) []*graph.Node {
+		loss := func(opts ...attention.Option) (*graph.Node, *graph.Node) {
+			out := attention.ScaledDotProduct(q, k, v, opts...)
+			return out, graph.ReduceAllSum(graph.Mul(out, w))
+		}
+		inf := graph.Scalar(q.Graph(), dtypes.Float64, math.Inf(-1))
+		full := graph.BroadcastToDims(graph.Reshape(mask, 1, 1, qLen, kvLen), 1, heads, qLen, kvLen)
+		additive, lossA := loss(attention.Bias(graph.Where(full, bias, inf)))
+		boolean, lossB := loss(attention.Bias(bias), attention.Mask(mask))
+		outs := []*graph.Node{additive, boolean, lossA}
+		outs = append(outs, graph.Gradient(lossA, q, k, v, bias)...)
+		return append(outs, graph.Gradient(lossB, q, k, v, bias)...)
+	})
+	require.NoError(t, err)
+	res, err := exec.Exec(q, k, v, w, bias, mask)
+	require.NoError(t, err)
+	got := make([][]float64, len(res))
+	for i, r := range res {
+		got[i] = golden.Float64s(r)
+		for j, x := range got[i] {
+			require.False(t, math.IsNaN(x) || math.IsInf(x, 0), "output %d[%d] = %v", i, j, x)
+		}
+	}
+	for i, name := range []string{"output", "dq", "dk", "dv", "dbias"} {
+		a, b := got[0], got[1]
+		if i > 0 {
+			a, b = got[2+i], got[6+i]
+		}
+		for j := range a {
+			require.InDelta(t, b[j], a[j], 1e-12, "%s[%d]", name, j)
+		}
+	}
+	dbias := got[6]
+	nonzero := 0
+	for j := range dbias {
+		if visible[j%(qLen*kvLen)] {
+			nonzero++
+		} else {
+			require.Zero(t, dbias[j], "dbias[%d] of a masked key", j)
+		}
+	}
+	require.Positive(t, nonzero)
+
+	// Central differences of the additive-mask loss in each bias entry.
+	const h = 1e-5
+	flat := golden.Float64s(bias)
+	for j := range flat {
+		at := func(d float64) float64 {
+			moved := append([]float64(nil), flat...)
+			moved[j] += d
+			r, err := exec.Exec(q, k, v, w, tensors.FromFlatDataAndDimensions(moved, bias.Shape().Dimensions...), mask)
+			require.NoError(t, err)
+			return golden.Float64s(r[2])[0]
+		}
+		require.InDelta(t, (at(h)-at(-h))/(2*h), dbias[j], 1e-7, "dbias[%d]", j)
+	}
+}
