@@ -73,7 +73,7 @@ const CausalBlockEnvVar = "BITTER_CAUSAL_BLOCK"
 // DefaultCausalBlock returns the causal query block for a backend by name (its String()): 64 on
 // the pure-Go backend ("go"), measured on 2 cores (the training step of a causal attention layer, 128
 // wide, 4 heads, 2,048 tokens: 1.4x faster at T=256 and at T=1024), and 0 (no blocks) elsewhere:
-// on XLA each block is more kernels, and whether that pays on a GPU is not measured yet.
+// on XLA each block is more kernels, and on an H200 blocks of 256 made GPT-2 small's step 11% slower.
 // BITTER_CAUSAL_BLOCK overrides it; a value that is not a non-negative integer panics with its name.
 func DefaultCausalBlock(backendName string) int {
 	if v, ok := os.LookupEnv(CausalBlockEnvVar); ok && v != "" {
