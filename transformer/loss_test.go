@@ -17,7 +17,8 @@ import (
 // TestTokenLossesGradient: each position's cross-entropy and the gradient of a weighted sum of them
 // (weights of both signs, as REINFORCE gives) against the formulas computed here in float64, and the
 // gradient against central differences of the graph's own loss; on logits far from zero (300 and
-// more), where a softmax that did not shift by the maximum would overflow.
+// more), where a softmax that did not shift by the maximum would overflow. Two positions have targets
+// outside the vocabulary (-1 and vocab): loss 0 and no gradient, which the differences confirm.
 func TestTokenLossesGradient(t *testing.T) {
 	const batch, seq, vocab = 2, 3, 7
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -31,6 +32,7 @@ func TestTokenLossesGradient(t *testing.T) {
 		targets[i] = int32(rng.IntN(vocab))
 		weights[i] = rng.NormFloat64()
 	}
+	targets[1], targets[4] = -1, vocab
 	exec, err := graph.NewExec(backend.MustShared(), func(logits, targets, weights *graph.Node) []*graph.Node {
 		losses := transformer.TokenLosses(logits, targets)
 		loss := graph.ReduceAllSum(graph.Mul(losses, weights))
@@ -47,6 +49,13 @@ func TestTokenLossesGradient(t *testing.T) {
 	losses, grad := golden.Float64s(res[0]), golden.Float64s(res[2])
 	for pos := range batch * seq {
 		row := logits[pos*vocab : (pos+1)*vocab]
+		if targets[pos] < 0 || targets[pos] >= vocab {
+			require.Zero(t, losses[pos], "loss at %d, target %d", pos, targets[pos])
+			for j := range row {
+				require.Zero(t, grad[pos*vocab+j], "d logits[%d][%d], target %d", pos, j, targets[pos])
+			}
+			continue
+		}
 		m := math.Inf(-1)
 		for _, x := range row {
 			m = max(m, x)

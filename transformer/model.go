@@ -190,7 +190,8 @@ func Loss(logits, targets *graph.Node) *graph.Node {
 	return graph.ReduceAllMean(TokenLosses(logits, targets))
 }
 
-// TokenLosses is the cross-entropy in nats of each position, `[batch, seq]`.
+// TokenLosses is the cross-entropy in nats of each position, `[batch, seq]`. A position whose target
+// is outside [0, vocabulary) (-1 for padding, say) has loss 0 and no gradient.
 //
 // Its gradient is written out: for the gradient g of a position's loss, its logits get
 // g · (softmax(logits) − onehot(target)), recomputed in one pass from the logits and the log-sum-exp,
@@ -217,7 +218,12 @@ func TokenLosses(logits, targets *graph.Node) *graph.Node {
 		return graph.Sub(v, graph.Mul(minusG, p))
 	})
 	targetLogit := graph.ReduceSum(graph.Where(isTarget, x, graph.ScalarZero(g, x.DType())), -1)
-	return graph.Sub(logSumExp, graph.Sub(targetLogit, graph.Squeeze(maxLogit, -1)))
+	losses := graph.Sub(logSumExp, graph.Sub(targetLogit, graph.Squeeze(maxLogit, -1)))
+	// Without a target in range no gradient reaches x, so the value must not depend on the logits either.
+	t := graph.ConvertDType(targets, dtypes.Int32)
+	vocab := logits.Shape().Dimensions[2]
+	inRange := graph.LogicalAnd(graph.GreaterOrEqual(t, graph.ScalarZero(g, dtypes.Int32)), graph.LessThan(t, graph.Scalar(g, dtypes.Int32, vocab)))
+	return graph.Where(inRange, losses, graph.ScalarZero(g, losses.DType()))
 }
 
 // Logits is the method form of the package function [Logits], so a Config can stand for its model
