@@ -175,6 +175,25 @@ func TestGPT2SmallStepOnXLABuilder(t *testing.T) {
 			t.Logf("%s: %d bytes of StableHLO, %d ops, %d dot_general; %d ops with a result of at least half a "+
 				"[%d, %d, %d, %d] score tensor; most common: %s", tc.name, len(program), ops.total, len(ds), scoreSized,
 				batch, cfg.NumHeads, seq, seq, ops.top(6))
+			// What the backward reads from the forward pass: the probabilities attention keeps for it
+			// must be in the compute dtype, never float32 (GoMLX's own softmax derivative kept
+			// exp(scores) in float32, 805 MB a layer).
+			kept, total := keptForBackward(program, 20<<20)
+			require.NotEmpty(t, kept)
+			var lines []string
+			for _, k := range kept {
+				lines = append(lines, fmt.Sprintf("%6.2f GB in %2d × %s %s", float64(k.bytes)/1e9, k.count, k.op, k.tensorType))
+				if strings.HasPrefix(k.tensorType, fmt.Sprintf("tensor<%dx%dx%dx%dx", batch, cfg.NumHeads, seq, seq)) && tc.block == 0 {
+					want := "bf16"
+					if tc.compute != dtypes.BFloat16 {
+						want = "f32"
+					}
+					require.Equal(t, want, elementType(k.tensorType), "score-sized tensors kept for the backward: %s", k.tensorType)
+					require.Equal(t, cfg.NumLayers, k.count, "one score-sized tensor kept per layer: %s %s", k.op, k.tensorType)
+				}
+			}
+			t.Logf("%s: %.2f GB of forward results (20 MB or more each) read by the backward:\n%s",
+				tc.name, float64(total)/1e9, strings.Join(lines, "\n"))
 		})
 	}
 }
@@ -260,4 +279,116 @@ func TestVariableInitializationOnXLABuilder(t *testing.T) {
 	cfg.Logits(ctx, graph.Parameter(g, "tokens", shapes.Make(dtypes.Int32, 1, 8))) // creates them, without values
 	err := ctx.InitializeVariables(s.Backend, nil)
 	require.ErrorContains(t, err, xlastub.CompileOnly)
+}
+
+// keptTensor is a group of forward-pass results of one type and op that the backward pass reads.
+type keptTensor struct {
+	tensorType, op string
+	count          int
+	bytes          int64
+}
+
+var (
+	opDef     = regexp.MustCompile(`^    (%[\w#]+)(?::\d+)?\s*=\s*"?stablehlo\.([a-z_]+)`)
+	opResult  = regexp.MustCompile(`->\s*(tensor<[^>]*>)\s*$`)
+	valueRef  = regexp.MustCompile(`%[\w#]+`)
+	tensorDim = regexp.MustCompile(`^tensor<((?:\d+x)*)(bf16|f32|f64|i32|i64|i1)>$`)
+)
+
+// keptForBackward reads a train step's StableHLO (the loss its first output) and returns the
+// forward-pass results of at least minBytes that live backward ops read, grouped by type and op,
+// largest first: what XLA must keep between the passes unless it recomputes it. Dead ops (GoMLX
+// builds gradients through StopGradient before dropping them; XLA removes them) are left out, as are
+// reshapes, broadcasts, constants, iotas and compares, which XLA recomputes or aliases.
+func keptForBackward(program string, minBytes int64) (groups []keptTensor, total int64) {
+	type def struct {
+		line     int
+		op, typ  string
+		operands []string
+	}
+	defs := map[string]*def{}
+	var cur *def
+	var outputs []string
+	for i, line := range strings.Split(program, "\n") {
+		switch m := opDef.FindStringSubmatch(line); {
+		case m != nil:
+			cur = &def{line: i, op: m[2], operands: valueRef.FindAllString(line[strings.Index(line, "=")+1:], -1)}
+			if r := opResult.FindStringSubmatch(line); r != nil {
+				cur.typ = r[1]
+			}
+			defs[m[1]] = cur
+		case strings.HasPrefix(line, `    "stablehlo.return"`):
+			outputs, cur = valueRef.FindAllString(line, -1), nil
+		case cur != nil && (strings.HasPrefix(line, "      ") || strings.HasPrefix(line, "    }")):
+			// A region (a reduction's body) or the closing line of a multi-line op: its result type.
+			if r := opResult.FindStringSubmatch(line); r != nil && strings.HasPrefix(line, "    }") {
+				cur.typ = r[1]
+			}
+			cur.operands = append(cur.operands, valueRef.FindAllString(line, -1)...)
+		}
+	}
+	if len(outputs) == 0 || defs[outputs[0]] == nil {
+		return nil, 0
+	}
+	live := map[string]bool{}
+	for stack := outputs; len(stack) > 0; {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if live[n] || defs[n] == nil {
+			continue
+		}
+		live[n] = true
+		stack = append(stack, defs[n].operands...)
+	}
+	lossLine := defs[outputs[0]].line
+	kept := map[string]bool{}
+	for n := range live {
+		if defs[n].line <= lossLine {
+			continue
+		}
+		for _, o := range defs[n].operands {
+			if d := defs[o]; d != nil && d.line <= lossLine && live[o] {
+				kept[o] = true
+			}
+		}
+	}
+	byKey := map[[2]string]*keptTensor{}
+	for n := range kept {
+		d := defs[n]
+		switch d.op {
+		case "reshape", "broadcast_in_dim", "constant", "iota", "compare":
+			continue
+		}
+		m := tensorDim.FindStringSubmatch(d.typ)
+		if m == nil {
+			continue
+		}
+		size := map[string]int64{"bf16": 2, "f32": 4, "f64": 8, "i32": 4, "i64": 8, "i1": 1}[m[2]]
+		for _, s := range strings.Split(strings.TrimSuffix(m[1], "x"), "x") {
+			if s != "" {
+				v, _ := strconv.ParseInt(s, 10, 64)
+				size *= v
+			}
+		}
+		if size < minBytes {
+			continue
+		}
+		k := [2]string{d.typ, d.op}
+		if byKey[k] == nil {
+			byKey[k] = &keptTensor{tensorType: d.typ, op: d.op}
+		}
+		byKey[k].count++
+		byKey[k].bytes += size
+		total += size
+	}
+	for _, g := range byKey {
+		groups = append(groups, *g)
+	}
+	sort.Slice(groups, func(i, j int) bool {
+		if groups[i].bytes != groups[j].bytes {
+			return groups[i].bytes > groups[j].bytes
+		}
+		return groups[i].tensorType < groups[j].tensorType
+	})
+	return groups, total
 }
