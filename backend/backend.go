@@ -93,6 +93,9 @@ func New() (backends.Backend, error) {
 // NewWithConfig returns a new backend for an explicit configuration such as "go:ops_sequential"
 // ("go" alone gets [DefaultConfig], see [Config]).
 func NewWithConfig(config string) (b backends.Backend, err error) {
+	if _, err := deterministic(); err != nil {
+		return nil, err
+	}
 	config = resolve(config)
 	name, _, _ := strings.Cut(config, ":")
 	known := backends.List()

@@ -50,6 +50,11 @@ func xlaCompiledMemory(e backends.Executable) (CompiledMemory, bool) {
 func newXLABackend(config string) (backends.Backend, error) {
 	plugin, _, _ := strings.Cut(config, ",")
 	gpu := strings.Contains(plugin, "cuda") || strings.Contains(plugin, "rocm") || strings.Contains(plugin, "gpu")
+	if on, _ := deterministic(); on && gpu {
+		if err := os.Setenv("XLA_FLAGS", withDeterministicOps(os.Getenv("XLA_FLAGS"))); err != nil {
+			return nil, fmt.Errorf("backend: setting XLA_FLAGS for %s: %w", DeterministicEnvVar, err)
+		}
+	}
 	if !gpu || os.Getenv(PreallocateEnvVar) == "1" {
 		return xla.New(config)
 	}

@@ -18,7 +18,7 @@
 #      TF32 tolerances, golden.TF32Tol, since XLA runs float32 matmuls in TF32 there) on the card; if the
 #      backend does not start, the run stops there and says why; the GPT-2 import's golden tests
 #      (package pretrained); then determinism: the trainer's test that a resumed run equals an
-#      uninterrupted one bit for bit, with --xla_gpu_deterministic_ops=true, then with XLA's defaults
+#      uninterrupted one bit for bit, with BITTER_DETERMINISTIC=1 (XLA's --xla_gpu_deterministic_ops), then with XLA's defaults
 #      (which failed it on 2026-11-27); last the KV-cache generation test (56 compiles);
 #   2. GPT-2 small (untied, 163M parameters) at T=1024 in bf16 mixed precision: ours, with an XLA dump
 #      (optimized HLO, memory report) of our step, then PyTorch eager and torch.compile, each variant
@@ -207,8 +207,8 @@ stage1() {
 	local resume='TestResumeReproducesUninterruptedRun'
 	t="$(limit 40)"
 	[ "$t" -gt 0 ] || { pack; return 0; }
-	echo "determinism with --xla_gpu_deterministic_ops=true"
-	(cd examples/nexttoken/lm && XLA_FLAGS="$(xla_flags) --xla_gpu_deterministic_ops=true" \
+	echo "determinism with BITTER_DETERMINISTIC=1 (backend adds --xla_gpu_deterministic_ops=true to XLA_FLAGS)"
+	(cd examples/nexttoken/lm && XLA_FLAGS="$(xla_flags)" BITTER_DETERMINISTIC=1 \
 		timeout "$t" "$BIN/lm.test" -test.run "$resume" -test.v 2>&1) |
 		grep -v '^=== RUN' | tee "$work/determinism-gpu-flag.txt" | tail -15
 	t="$(limit 40)"

@@ -3,6 +3,7 @@ package xlastub_test
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bitterlesson/bitter/backend"
 	_ "github.com/bitterlesson/bitter/internal/gomlxfix" // the library's matmul gradient: two dot_generals
 	"github.com/bitterlesson/bitter/internal/xlastub"
 )
@@ -72,4 +74,30 @@ func TestStubCompilesAMatmulGradient(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, program, "func.func @main")
 	require.GreaterOrEqual(t, strings.Count(program, "stablehlo.dot_general"), 2, "forward and gradient matmuls:\n%s", program)
+}
+
+// TestDeterministicOnAGPUPlugin: with BITTER_DETERMINISTIC=1, starting XLA on a GPU plugin (one
+// whose path names cuda, as the stand-in's does here) adds XLA's switch for deterministic ops to
+// XLA_FLAGS before the plugin starts, keeping the flags already there; on a plugin that is not a
+// GPU's, XLA_FLAGS is left alone.
+func TestDeterministicOnAGPUPlugin(t *testing.T) {
+	start(t) // skips where the stand-in cannot be built
+	for _, tc := range []struct{ dir, want string }{
+		{"cuda", "--xla_dump_to=/tmp/d --xla_gpu_deterministic_ops=true"},
+		{"cpu", "--xla_dump_to=/tmp/d"},
+	} {
+		t.Run(tc.dir, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), tc.dir)
+			require.NoError(t, os.MkdirAll(dir, 0o755))
+			plugin, err := xlastub.Build(dir)
+			require.NoError(t, err)
+			t.Setenv("XLA_FLAGS", "--xla_dump_to=/tmp/d")
+			t.Setenv(backend.DeterministicEnvVar, "1")
+			t.Setenv("GOPJRT_CUDA_CHECKS", "0") // go-xla looks for CUDA libraries beside a plugin named cuda
+			b, err := backend.NewWithConfig("xla:" + plugin)
+			require.NoError(t, err)
+			defer b.Finalize()
+			require.Equal(t, tc.want, os.Getenv("XLA_FLAGS"))
+		})
+	}
 }
