@@ -69,13 +69,7 @@ func run(t *testing.T, cfg transformer.Config, params map[string]*tensors.Tensor
 	require.NoError(t, err)
 	outs, err := exec.Exec(ids(tokens), ids(targets))
 	require.NoError(t, err)
-	trainable := 0
-	for v := range ctx.IterVariables() {
-		if v.Trainable {
-			trainable++
-		}
-	}
-	require.Equal(t, len(params), trainable, "the model's variables are exactly the pretrained ones")
+	require.Equal(t, len(params), golden.NumTrainable(ctx), "the model's variables are exactly the pretrained ones")
 	return outs
 }
 

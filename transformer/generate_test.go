@@ -157,15 +157,7 @@ func TestConfigValidateAndCounts(t *testing.T) {
 func TestGenerateBatchMatchesOneByOne(t *testing.T) {
 	cfg := smallConfig(transformer.Learned)
 	cfg.MaxSeqLen = 12
-	newCtx := func() *context.Context {
-		ctx := context.New()
-		require.NoError(t, ctx.SetRNGStateFromSeed(5))
-		_, err := context.ExecOnce(backend.MustShared(), ctx, func(ctx *context.Context, tokens *graph.Node) *graph.Node {
-			return transformer.Logits(ctx, cfg, tokens)
-		}, [][]int32{{1}})
-		require.NoError(t, err)
-		return ctx
-	}
+	newCtx := func() *context.Context { return seededModel(t, cfg, 5) }
 	prompts := [][]int32{{1, 2, 3}, {4, 5, 6}, {7, 8, 9}, {10, 11, 12}}
 	gen, err := transformer.NewGenerator(backend.MustShared(), newCtx(), cfg)
 	require.NoError(t, err)
@@ -200,13 +192,7 @@ func TestGenerateBatchMatchesOneByOne(t *testing.T) {
 func TestStream(t *testing.T) {
 	cfg := smallConfig(transformer.Learned)
 	cfg.MaxSeqLen = 8
-	ctx := context.New()
-	require.NoError(t, ctx.SetRNGStateFromSeed(5))
-	_, err := context.ExecOnce(backend.MustShared(), ctx, func(ctx *context.Context, tokens *graph.Node) *graph.Node {
-		return transformer.Logits(ctx, cfg, tokens)
-	}, [][]int32{{1}})
-	require.NoError(t, err)
-	gen, err := transformer.NewGenerator(backend.MustShared(), ctx, cfg)
+	gen, err := transformer.NewGenerator(backend.MustShared(), seededModel(t, cfg, 5), cfg)
 	require.NoError(t, err)
 	s := transformer.Sampling{Temperature: 1, Seed: 3}
 	want, err := gen.Generate([]int32{1, 2, 3}, 20, s)
@@ -225,4 +211,16 @@ func TestStream(t *testing.T) {
 	})
 	require.ErrorIs(t, err, stop)
 	require.Equal(t, want[:4], got)
+}
+
+// seededModel returns a context holding cfg's variables, initialised from the RNG seeded with seed.
+func seededModel(t *testing.T, cfg transformer.Config, seed int64) *context.Context {
+	t.Helper()
+	ctx := context.New()
+	require.NoError(t, ctx.SetRNGStateFromSeed(seed))
+	_, err := context.ExecOnce(backend.MustShared(), ctx, func(ctx *context.Context, tokens *graph.Node) *graph.Node {
+		return transformer.Logits(ctx, cfg, tokens)
+	}, [][]int32{{1}})
+	require.NoError(t, err)
+	return ctx
 }

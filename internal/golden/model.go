@@ -60,12 +60,17 @@ func CheckModel(t *testing.T, b backends.Backend, c ModelCase, tol, gradTol floa
 	for i, k := range keys {
 		Check(t.Errorf, "d "+k, outs[2+i], c.Grads[k], gradTol)
 	}
-	trainable := 0
+	require.Equal(t, len(keys), NumTrainable(ctx), "trainable variables: the model's against PyTorch's")
+	return numParams
+}
+
+// NumTrainable counts ctx's trainable variables (the RNG state and optimizer moments are not).
+func NumTrainable(ctx *context.Context) int {
+	n := 0
 	for v := range ctx.IterVariables() {
 		if v.Trainable {
-			trainable++
+			n++
 		}
 	}
-	require.Equal(t, len(keys), trainable, "trainable variables: the model's against PyTorch's")
-	return numParams
+	return n
 }
