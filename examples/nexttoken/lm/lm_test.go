@@ -283,14 +283,8 @@ func TestBPETokenizer(t *testing.T) {
 	require.InDelta(t, want, full.ValBitsPerByte, 1e-12)
 	require.Less(t, full.ValBitsPerByte, full.ValLoss/math.Ln2/2, "more than two bytes per token")
 
-	out := filepath.Join(t.TempDir(), "split")
-	o.Out, o.Steps = out, 3
-	_, err = lm.Run(o, &stdout, &stderr)
-	require.NoError(t, err)
-	o.Steps, o.Resume = 6, true
-	stdout.Reset()
-	resumed, err := lm.Run(o, &stdout, &stderr)
-	require.NoError(t, err)
+	o.Out = filepath.Join(t.TempDir(), "split")
+	o, resumed := runSplit(t, o, &stdout, &stderr)
 	require.Contains(t, stdout.String(), "tokenizer: byte-level BPE of 281 ids, gpt2 pattern, from the checkpoint")
 	for i := range full.History {
 		require.Equal(t, full.History[i].TrainLoss, resumed.History[i].TrainLoss, "step %d", i+1)

@@ -31,6 +31,20 @@ func requireSameRun(t *testing.T, full, resumed lm.Result) {
 	require.Equal(t, full.Sample, resumed.Sample)
 }
 
+// runSplit trains o for 3 steps, then resumes it to 6 from the checkpoint, and returns the options
+// of the resume and its result; stdout then holds the resumed run's output alone.
+func runSplit(t *testing.T, o lm.Options, stdout, stderr *bytes.Buffer) (lm.Options, lm.Result) {
+	t.Helper()
+	o.Steps = 3
+	_, err := lm.Run(o, stdout, stderr)
+	require.NoError(t, err, stderr.String())
+	o.Steps, o.Resume = 6, true
+	stdout.Reset()
+	resumed, err := lm.Run(o, stdout, stderr)
+	require.NoError(t, err, stderr.String())
+	return o, resumed
+}
+
 func pretrainedOptions(t *testing.T, data, out string) lm.Options {
 	o := tinyOptions(t, data, out)
 	o.InitFrom = tinyGPT2
@@ -67,13 +81,7 @@ func TestInitFromPretrained(t *testing.T) {
 
 	// Resume: 3 steps, then to 6.
 	split := filepath.Join(t.TempDir(), "split")
-	o = pretrainedOptions(t, data, split)
-	o.Steps = 3
-	_, err = lm.Run(o, &stdout, &stderr)
-	require.NoError(t, err)
-	o.Steps, o.Resume = 6, true
-	resumed, err := lm.Run(o, &stdout, &stderr)
-	require.NoError(t, err)
+	o, resumed := runSplit(t, pretrainedOptions(t, data, split), &stdout, &stderr)
 	requireSameRun(t, full, resumed)
 	o.InitFrom = ""
 	o.Steps = 9
@@ -191,14 +199,7 @@ func TestGPT2TokenizerFromScratch(t *testing.T) {
 	require.Greater(t, full.ValBitsPerByte, 0.0)
 
 	split := filepath.Join(t.TempDir(), "split")
-	o := opts(split)
-	o.Steps = 3
-	_, err = lm.Run(o, &stdout, &stderr)
-	require.NoError(t, err)
-	o.Steps, o.Resume = 6, true
-	stdout.Reset()
-	resumed, err := lm.Run(o, &stdout, &stderr)
-	require.NoError(t, err)
+	o, resumed := runSplit(t, opts(split), &stdout, &stderr)
 	require.Contains(t, stdout.String(), "from the checkpoint")
 	requireSameRun(t, full, resumed)
 	o.Tokenizer, o.TokenizerDir, o.Steps = "bytes", "", 9
