@@ -2,12 +2,12 @@ package backend
 
 import (
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
+
+	"github.com/bitterlesson/bitter/internal/customcall"
 )
 
 // EmulateTF32EnvVar, when set to 1, makes [New] and [NewWithConfig] wrap the backend with
@@ -28,14 +28,7 @@ func TF32(b backends.Backend) bool {
 		}
 	}
 	u := underlying(b)
-	return u.Name() == "xla" && cudaPlugin(u.Description())
-}
-
-// cudaPlugin reports whether an XLA backend's description, "xla:<plugin> - PJRT ...", names a CUDA
-// plugin: cuda, or a path to xla_cuda_plugin.so.
-func cudaPlugin(description string) bool {
-	plugin, _, _ := strings.Cut(strings.TrimPrefix(description, "xla:"), " - ")
-	return strings.Contains(strings.ToLower(filepath.Base(plugin)), "cuda")
+	return u.Name() == "xla" && customcall.CUDAPlugin(u.Description())
 }
 
 // EmulateTF32 returns b with the operands of every float32 matmul (Dot, DotGeneral) rounded to
