@@ -99,6 +99,9 @@ func DefaultCausalBlock(backendName string) int {
 //
 // Scores, softmax and the weighted sum of probabilities are accumulated in at least float32. A query
 // whose keys are all masked gets zeros, never NaN. Shapes that don't fit panic with the shapes.
+//
+// On XLA with CUDA, in a binary built with custom calls, attention that fits cuDNN's fused kernel
+// runs on it (see [CuDNNEnvVar]).
 func ScaledDotProduct(q, k, v *graph.Node, opts ...Option) *graph.Node {
 	var o options
 	for _, opt := range opts {
@@ -124,6 +127,19 @@ func ScaledDotProduct(q, k, v *graph.Node, opts ...Option) *graph.Node {
 			q.Shape(), k.Shape(), v.Shape()))
 	}
 	g := q.Graph()
+	scale := 1 / math.Sqrt(float64(headDim))
+	if o.scaleSet {
+		scale = o.scale
+	}
+	if cudnnWanted(g) && cudnnMisfit(q, k, v, &o) == "" {
+		out, err := cudnnAttention(q, k, v, o.causal, scale)
+		if err == nil {
+			return out
+		}
+		if os.Getenv(CuDNNEnvVar) == "1" {
+			panic(fmt.Sprintf("attention.ScaledDotProduct: %s=1: %v", CuDNNEnvVar, err))
+		}
+	}
 	block := o.block
 	if !o.blockSet {
 		block = DefaultCausalBlock(g.Backend().String())
@@ -136,10 +152,6 @@ func ScaledDotProduct(q, k, v *graph.Node, opts ...Option) *graph.Node {
 	accDType := dtype
 	if dtype != dtypes.Float64 {
 		accDType = dtypes.Float32
-	}
-	scale := 1 / math.Sqrt(float64(headDim))
-	if o.scaleSet {
-		scale = o.scale
 	}
 	scoresDims := []int{batch, heads, qLen, kvLen}
 
