@@ -34,6 +34,11 @@
 #      it), into a results file of its own (2026-11-27: 11% slower than without blocks);
 #   6. A/B: stage 2's step again with FAST_XLA_FLAGS (--xla_gpu_autotune_level=0): kept for stages 1
 #      and 4 when the step keeps 97% of its speed and compiles in 3/4 of the time or less. Run after 2.
+#   7. cuDNN's fused (flash) attention through XLA custom calls (attention.CuDNNEnvVar; a third set of
+#      programs, "customcall", built with internal/customcall's copies of GoMLX and go-xla): JAX's own
+#      lowering of its cuDNN attention saved for comparison, then the kernel against our attention on
+#      the card (values and gradients), then, if that passes, GPT-2 small's step with it (own results
+#      file, XLA dump in xla-dump/cudnn). Not yet run on a card as of 2026-11-28.
 # Dry run here, without a GPU, every stage through GoMLX's XLA backend and go-xla on the stand-in
 # plugin of internal/xlastub (all results zero, so the golden tests fail and the numbers mean nothing;
 # XLASTUB_NEWER=1 makes it refuse stock go-xla as a newer plugin would):
@@ -48,13 +53,15 @@
 # Shakespeare, seconds of compute next to the compiles), E2E_BATCH (8), E2E_EVAL_EVERY (50: each
 # validation writes the 1.5 GB checkpoint), DEADLINE (470),
 # REF_TIMEOUT (110: seconds per PyTorch variant of stage 2), CAUSAL_BLOCK (256), RNN_CHUNK (64; 0
-# unrolls the RNNs), STAGES (1,2,6,3,4,5: the stages to run, in that order; stage 0 always runs), SET
+# unrolls the RNNs), STAGES (1,2,6,3,4,5: the stages to run, in that order; stage 0 always runs; 7 only when named), SET
 # (stock or padded: use that set of programs without probing).
 # The plan for a session's 15 device minutes, of which the machine's start takes about half a minute
 # and one call may run 10. 2026-11-27 ran STAGES=2,3,5 DEADLINE=400 (304 s) and STAGES=4,1 DEADLINE=495
-# (474 s), 819 s held in all. Stages 3 and 5 are done; next: STAGES=2,6,1 DEADLINE=430 (timeout_s 460),
+# (474 s), 819 s held in all. Stages 3 and 5 are done; next: STAGES=7,2 DEADLINE=540 (timeout_s 570),
 # then at once on the warm machine (it waits 30 s) STAGES=4 DEADLINE=<budget_left_s - 45> (keep stage 4
 # in one call: its results file is built across its invocations; 4b, torch.compile, comes last in it).
+# Stages 6 and 1 when a later session has time. On a card other than the H200 of 2026-11-27, stage 2
+# is needed in full (PyTorch's figures too): results compare only on the same card.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -82,6 +89,14 @@ build() {
 		go test -c "${flags[@]}" -o "$bin/$set/lm.test" ./examples/nexttoken/lm
 		go test -c "${flags[@]}" -o "$bin/$set/pretrained.test" ./pretrained
 	done
+	# A third set, for stage 7 only: stock go-xla with custom calls added to it and to GoMLX
+	# (internal/customcall, build tag bitter_customcall), so that attention runs on cuDNN's fused kernel.
+	local cc
+	cc="$(go run ./internal/customcall/cmd/modules "$tmp/customcall")"
+	flags=(-ldflags='-s -w' -modfile="$cc" -tags bitter_customcall)
+	mkdir -p "$bin/customcall"
+	go build "${flags[@]}" -o "$bin/customcall/compare" ./benchmarks/cmd/compare
+	go test -c "${flags[@]}" -o "$bin/customcall/attention.test" ./attention
 	if [ -f ../shared/data/tinyshakespeare.txt ]; then cp ../shared/data/tinyshakespeare.txt "$bin/"; fi
 	# What travels to the device machine is limited to 64 MiB with the working tree: xz with a large
 	# window stores much of the two sets' shared code once (10 binaries, 200 MB, in 21 MB).
@@ -239,18 +254,7 @@ stage2() {
 		XLA_FLAGS="${XLA_FLAGS:-} --xla_dump_to=$work/xla-dump --xla_dump_hlo_as_text" timeout "$t" \
 			"$BIN/compare" "${gpt2[@]}" -generate=false -peak-tflops "$peak" -reference ""
 		echo "exit $?"
-		# Keep the optimized HLO and XLA's memory report of the train step's module alone: the largest
-		# module named Trainer (the variable initialiser's text, all constants, can be larger still:
-		# on 2026-11-27 it was kept by mistake).
-		if [ -d "$work/xla-dump" ]; then
-			ls -S "$work/xla-dump" | head -5
-			local biggest
-			biggest="$(ls -S "$work/xla-dump" | grep 'after_optimizations.txt$' | grep -v VariableInitialization | grep Trainer | head -1 | cut -d. -f1)"
-			[ -z "$biggest" ] && biggest="$(ls -S "$work/xla-dump" | grep 'after_optimizations.txt$' | grep -v VariableInitialization | head -1 | cut -d. -f1)"
-			echo "kept: $biggest"
-			find "$work/xla-dump" -type f ! -name "$biggest.*after_optimizations.txt" ! -name "$biggest.*memory-usage-report.txt" -delete
-			ls -la "$work/xla-dump"
-		fi
+		keep_step_dump "$work/xla-dump"
 		pack
 	fi
 	t="$(limit 180)"
@@ -358,6 +362,64 @@ PY
 	return 0
 }
 
+stage7() {
+	local t cc="$UNPACKED/customcall"
+	# cuDNN's fused (flash) attention through XLA custom calls, as JAX calls it (attention.CuDNNEnvVar,
+	# internal/customcall): built here, never yet run on a card. First JAX's own lowering of its cuDNN
+	# attention on this machine, the text to compare ours with if XLA refuses ours; then the kernel
+	# against this library's attention (values and gradients); then, only if that passes, GPT-2
+	# small's step with it, with an XLA dump, into a results file of its own.
+	t="$(limit 60)"
+	stage "7a. JAX's lowering of cuDNN attention (limit ${t}s)"
+	[ "$t" -gt 0 ] || return 0
+	timeout "$t" python3 - "$work/jax-cudnn-attention.mlir" <<'PY' 2>&1 | tail -5
+import sys
+import jax, jax.numpy as jnp
+q = jnp.zeros((2, 256, 4, 64), jnp.bfloat16)
+def loss(q, k, v):
+    return jax.nn.dot_product_attention(q, k, v, is_causal=True, implementation="cudnn").astype(jnp.float32).sum()
+text = jax.jit(jax.grad(loss, argnums=(0, 1, 2))).lower(q, q, q).as_text()
+open(sys.argv[1], "w").write(text)
+print("jax %s: %d custom calls, %d bytes" % (jax.__version__, text.count("custom_call"), len(text)))
+PY
+	pack
+	t="$(limit 100)"
+	stage "7b. cuDNN attention against ours on the card (limit ${t}s)"
+	[ "$t" -gt 0 ] || return 0
+	(cd attention && timeout "$t" "$cc/attention.test" -test.run 'TestCuDNN' -test.v 2>&1) |
+		grep -v '^=== RUN' | tee "$work/cudnn-attention.txt" | tail -30
+	pack
+	if ! grep -q '^--- PASS: TestCuDNNAttentionOnTheCard' "$work/cudnn-attention.txt"; then
+		echo "gpu.sh: cuDNN attention did not pass on the card: no step with it"
+		return 0
+	fi
+	t="$(limit 150)"
+	stage "7c. GPT-2 small, T=1024, bf16: ours with cuDNN attention (limit ${t}s)"
+	[ "$t" -gt 0 ] || return 0
+	BITTER_CUDNN_ATTENTION=1 XLA_FLAGS="${XLA_FLAGS:-} --xla_dump_to=$work/xla-dump-cudnn --xla_dump_hlo_as_text" timeout "$t" \
+		"$cc/compare" "${gpt2[@]}" -label "$label-gpt2small-bf16-cudnn" -note "${versions:-}; attention: cuDNN fused (custom call)" \
+		-generate=false -peak-tflops "$peak" -reference ""
+	echo "exit $?"
+	keep_step_dump "$work/xla-dump-cudnn"
+	[ -d "$work/xla-dump-cudnn" ] && mkdir -p "$work/xla-dump" && mv "$work/xla-dump-cudnn" "$work/xla-dump/cudnn"
+	pack
+	return 0
+}
+
+# keep_step_dump DIR: keep only the optimized HLO and XLA's memory report of the train step's module
+# in an XLA dump folder: the largest module named Trainer (the variable initialiser's text, all
+# constants, can be larger still: on 2026-11-27 it was kept by mistake).
+keep_step_dump() {
+	local dir="$1" biggest
+	[ -d "$dir" ] || return 0
+	ls -S "$dir" | head -5
+	biggest="$(ls -S "$dir" | grep 'after_optimizations.txt$' | grep -v VariableInitialization | grep Trainer | head -1 | cut -d. -f1)"
+	[ -z "$biggest" ] && biggest="$(ls -S "$dir" | grep 'after_optimizations.txt$' | grep -v VariableInitialization | head -1 | cut -d. -f1)"
+	echo "kept: $biggest"
+	find "$dir" -type f ! -name "$biggest.*after_optimizations.txt" ! -name "$biggest.*memory-usage-report.txt" -delete
+	ls -la "$dir"
+}
+
 # xla_flags: XLA_FLAGS with the compile flags stage 6 kept, if any.
 xla_flags() { echo "${XLA_FLAGS:-} $(cat "$UNPACKED/.xlaflags" 2>/dev/null)"; }
 
@@ -425,8 +487,8 @@ print(", ".join(out))' 2>/dev/null | tail -1)"
 	local n stages="${STAGES:-1,2,6,3,4,5}"
 	for n in ${stages//,/ }; do
 		case "$n" in
-		1 | 2 | 3 | 4 | 5 | 6) "stage$n" || { kill "$sampler" 2>/dev/null; pack; return 1; } ;;
-		*) echo "gpu.sh: STAGES=$stages: no stage $n (1 to 6)" ;;
+		1 | 2 | 3 | 4 | 5 | 6 | 7) "stage$n" || { kill "$sampler" 2>/dev/null; pack; return 1; } ;;
+		*) echo "gpu.sh: STAGES=$stages: no stage $n (1 to 7)" ;;
 		esac
 	done
 	kill "$sampler" 2>/dev/null
