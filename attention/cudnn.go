@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sync/atomic"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -24,6 +25,13 @@ import (
 // attention in bfloat16 or float16 with no [Mask], [Bias] or [Dropout], as many kv heads as query
 // heads, headDim = valueDim ≤ 128 and a multiple of 8, and, when [Causal], as many queries as keys.
 const CuDNNEnvVar = "BITTER_CUDNN_ATTENTION"
+
+// cudnnBuilt counts the attentions built on the fused kernel in this process (CuDNNCalls).
+var cudnnBuilt atomic.Int64
+
+// CuDNNCalls returns how many attentions this process has built on cuDNN's fused kernel (see
+// [CuDNNEnvVar]), for programs to report which attention they measured.
+func CuDNNCalls() int64 { return cudnnBuilt.Load() }
 
 // cuDNN's custom-call targets, as XLA names them (xla/service/gpu/cublas_cudnn.h).
 const (

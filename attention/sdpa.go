@@ -134,6 +134,7 @@ func ScaledDotProduct(q, k, v *graph.Node, opts ...Option) *graph.Node {
 	if cudnnWanted(g) && cudnnMisfit(q, k, v, &o) == "" {
 		out, err := cudnnAttention(q, k, v, o.causal, scale)
 		if err == nil {
+			cudnnBuilt.Add(1)
 			return out
 		}
 		if os.Getenv(CuDNNEnvVar) == "1" {

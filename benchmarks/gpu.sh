@@ -397,7 +397,7 @@ PY
 	stage "7c. GPT-2 small, T=1024, bf16: ours with cuDNN attention (limit ${t}s)"
 	[ "$t" -gt 0 ] || return 0
 	BITTER_CUDNN_ATTENTION=1 XLA_FLAGS="${XLA_FLAGS:-} --xla_dump_to=$work/xla-dump-cudnn --xla_dump_hlo_as_text" timeout "$t" \
-		"$cc/compare" "${gpt2[@]}" -label "$label-gpt2small-bf16-cudnn" -note "${versions:-}; attention: cuDNN fused (custom call)" \
+		"$cc/compare" "${gpt2[@]}" -label "$label-gpt2small-bf16-cudnn" -note "${versions:-}" \
 		-generate=false -peak-tflops "$peak" -reference ""
 	echo "exit $?"
 	keep_step_dump "$work/xla-dump-cudnn"

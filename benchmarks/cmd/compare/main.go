@@ -169,6 +169,9 @@ func run() error {
 			if r.Note = *note; r.Note == "" {
 				r.Note = prev.Note
 			}
+			if n := attention.CuDNNCalls(); n > 0 && !strings.Contains(r.Note, cudnnNote) {
+				r.Note = strings.Trim(r.Note+"; "+cudnnNote, "; ")
+			}
 			return save(merge(prev, r))
 		})
 		if err != nil {
@@ -177,6 +180,10 @@ func run() error {
 	}
 	return writeResults(*dir, resultsDir)
 }
+
+// cudnnNote is added to the results' note when attention ran on cuDNN's fused kernel
+// (attention.CuDNNEnvVar, in a build with custom calls).
+const cudnnNote = "attention on cuDNN's fused kernel (custom calls)"
 
 // checkFlags rejects settings no cell could run with, before anything runs.
 func checkFlags(steps, tokens int, peak float64, refTimeout time.Duration, models string) error {

@@ -24,6 +24,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/bitterlesson/bitter/attention"
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/checkpoint"
 	"github.com/bitterlesson/bitter/data"
@@ -427,6 +428,9 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 			if m, ok := mem.Max(); ok {
 				line += fmt.Sprintf("; its largest program needs %.2f GB on the device (XLA's compiled memory: arguments %.2f GB, temporaries %.2f GB)",
 					float64(m.Total())/1e9, float64(m.Arguments)/1e9, float64(m.Temporary)/1e9)
+			}
+			if attention.CuDNNCalls() > 0 {
+				line += "; attention runs on cuDNN's fused kernel"
 			}
 			bar.log(line)
 		}
