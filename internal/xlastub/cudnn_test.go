@@ -41,11 +41,13 @@ func TestGPT2SmallStepWithCuDNNAttention(t *testing.T) {
 	cfg.TieEmbeddings, cfg.ComputeDType = false, dtypes.BFloat16
 	require.NoError(t, cfg.Validate())
 	t.Setenv(attention.CuDNNEnvVar, "1")
+	before := attention.CuDNNCalls()
 	program := trainStep(t, s, "gpt2_cudnn", func(ctx *context.Context, g *graph.Graph) *graph.Node {
 		tokens := graph.Parameter(g, "tokens", shapes.Make(dtypes.Int32, batch, seq))
 		labels := graph.Parameter(g, "labels", shapes.Make(dtypes.Int32, batch, seq))
 		return transformer.Loss(cfg.Logits(ctx, tokens), labels)
 	})
+	require.Equal(t, int64(cfg.NumLayers), attention.CuDNNCalls()-before, "attentions built on cuDNN's kernel")
 	heads, hd := cfg.NumHeads, cfg.ModelDim/cfg.NumHeads
 	btnh := fmt.Sprintf("tensor<%dx%dx%dx%dxbf16>", batch, seq, heads, hd)
 	bnth := fmt.Sprintf("tensor<%dx%dx%dx%dxbf16>", batch, heads, seq, hd)
