@@ -25,7 +25,7 @@
 #      under its own time limit, into the same results file;
 #   3. end to end: the GPT2Small preset trains on tiny Shakespeare, checkpoints and samples, with MFU;
 #   4. the 1M-parameter grid (T = 64, 256, 1024 unless LENGTHS says otherwise), transformer then LSTM
-#      then GRU, each with PyTorch eager (TF32, as XLA's
+#      then GRU, ours with GRID_XLA_FLAGS (XLA's autotuning off, for compile time), each with PyTorch eager (TF32, as XLA's
 #      default float32 dot) in the same invocation, then (4b) torch.compile for the transformer. The
 #      RNNs train by exact BPTT in chunks of RNN_CHUNK steps (rnn.ChunkedTrainer, one graph per chunk):
 #      unrolled at T=1024 their graphs hold ~150,000 ops (counted here by building them), and XLA's
@@ -49,7 +49,7 @@
 # (4.3 for an H200) gives its kernels and their traffic in bytes and milliseconds.
 # Knobs (environment): LABEL (default: the GPU's name), PEAK_TFLOPS (790), STEPS (10), TOKENS (16384),
 # GPT2_TOKENS (16384), LENGTHS (64,256,1024), GRID_GENERATE (false: generation in the grid adds
-# compiles), FAST_XLA_FLAGS (--xla_gpu_autotune_level=0), E2E_STEPS (200: 1.6M tokens, some 1.5 passes over tiny
+# compiles), FAST_XLA_FLAGS (--xla_gpu_autotune_level=0), GRID_XLA_FLAGS (FAST_XLA_FLAGS; empty: none), E2E_STEPS (200: 1.6M tokens, some 1.5 passes over tiny
 # Shakespeare, seconds of compute next to the compiles), E2E_BATCH (8), E2E_EVAL_EVERY (50: each
 # validation writes the 1.5 GB checkpoint), DEADLINE (470),
 # REF_TIMEOUT (110: seconds per PyTorch variant of stage 2), CAUSAL_BLOCK (256), RNN_CHUNK (64; 0
@@ -288,7 +288,24 @@ stage3() {
 stage4() {
 	local model t
 	local note="${versions:-}"
-	[ -n "$(cat "$UNPACKED/.xlaflags" 2>/dev/null)" ] && note="$note; XLA_FLAGS $(cat "$UNPACKED/.xlaflags")"
+	# The grid compiles 9 programs or more (17 to 31 s each on 2026-11-27, which left T >= 256 out):
+	# GRID_XLA_FLAGS (default FAST_XLA_FLAGS, XLA's autotuning off) go to its cells when stage 6 has not
+	# kept them already and XLA accepts them (xlaprobe passes with them: an unknown flag aborts XLA).
+	# All of ours in the grid, transformer and RNNs, run with the same flags; the note records them.
+	local gridflags="${GRID_XLA_FLAGS-${FAST_XLA_FLAGS:---xla_gpu_autotune_level=0}}"
+	if [ -n "$gridflags" ] && ! grep -qF -- "$gridflags" "$UNPACKED/.xlaflags" 2>/dev/null; then
+		if XLA_FLAGS="$(xla_flags) $gridflags" timeout 60 "$BIN/xlaprobe" 2>&1 | tail -3 | tee /dev/stderr | grep -q '^xlaprobe: PASS'; then
+			echo "grid: XLA_FLAGS += $gridflags"
+		else
+			echo "grid: XLA refuses or fails with $gridflags: left out"
+			gridflags=""
+		fi
+	else
+		gridflags=""
+	fi
+	local flags_used="$(xla_flags | sed 's/--xla_gpu_cuda_data_dir=[^ ]*//') $gridflags"
+	flags_used="$(echo $flags_used)"
+	[ -n "$flags_used" ] && note="$note; XLA_FLAGS $flags_used"
 	for model in transformer lstm gru; do
 		# Each cell compiled for 17 to 31 s on 2026-11-27 with XLA's default autotuning.
 		local cap=115 # three models and 4b in the ~385 s a second call has left
@@ -297,7 +314,7 @@ stage4() {
 		[ "$t" -gt 0 ] || continue
 		# The RNNs train in chunks of RNN_CHUNK steps (rnn.ChunkedTrainer): unrolled, their graph at T=1024
 		# holds about 150,000 ops, and XLA's compile time grows faster than linearly in that.
-		XLA_FLAGS="$(xla_flags)" timeout "$t" "$BIN/compare" -dir "$work" -label "$label" -append -peak-tflops "$peak" -steps "$steps" -tokens "${TOKENS:-16384}" -note "$note" \
+		XLA_FLAGS="$(xla_flags) $gridflags" timeout "$t" "$BIN/compare" -dir "$work" -label "$label" -append -peak-tflops "$peak" -steps "$steps" -tokens "${TOKENS:-16384}" -note "$note" \
 			-models "$model" -lengths "${LENGTHS:-64,256,1024}" -rnn-chunk "${RNN_CHUNK:-64}" -reference benchmarks/reference/reference.py \
 			-reference-args "--device cuda --tf32" -generate="$([ "$model" = transformer ] && echo "${GRID_GENERATE:-false}" || echo false)"
 		echo "exit $?"
