@@ -22,7 +22,7 @@ import (
 // The fused kernel computes softmax(scale·q·kᵀ)·v in blocks that never write the [batch, heads,
 // qLen, kvLen] scores to memory, forward and backward (Dao et al. 2022); XLA reaches it, as JAX
 // does, through the custom calls "__cudnn$fmhaSoftmax" and "__cudnn$fmhaSoftmaxBackward". It fits
-// attention in bfloat16 or float16 with no [Mask], [Bias] or [Dropout], as many kv heads as query
+// attention in bfloat16 or float16 with no [Mask], [Bias] or [Dropout] (while training), as many kv heads as query
 // heads, headDim = valueDim ≤ 128 and a multiple of 8, and, when [Causal], as many queries as keys.
 const CuDNNEnvVar = "BITTER_CUDNN_ATTENTION"
 
@@ -66,8 +66,8 @@ func cudnnMisfit(q, k, v *graph.Node, o *options) string {
 		return fmt.Sprintf("dtype %s (cuDNN's fused attention takes bfloat16 or float16)", q.DType())
 	case len(o.masks) > 0 || o.bias != nil:
 		return "a Mask or Bias"
-	case o.dropoutCtx != nil && o.dropoutRate > 0:
-		return "Dropout"
+	case o.dropoutCtx != nil && o.dropoutRate > 0 && o.dropoutCtx.IsTraining(q.Graph()):
+		return "Dropout while training"
 	case kd[2] != qd[2]:
 		return fmt.Sprintf("%d kv heads for %d query heads", kd[2], qd[2])
 	case vd[3] != qd[3] || qd[3] > 128 || qd[3]%8 != 0:

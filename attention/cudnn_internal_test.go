@@ -127,6 +127,8 @@ func TestCuDNNMisfit(t *testing.T) {
 	bf := dtypes.BFloat16
 	q, kv := param(bf, 2, 16, 4, 64), param(bf, 2, 16, 4, 64)
 	mask := param(dtypes.Bool, 16, 16)
+	training := context.New()
+	training.SetTraining(g, true)
 	for _, tc := range []struct {
 		name    string
 		q, k, v *graph.Node
@@ -138,7 +140,8 @@ func TestCuDNNMisfit(t *testing.T) {
 		{"float32", param(dtypes.Float32, 2, 16, 4, 64), param(dtypes.Float32, 2, 16, 4, 64), param(dtypes.Float32, 2, 16, 4, 64), []Option{Causal()}, true},
 		{"mask", q, kv, kv, []Option{Mask(mask)}, true},
 		{"bias", q, kv, kv, []Option{Bias(param(bf, 16, 16))}, true},
-		{"dropout", q, kv, kv, []Option{Dropout(context.New(), 0.1)}, true},
+		{"dropout while training", q, kv, kv, []Option{Dropout(training, 0.1)}, true},
+		{"dropout at inference", q, kv, kv, []Option{Dropout(context.New(), 0.1)}, false},
 		{"grouped-query", q, param(bf, 2, 16, 2, 64), param(bf, 2, 16, 2, 64), []Option{Causal()}, true},
 		{"headDim 160", param(bf, 2, 16, 4, 160), param(bf, 2, 16, 4, 160), param(bf, 2, 16, 4, 160), nil, true},
 		{"headDim 36", param(bf, 2, 16, 4, 36), param(bf, 2, 16, 4, 36), param(bf, 2, 16, 4, 36), nil, true},
