@@ -95,6 +95,9 @@ func cudnnAttention(q, k, v *graph.Node, causal bool, scale float64) (*graph.Nod
 
 	backward := func(results, resultVJPs []*graph.Node) []*graph.Node {
 		out, stats, dOut := toBTNH(results[0]), results[1], toBTNH(resultVJPs[0])
+		if dOut.DType() != dtype {
+			dOut = graph.ConvertDType(dOut, dtype)
+		}
 		grads, err := customcall.Call(g, customcall.Spec{
 			Target:        cudnnBackward,
 			BackendConfig: cudnnConfig(batch, heads, qLen, kvLen, dtype, scale, causal, true),
