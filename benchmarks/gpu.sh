@@ -389,7 +389,7 @@ stage7() {
 	t="$(limit 60)"
 	stage "7a. JAX's lowering of cuDNN attention (limit ${t}s)"
 	[ "$t" -gt 0 ] || return 0
-	timeout "$t" python3 - "$work/jax-cudnn-attention.mlir" <<'PY' 2>&1 | tail -5
+	XLA_PYTHON_CLIENT_PREALLOCATE=false timeout "$t" python3 - "$work/jax-cudnn-attention.mlir" <<'PY' 2>&1 | tail -5
 import sys
 import jax, jax.numpy as jnp
 q = jnp.zeros((2, 256, 4, 64), jnp.bfloat16)
@@ -406,8 +406,10 @@ PY
 	(cd attention && timeout "$t" "$cc/attention.test" -test.run 'TestCuDNN' -test.v 2>&1) |
 		grep -v '^=== RUN' | tee "$work/cudnn-attention.txt" | tail -30
 	pack
-	if ! grep -q '^--- PASS: TestCuDNNAttentionOnTheCard' "$work/cudnn-attention.txt"; then
-		echo "gpu.sh: cuDNN attention did not pass on the card: no step with it"
+	# GPT-2's own attention shape must pass for its step to be timed (a failing other case is reported
+	# above, and does not cost the step's measurement).
+	if ! grep -q -- '--- PASS: TestCuDNNAttentionOnTheCard/B1_T1024_N12_H64_causal=true' "$work/cudnn-attention.txt"; then
+		echo "gpu.sh: cuDNN attention did not pass on the card at GPT-2's shape: no step with it"
 		return 0
 	fi
 	t="$(limit 150)"
