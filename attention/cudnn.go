@@ -22,8 +22,9 @@ import (
 // The fused kernel computes softmax(scale·q·kᵀ)·v in blocks that never write the [batch, heads,
 // qLen, kvLen] scores to memory, forward and backward (Dao et al. 2022); XLA reaches it, as JAX
 // does, through the custom calls "__cudnn$fmhaSoftmax" and "__cudnn$fmhaSoftmaxBackward". It fits
-// attention in bfloat16 or float16 with no [Mask], [Bias] or [Dropout] (while training), as many kv heads as query
-// heads, headDim = valueDim ≤ 128 and a multiple of 8, and, when [Causal], as many queries as keys.
+// attention in bfloat16 or float16 with no [Mask], [Bias] or [Dropout] (while training), headDim =
+// valueDim ≤ 128 and a multiple of 8, and, when [Causal], as many queries as keys; grouped-query heads
+// as [ScaledDotProduct] takes them (query head h reads kv head h / (heads/kvHeads)), as cuDNN does.
 const CuDNNEnvVar = "BITTER_CUDNN_ATTENTION"
 
 // cudnnBuilt counts the attentions built on the fused kernel in this process (CuDNNCalls).
@@ -68,8 +69,6 @@ func cudnnMisfit(q, k, v *graph.Node, o *options) string {
 		return "a Mask or Bias"
 	case o.dropoutCtx != nil && o.dropoutRate > 0 && o.dropoutCtx.IsTraining(q.Graph()):
 		return "Dropout while training"
-	case kd[2] != qd[2]:
-		return fmt.Sprintf("%d kv heads for %d query heads", kd[2], qd[2])
 	case vd[3] != qd[3] || qd[3] > 128 || qd[3]%8 != 0:
 		return fmt.Sprintf("headDim %d, valueDim %d (both equal, at most 128 and a multiple of 8)", qd[3], vd[3])
 	case o.causal && qd[1] != kd[1]:
@@ -87,7 +86,7 @@ func cudnnAttention(q, k, v *graph.Node, causal bool, scale float64) (*graph.Nod
 	g := q.Graph()
 	qd, kd := q.Shape().Dimensions, k.Shape().Dimensions
 	batch, qLen, heads, headDim := qd[0], qd[1], qd[2], qd[3]
-	kvLen := kd[1]
+	kvLen, kvHeads := kd[1], kd[2]
 	dtype := q.DType()
 	bnth := []int{3, 1, 2, 0} // [batch, heads, seq, headDim] in memory order [batch, seq, heads, headDim]
 	workspace := shapes.Make(dtypes.Uint8, 0)
@@ -106,8 +105,8 @@ func cudnnAttention(q, k, v *graph.Node, causal bool, scale float64) (*graph.Nod
 			ResultLayouts: [][]int{bnth, bnth, bnth, {0}},
 			Results: []shapes.Shape{
 				shapes.Make(dtype, batch, heads, qLen, headDim),
-				shapes.Make(dtype, batch, heads, kvLen, headDim),
-				shapes.Make(dtype, batch, heads, kvLen, headDim),
+				shapes.Make(dtype, batch, kvHeads, kvLen, headDim),
+				shapes.Make(dtype, batch, kvHeads, kvLen, headDim),
 				workspace,
 			},
 		}, nil, q, k, v, stats, dOut, out)

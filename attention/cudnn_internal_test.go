@@ -142,7 +142,7 @@ func TestCuDNNMisfit(t *testing.T) {
 		{"bias", q, kv, kv, []Option{Bias(param(bf, 16, 16))}, true},
 		{"dropout while training", q, kv, kv, []Option{Dropout(training, 0.1)}, true},
 		{"dropout at inference", q, kv, kv, []Option{Dropout(context.New(), 0.1)}, false},
-		{"grouped-query", q, param(bf, 2, 16, 2, 64), param(bf, 2, 16, 2, 64), []Option{Causal()}, true},
+		{"grouped-query", q, param(bf, 2, 16, 2, 64), param(bf, 2, 16, 2, 64), []Option{Causal()}, false},
 		{"headDim 160", param(bf, 2, 16, 4, 160), param(bf, 2, 16, 4, 160), param(bf, 2, 16, 4, 160), nil, true},
 		{"headDim 36", param(bf, 2, 16, 4, 36), param(bf, 2, 16, 4, 36), param(bf, 2, 16, 4, 36), nil, true},
 		{"valueDim 32", q, kv, param(bf, 2, 16, 4, 32), nil, true},

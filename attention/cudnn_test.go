@@ -26,7 +26,8 @@ import (
 // TestCuDNNAttentionOnTheCard compares cuDNN's fused attention, on a CUDA plugin, with this
 // library's own attention on the same bf16 inputs, both against the library's attention in float32
 // on those inputs (itself checked against PyTorch by the golden tests): the output and the
-// gradients of q, k and v for a random weighting of the output, causal and not. The fused kernel
+// gradients of q, k and v for a random weighting of the output, causal and not, and with grouped-query
+// heads. The fused kernel
 // must be as close to the float32 reference as the library's bf16 attention is, give or take bf16
 // rounding: relative error at most twice the library's bf16 one plus 0.005 (norms over the tensor).
 func TestCuDNNAttentionOnTheCard(t *testing.T) {
@@ -35,20 +36,27 @@ func TestCuDNNAttentionOnTheCard(t *testing.T) {
 		t.Skipf("backend %s: cuDNN's attention needs XLA with a CUDA plugin", b.Description())
 	}
 	for _, tc := range []struct {
-		batch, seq, heads, dim int
-		causal                 bool
+		batch, seq, heads, kvHeads, dim int
+		causal                          bool
 	}{
-		{2, 256, 4, 64, true},
-		{2, 256, 4, 64, false},
-		{1, 1024, 12, 64, true}, // GPT-2 small's attention, one sequence
-		{2, 128, 2, 128, true},
+		{2, 256, 4, 4, 64, true},
+		{2, 256, 4, 4, 64, false},
+		{1, 1024, 12, 12, 64, true}, // GPT-2 small's attention, one sequence
+		{2, 128, 2, 2, 128, true},
+		{2, 256, 8, 2, 64, true}, // grouped-query heads
 	} {
 		name := fmt.Sprintf("B%d_T%d_N%d_H%d_causal=%v", tc.batch, tc.seq, tc.heads, tc.dim, tc.causal)
+		if tc.kvHeads != tc.heads {
+			name = fmt.Sprintf("B%d_T%d_N%d_KV%d_H%d_causal=%v", tc.batch, tc.seq, tc.heads, tc.kvHeads, tc.dim, tc.causal)
+		}
 		t.Run(name, func(t *testing.T) {
 			dims := []int{tc.batch, tc.seq, tc.heads, tc.dim}
+			kvDims := []int{tc.batch, tc.seq, tc.kvHeads, tc.dim}
 			g := graph.NewGraph(b, "cudnn_"+name)
-			param := func(name string) *graph.Node { return graph.Parameter(g, name, shapes.Make(dtypes.Float32, dims...)) }
-			qp, kp, vp, wp := param("q"), param("k"), param("v"), param("w")
+			param := func(name string, dims []int) *graph.Node {
+				return graph.Parameter(g, name, shapes.Make(dtypes.Float32, dims...))
+			}
+			qp, kp, vp, wp := param("q", dims), param("k", kvDims), param("v", kvDims), param("w", dims)
 			var opts []attention.Option
 			if tc.causal {
 				opts = append(opts, attention.Causal())
@@ -82,7 +90,7 @@ func TestCuDNNAttentionOnTheCard(t *testing.T) {
 			g.Compile(outputs...)
 			seed := uint64(tc.seq*1000 + tc.heads)
 			// Inputs rounded to bf16 here, so that the float32 reference sees the bf16 path's values.
-			in := func(stream uint64, scale float64) *tensors.Tensor {
+			in := func(stream uint64, scale float64, dims []int) *tensors.Tensor {
 				x := randomNormal[float32](seed, stream, dims...)
 				flat := tensors.MustCopyFlatData[float32](x)
 				for i := range flat {
@@ -90,7 +98,7 @@ func TestCuDNNAttentionOnTheCard(t *testing.T) {
 				}
 				return tensors.FromFlatDataAndDimensions(flat, dims...)
 			}
-			results := g.Run(in(1, 1), in(2, 1), in(3, 1), in(4, 1))
+			results := g.Run(in(1, 1, dims), in(2, 1, kvDims), in(3, 1, kvDims), in(4, 1, dims))
 			flat := make([][]float32, len(results))
 			for i, r := range results {
 				flat[i] = tensors.MustCopyFlatData[float32](r)

@@ -120,3 +120,25 @@ func TestGPT2SmallStepWithCuDNNAttention(t *testing.T) {
 	require.NoError(t, err, "%s does not parse the program: %s", opt, out)
 	t.Logf("%s parses the program", opt)
 }
+
+// TestCuDNNGroupedQueryOnXLABuilder: with fewer kv heads than query heads, the custom calls take k
+// and v with their own heads and the backward gives dk and dv with them.
+func TestCuDNNGroupedQueryOnXLABuilder(t *testing.T) {
+	s := start(t)
+	t.Setenv(attention.CuDNNEnvVar, "1")
+	g := graph.NewGraph(s.Backend, "gqa_cudnn")
+	q := graph.Parameter(g, "q", shapes.Make(dtypes.BFloat16, 2, 16, 8, 64))
+	k := graph.Parameter(g, "k", shapes.Make(dtypes.BFloat16, 2, 16, 2, 64))
+	v := graph.Parameter(g, "v", shapes.Make(dtypes.BFloat16, 2, 16, 2, 64))
+	out := attention.ScaledDotProduct(q, k, v, attention.Causal())
+	loss := graph.ReduceAllSum(graph.ConvertDType(out, dtypes.Float32))
+	grads := graph.Gradient(loss, q, k, v)
+	program, err := s.Compile(g, append([]*graph.Node{loss}, grads...)...)
+	require.NoError(t, err)
+	calls := customCall.FindAllStringSubmatch(program, -1)
+	require.Len(t, calls, 2)
+	require.Equal(t, "tensor<2x16x8x64xbf16>, tensor<2x16x2x64xbf16>, tensor<2x16x2x64xbf16>", calls[0][4])
+	require.Equal(t, "tensor<2x8x16x64xbf16>, tensor<2x8x16xf32>, tensor<0xui8>", calls[0][5])
+	require.Equal(t, "tensor<2x8x16x64xbf16>, tensor<2x2x16x64xbf16>, tensor<2x2x16x64xbf16>, tensor<0xui8>", calls[1][5], "dq, dk, dv")
+	require.Contains(t, calls[0][3], `\"dimensions\":[\"2\",\"8\",\"16\",\"16\"]`, "the scores' shape has the query heads")
+}
