@@ -104,6 +104,16 @@ func TestGPT2SmallStepWithCuDNNAttention(t *testing.T) {
 	t.Logf("%d bytes of StableHLO, %d ops, %d of them with a result of half the scores' size or more (the logits'); most common: %s",
 		len(program), ops.total, large, ops.top(6))
 
+	// What the backward still reads from the forward pass (the custom calls' own results, on lines of
+	// several results, are not counted): for GPU-NOTES' account of the step's traffic.
+	kept, total := keptForBackward(program, 20<<20)
+	var lines []string
+	for _, k := range kept {
+		lines = append(lines, fmt.Sprintf("%6.2f GB in %2d × %s %s", float64(k.bytes)/1e9, k.count, k.op, k.tensorType))
+		require.False(t, strings.HasPrefix(k.tensorType, scores), "score-sized tensor kept: %s", k.tensorType)
+	}
+	t.Logf("%.2f GB of forward results (20 MB or more each) read by the backward:\n%s", float64(total)/1e9, strings.Join(lines, "\n"))
+
 	// Where LLVM's mlir-opt is installed (Debian: mlir-16-tools), the program must parse as MLIR.
 	opt, err := exec.LookPath("mlir-opt")
 	if err != nil {
