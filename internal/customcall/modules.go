@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/bitterlesson/bitter/internal/modfile"
 )
 
 //go:embed overlay/*.go.in
@@ -92,21 +94,8 @@ func WriteModules(dir, goMod string) (string, error) {
 		}
 	}
 	mod := filepath.Join(abs, Modfile)
-	for _, f := range [][2]string{{goMod, mod}, {strings.TrimSuffix(goMod, ".mod") + ".sum", strings.TrimSuffix(mod, ".mod") + ".sum"}} {
-		data, err := os.ReadFile(f[0])
-		if err != nil {
-			return "", fmt.Errorf("customcall: %w", err)
-		}
-		if err := os.WriteFile(f[1], data, 0o644); err != nil {
-			return "", fmt.Errorf("customcall: %w", err)
-		}
-	}
-	args := []string{"mod", "edit", "-modfile=" + mod}
-	for module, copy := range copies {
-		args = append(args, "-replace", module+"="+copy)
-	}
-	if b, err := exec.Command("go", args...).CombinedOutput(); err != nil {
-		return "", fmt.Errorf("customcall: go mod edit: %w\n%s", err, b)
+	if err := modfile.WriteReplaced(goMod, mod, copies); err != nil {
+		return "", fmt.Errorf("customcall: %w", err)
 	}
 	return mod, nil
 }

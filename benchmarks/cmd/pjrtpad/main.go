@@ -30,10 +30,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/bitterlesson/bitter/internal/modfile"
 )
 
 // PadBytes is the room added to each padded struct. The newest plugins' structs exceed 0.83's by a
@@ -166,18 +167,8 @@ func WriteModfile(goMod, out string) (string, error) {
 		return "", err
 	}
 	mod := filepath.Join(abs, Modfile)
-	for _, f := range [][2]string{{goMod, mod}, {strings.TrimSuffix(goMod, ".mod") + ".sum", strings.TrimSuffix(mod, ".mod") + ".sum"}} {
-		data, err := os.ReadFile(f[0])
-		if err != nil {
-			return "", fmt.Errorf("pjrtpad: -gomod: %w", err)
-		}
-		if err := os.WriteFile(f[1], data, 0o644); err != nil {
-			return "", err
-		}
-	}
-	cmd := exec.Command("go", "mod", "edit", "-modfile="+mod, "-replace", "github.com/gomlx/go-xla="+abs)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("pjrtpad: go mod edit: %w\n%s", err, b)
+	if err := modfile.WriteReplaced(goMod, mod, map[string]string{"github.com/gomlx/go-xla": abs}); err != nil {
+		return "", fmt.Errorf("pjrtpad: -gomod: %w", err)
 	}
 	return mod, nil
 }
