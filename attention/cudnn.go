@@ -133,7 +133,7 @@ func cudnnAttention(q, k, v *graph.Node, causal bool, scale float64) (*graph.Nod
 }
 
 // cudnnConfig is the backend config of cuDNN's fused attention for XLA (its CudnnfMHABackendConfig,
-// in the JSON form of the protocol buffer), as JAX writes it for flash attention with q, k, v in
+// in the JSON form of the protocol buffer), as JAX (2025 on) writes it for flash attention with q, k, v in
 // [batch, seq, heads, headDim]: BMM1 is q·kᵀ, BMM2 is P·v, and the backward's four products are
 // named by what they make.
 func cudnnConfig(batch, heads, qLen, kvLen int, dtype dtypes.DType, scale float64, causal, backward bool) string {
@@ -179,6 +179,10 @@ func cudnnConfig(batch, heads, qLen, kvLen int, dtype dtypes.DType, scale float6
 		"is_flash_attention":    true,
 		"mask_type":             mask,
 		"sliding_window_length": 0,
+		// Fields of newer XLA (2025 on; the card's JAX 0.11 is newer still), as JAX writes them: one
+		// sequence per batch row (no packing), no paged KV cache.
+		"max_seg_per_batch":  1,
+		"is_paged_attention": false,
 	}
 	// Axes of q, k, v, O: [batch 0, seq 1, heads 2, headDim 3]; of P and dP: [batch, heads, qLen, kvLen].
 	if backward {

@@ -71,6 +71,9 @@ func TestCuDNNConfigProducts(t *testing.T) {
 		require.Equal(t, "BF16", shape.Elem)
 		require.JSONEq(t, `"CAUSAL"`, string(cfg.Fmha["mask_type"]))
 		require.JSONEq(t, `0.25`, string(cfg.Fmha["fmha_scale"]))
+		require.JSONEq(t, `true`, string(cfg.Fmha["is_flash_attention"]))
+		require.JSONEq(t, `1`, string(cfg.Fmha["max_seg_per_batch"]), "one sequence per row: no packing")
+		require.JSONEq(t, `false`, string(cfg.Fmha["is_paged_attention"]))
 	}
 	var cfg struct {
 		Fmha map[string]json.RawMessage `json:"cudnn_fmha_backend_config"`
