@@ -14,7 +14,8 @@
 #      (benchmarks/cmd/pjrtpad): the first set that passes runs everything after; a GPU
 #      memory/utilisation sampler (OUT/gpu.csv, every 0.5 s);
 #      (On 2026-11-27, an H200 with JAX 0.11.2's plugin, PJRT C API 0.115: stock go-xla passed.)
-#   1. smoke: the transformer golden tests (values and gradients against PyTorch; float32 within the
+#   1. smoke (with XLA's autotuning off where XLA takes the flag: correctness needs no autotuning):
+#      the transformer golden tests (values and gradients against PyTorch; float32 within the
 #      TF32 tolerances, golden.TF32Tol, since XLA runs float32 matmuls in TF32 there) on the card; if the
 #      backend does not start, the run stops there and says why; the GPT-2 import's golden tests
 #      (package pretrained); then determinism: the trainer's test that a resumed run equals an
@@ -201,6 +202,9 @@ stage1() {
 	# without causal blocks (XLA's default); the KV-cache test, which compiles a full forward for each
 	# of 14 lengths and 4 positional encodings, comes last in the stage, after determinism.
 	local run
+	# Correctness tests do not need XLA's autotuning (it picks among equally correct kernels): off,
+	# where XLA takes the flag, so that their many small programs compile in time.
+	local -x XLA_FLAGS="${XLA_FLAGS:-} $(accepted_flags "${FAST_XLA_FLAGS:---xla_gpu_autotune_level=0}")"
 	: > "$work/golden-gpu.txt"
 	for run in TestMixedPrecisionGolden 'TestModelGolden/.*/block=$'; do
 		t="$(limit 70)"
@@ -228,7 +232,7 @@ stage1() {
 		grep -v '^=== RUN' | tee "$work/determinism-gpu-flag.txt" | tail -15
 	t="$(limit 40)"
 	if [ "$t" -gt 0 ]; then
-		echo "determinism with XLA's defaults"
+		echo "determinism without XLA's switch (XLA's defaults but for the compile flags above)"
 		(cd examples/nexttoken/lm && XLA_FLAGS="$(xla_flags)" timeout "$t" "$BIN/lm.test" -test.run "$resume" -test.v 2>&1) |
 			grep -v '^=== RUN' | tee "$work/determinism-gpu.txt" | tail -15
 	fi
@@ -292,17 +296,9 @@ stage4() {
 	# GRID_XLA_FLAGS (default FAST_XLA_FLAGS, XLA's autotuning off) go to its cells when stage 6 has not
 	# kept them already and XLA accepts them (xlaprobe passes with them: an unknown flag aborts XLA).
 	# All of ours in the grid, transformer and RNNs, run with the same flags; the note records them.
-	local gridflags="${GRID_XLA_FLAGS-${FAST_XLA_FLAGS:---xla_gpu_autotune_level=0}}"
-	if [ -n "$gridflags" ] && ! grep -qF -- "$gridflags" "$UNPACKED/.xlaflags" 2>/dev/null; then
-		if XLA_FLAGS="$(xla_flags) $gridflags" timeout 60 "$BIN/xlaprobe" 2>&1 | tail -3 | tee /dev/stderr | grep -q '^xlaprobe: PASS'; then
-			echo "grid: XLA_FLAGS += $gridflags"
-		else
-			echo "grid: XLA refuses or fails with $gridflags: left out"
-			gridflags=""
-		fi
-	else
-		gridflags=""
-	fi
+	local gridflags
+	gridflags="$(accepted_flags "${GRID_XLA_FLAGS-${FAST_XLA_FLAGS:---xla_gpu_autotune_level=0}}")"
+	echo "grid: XLA_FLAGS += ${gridflags:-(nothing)}"
 	local flags_used="$(xla_flags | sed 's/--xla_gpu_cuda_data_dir=[^ ]*//') $gridflags"
 	flags_used="$(echo $flags_used)"
 	[ -n "$flags_used" ] && note="$note; XLA_FLAGS $flags_used"
@@ -437,6 +433,24 @@ keep_step_dump() {
 	echo "kept: $biggest"
 	find "$dir" -type f ! -name "$biggest.*after_optimizations.txt" ! -name "$biggest.*memory-usage-report.txt" -delete
 	ls -la "$dir"
+}
+
+# accepted_flags FLAGS: FLAGS when XLA takes them (xlaprobe passes with them added: an unknown flag
+# aborts XLA) and stage 6 has not kept them already, else nothing. The verdict is remembered for the
+# next call on a warm machine.
+accepted_flags() {
+	local flags="$1" key
+	[ -n "$flags" ] || return 0
+	grep -qF -- "$flags" "$UNPACKED/.xlaflags" 2>/dev/null && return 0
+	key="$UNPACKED/.accepted-$(echo "$flags" | cksum | cut -d' ' -f1)"
+	if [ ! -f "$key" ]; then
+		local out
+		out="$(XLA_FLAGS="$(xla_flags) $flags" timeout 60 "$BIN/xlaprobe" 2>&1)"
+		echo "xlaprobe with $flags: $(echo "$out" | tail -1)" >&2
+		if echo "$out" | grep -q '^xlaprobe: PASS'; then echo yes > "$key"; else echo no > "$key"; fi
+	fi
+	[ "$(cat "$key")" = yes ] && echo "$flags"
+	return 0
 }
 
 # xla_flags: XLA_FLAGS with the compile flags stage 6 kept, if any.
