@@ -59,9 +59,10 @@
 # The plan for a session's 15 device minutes, of which the machine's start takes about half a minute
 # and one call may run 10. 2026-11-27 ran STAGES=2,3,5 DEADLINE=400 (304 s) and STAGES=4,1 DEADLINE=495
 # (474 s), 819 s held in all. Stages 3 and 5 are done; next: STAGES=7,2 DEADLINE=540 (timeout_s 570),
-# then at once on the warm machine (it waits 30 s) STAGES=4 DEADLINE=<budget_left_s - 45> (keep stage 4
-# in one call: its results file is built across its invocations; 4b, torch.compile, comes last in it).
-# Stages 6 and 1 when a later session has time. On a card other than the H200 of 2026-11-27, stage 2
+# then at once on the warm machine (it waits 30 s) STAGES=4,1 DEADLINE=<budget_left_s - 45> (keep
+# stage 4 in one call: its results file is built across its invocations; 4b, torch.compile, comes last
+# in it). Expected: call 1 about 400 s (7: 20 s of JAX, ~50 s of tests, ~80 s for the step; 2: ~75 s
+# ours, ~150 s PyTorch). Stage 6 when a later session has time. On a card other than the H200 of 2026-11-27, stage 2
 # is needed in full (PyTorch's figures too): results compare only on the same card.
 set -uo pipefail
 cd "$(dirname "$0")/.."
