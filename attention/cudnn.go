@@ -17,7 +17,7 @@ import (
 // built with custom calls (internal/customcall: the tag bitter_customcall and its copies of GoMLX
 // and go-xla; benchmarks/gpu.sh builds one): "0" never; "1" wherever the attention fits, on any XLA
 // backend; unset or empty, where it fits on XLA with a CUDA plugin. Any other value panics with the
-// name. Without custom calls in the binary it has no effect.
+// name, and so does "1" in a binary built without custom calls, where unset has no effect.
 //
 // The fused kernel computes softmax(scale·q·kᵀ)·v in blocks that never write the [batch, heads,
 // qLen, kvLen] scores to memory, forward and backward (Dao et al. 2022); XLA reaches it, as JAX
@@ -41,21 +41,31 @@ const (
 )
 
 // cudnnWanted reports whether CuDNNEnvVar and g's backend ask for the fused kernel where it fits.
+// It panics, naming the variable, on a value it does not know, and on 1 in a binary built without
+// custom calls, which cannot do what 1 asks.
 func cudnnWanted(g *graph.Graph) bool {
-	if !customcall.Available(g) {
-		return false
-	}
-	switch v := os.Getenv(CuDNNEnvVar); v {
-	case "0":
-		return false
-	case "1":
-		return true
-	case "":
-		return customcall.CUDAPlugin(g.Backend().Description())
+	v := os.Getenv(CuDNNEnvVar)
+	switch v {
+	case "", "0", "1":
 	default:
 		panic(fmt.Sprintf("attention: %s=%q: want 1 (cuDNN's fused attention wherever it fits, on XLA), 0 (never) or nothing (on CUDA)",
 			CuDNNEnvVar, v))
 	}
+	if v == "0" {
+		return false
+	}
+	if !customcall.Built() {
+		if v == "1" {
+			panic(fmt.Sprintf("attention: %s=1, but this binary was built without custom calls: build it with "+
+				"-tags %s -modfile \"$(go run ./internal/customcall/cmd/modules DIR)\" (see internal/customcall)",
+				CuDNNEnvVar, customcall.Tag))
+		}
+		return false
+	}
+	if !customcall.Available(g) {
+		return false // not XLA
+	}
+	return v == "1" || customcall.CUDAPlugin(g.Backend().Description())
 }
 
 // cudnnMisfit says why the attention of q, k, v with options o does not fit the fused kernel, or ""

@@ -2,6 +2,7 @@ package attention
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bitterlesson/bitter/backend"
+	"github.com/bitterlesson/bitter/internal/customcall"
 )
 
 // TestCuDNNConfigProducts checks the dimension numbers of cuDNN's backend config (written from
@@ -158,4 +160,32 @@ func TestCuDNNMisfit(t *testing.T) {
 		why := cudnnMisfit(tc.q, tc.k, tc.v, &o)
 		require.Equal(t, tc.misfit, why != "", "%s: %q", tc.name, why)
 	}
+}
+
+// TestCuDNNEnvVar: a value the variable does not know panics with its name; 1 panics in a binary
+// without custom calls (it cannot do what it asks) and means nothing on the pure-Go backend in one
+// with them; 0 and unset never panic.
+func TestCuDNNEnvVar(t *testing.T) {
+	g := graph.NewGraph(backend.MustShared(), "env")
+	bf := shapes.Make(dtypes.BFloat16, 1, 8, 2, 16)
+	q := graph.Parameter(g, "q", bf)
+	attend := func() { ScaledDotProduct(q, q, q, Causal()) }
+	for _, v := range []string{"", "0"} {
+		t.Setenv(CuDNNEnvVar, v)
+		require.NotPanics(t, attend, "%s=%q", CuDNNEnvVar, v)
+	}
+	t.Setenv(CuDNNEnvVar, "yes")
+	require.PanicsWithValue(t, `attention: BITTER_CUDNN_ATTENTION="yes": want 1 (cuDNN's fused attention wherever it fits, on XLA), 0 (never) or nothing (on CUDA)`, attend)
+	t.Setenv(CuDNNEnvVar, "1")
+	if customcall.Built() {
+		require.NotPanics(t, attend, "1 on the pure-Go backend")
+		return
+	}
+	defer func() {
+		r := recover()
+		require.NotNil(t, r, "1 in a build without custom calls")
+		require.Contains(t, fmt.Sprint(r), "built without custom calls")
+		require.Contains(t, fmt.Sprint(r), "-tags bitter_customcall")
+	}()
+	attend()
 }
