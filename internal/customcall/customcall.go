@@ -94,11 +94,7 @@ func Call(g *graph.Graph, spec Spec, vjp VJP, inputs ...*graph.Node) ([]*graph.N
 		return nil, fmt.Errorf("customcall: %q: %d operand layouts for %d inputs, %d result layouts for %d results",
 			spec.Target, len(spec.OperandLayouts), len(inputs), len(spec.ResultLayouts), len(spec.Results))
 	}
-	var fn func(results, resultVJPs []*graph.Node) []*graph.Node
-	if vjp != nil {
-		fn = vjp
-	}
-	return impl(g, spec.Target, spec.BackendConfig, spec.OperandLayouts, spec.ResultLayouts, spec.Results, fn, inputs...)
+	return impl(g, spec.Target, spec.BackendConfig, spec.OperandLayouts, spec.ResultLayouts, spec.Results, vjp, inputs...)
 }
 
 // RowMajor returns the layout of a rank-r array in row-major order: [r-1, ..., 1, 0].

@@ -60,3 +60,15 @@ func TestWriteModules(t *testing.T) {
 	_, err = os.Stat(filepath.Join(other, "keep.txt"))
 	require.NoError(t, err)
 }
+
+// TestUnavailableWithoutTheTag: a build without custom calls fails every call, naming the way to
+// build one, and finds no custom call anywhere.
+func TestUnavailableWithoutTheTag(t *testing.T) {
+	if Built() {
+		t.Skip("built with custom calls")
+	}
+	_, err := Call(nil, Spec{Target: "x"}, nil)
+	require.ErrorIs(t, err, ErrUnavailable)
+	require.Contains(t, err.Error(), "-tags "+Tag)
+	require.Equal(t, "", Target(nil))
+}
