@@ -256,9 +256,7 @@ stage2() {
 	t="$(limit 150)"
 	stage "2a. GPT-2 small, T=1024, bf16: ours (limit ${t}s)"
 	if [ "$t" -gt 0 ]; then
-		XLA_FLAGS="${XLA_FLAGS:-} --xla_dump_to=$work/xla-dump --xla_dump_hlo_as_text" timeout "$t" \
-			"$BIN/compare" "${gpt2[@]}" -generate=false -peak-tflops "$peak" -reference ""
-		echo "exit $?"
+		XLA_FLAGS="${XLA_FLAGS:-} --xla_dump_to=$work/xla-dump --xla_dump_hlo_as_text" ours_gpt2 "$t" "$BIN"
 		keep_step_dump "$work/xla-dump"
 		pack
 	fi
@@ -339,9 +337,7 @@ stage5() {
 	t="$(limit 100)"
 	[ "$block" -gt 0 ] && stage "5. A/B: GPT-2 small, T=1024, bf16: ours, causal blocks of $block (limit ${t}s)"
 	if [ "$block" -gt 0 ] && [ "$t" -gt 0 ]; then
-		BITTER_CAUSAL_BLOCK="$block" timeout "$t" "$BIN/compare" "${gpt2[@]}" -label "$label-gpt2small-bf16-causalblock$block" \
-			-generate=false -peak-tflops "$peak" -reference ""
-		echo "exit $?"
+		BITTER_CAUSAL_BLOCK="$block" ours_gpt2 "$t" "$BIN" -label "$label-gpt2small-bf16-causalblock$block"
 		pack
 	fi
 	return 0
@@ -356,9 +352,8 @@ stage6() {
 	t="$(limit 110)"
 	stage "6. A/B: GPT-2 small, T=1024, bf16: ours with $candidate (limit ${t}s)"
 	[ "$t" -gt 0 ] || return 0
-	XLA_FLAGS="${XLA_FLAGS:-} $candidate" timeout "$t" "$BIN/compare" "${gpt2[@]}" -label "$label-gpt2small-bf16-fastcompile" \
-		-note "${versions:-}; XLA_FLAGS $candidate" -generate=false -peak-tflops "$peak" -reference ""
-	echo "exit $?"
+	XLA_FLAGS="${XLA_FLAGS:-} $candidate" ours_gpt2 "$t" "$BIN" -label "$label-gpt2small-bf16-fastcompile" \
+		-note "${versions:-}; XLA_FLAGS $candidate"
 	pack
 	if python3 - "$work/results/$label-gpt2small-bf16.json" "$work/results/$label-gpt2small-bf16-fastcompile.json" <<'PY'
 import json, sys
@@ -412,14 +407,20 @@ PY
 	t="$(limit 150)"
 	stage "7c. GPT-2 small, T=1024, bf16: ours with cuDNN attention (limit ${t}s)"
 	[ "$t" -gt 0 ] || return 0
-	BITTER_CUDNN_ATTENTION=1 XLA_FLAGS="${XLA_FLAGS:-} --xla_dump_to=$work/xla-dump-cudnn --xla_dump_hlo_as_text" timeout "$t" \
-		"$cc/compare" "${gpt2[@]}" -label "$label-gpt2small-bf16-cudnn" -note "${versions:-}" \
-		-generate=false -peak-tflops "$peak" -reference ""
-	echo "exit $?"
+	BITTER_CUDNN_ATTENTION=1 XLA_FLAGS="${XLA_FLAGS:-} --xla_dump_to=$work/xla-dump-cudnn --xla_dump_hlo_as_text" \
+		ours_gpt2 "$t" "$cc" -label "$label-gpt2small-bf16-cudnn"
 	keep_step_dump "$work/xla-dump-cudnn"
 	[ -d "$work/xla-dump-cudnn" ] && mkdir -p "$work/xla-dump" && mv "$work/xla-dump-cudnn" "$work/xla-dump/cudnn"
 	pack
 	return 0
+}
+
+# ours_gpt2 LIMIT PROGRAMS [FLAGS...]: our GPT-2 small step (the gpt2 flags of run) timed by the
+# compare in PROGRAMS under LIMIT seconds, no generation and no PyTorch peer; FLAGS (a -label, a
+# -note) override the gpt2 ones. The environment of the call (XLA_FLAGS, say) goes with it.
+ours_gpt2() {
+	timeout "$1" "$2/compare" "${gpt2[@]}" -generate=false -peak-tflops "$peak" -reference "" "${@:3}"
+	echo "exit $?"
 }
 
 # keep_step_dump DIR: keep only the optimized HLO and XLA's memory report of the train step's module
