@@ -109,7 +109,7 @@ func TestGPT2SmallStepWithCuDNNAttention(t *testing.T) {
 	kept, total := keptForBackward(program, 20<<20)
 	var lines []string
 	for _, k := range kept {
-		lines = append(lines, fmt.Sprintf("%6.2f GB in %2d × %s %s", float64(k.bytes)/1e9, k.count, k.op, k.tensorType))
+		lines = append(lines, k.String())
 		require.False(t, strings.HasPrefix(k.tensorType, scores), "score-sized tensor kept: %s", k.tensorType)
 	}
 	t.Logf("%.2f GB of forward results (20 MB or more each) read by the backward:\n%s", float64(total)/1e9, strings.Join(lines, "\n"))

@@ -182,7 +182,7 @@ func TestGPT2SmallStepOnXLABuilder(t *testing.T) {
 			require.NotEmpty(t, kept)
 			var lines []string
 			for _, k := range kept {
-				lines = append(lines, fmt.Sprintf("%6.2f GB in %2d × %s %s", float64(k.bytes)/1e9, k.count, k.op, k.tensorType))
+				lines = append(lines, k.String())
 				if strings.HasPrefix(k.tensorType, fmt.Sprintf("tensor<%dx%dx%dx%dx", batch, cfg.NumHeads, seq, seq)) && tc.block == 0 {
 					want := "bf16"
 					if tc.compute != dtypes.BFloat16 {
@@ -286,6 +286,11 @@ type keptTensor struct {
 	tensorType, op string
 	count          int
 	bytes          int64
+}
+
+// String is the group as the tests log it: its bytes, count, op and type.
+func (k keptTensor) String() string {
+	return fmt.Sprintf("%6.2f GB in %2d × %s %s", float64(k.bytes)/1e9, k.count, k.op, k.tensorType)
 }
 
 var (
