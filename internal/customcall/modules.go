@@ -47,18 +47,7 @@ func WriteModules(dir, goMod string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if entries, err := os.ReadDir(abs); err == nil && len(entries) > 0 {
-		if _, err := os.Stat(filepath.Join(abs, markerFile)); err != nil {
-			return "", fmt.Errorf("customcall: %s is not empty and was not written by WriteModules", abs)
-		}
-		if err := os.RemoveAll(abs); err != nil {
-			return "", fmt.Errorf("customcall: %w", err)
-		}
-	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
-		return "", fmt.Errorf("customcall: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(abs, markerFile), nil, 0o644); err != nil {
+	if err := modfile.ReplaceDir(abs, markerFile, "bitter's internal/customcall"); err != nil {
 		return "", fmt.Errorf("customcall: %w", err)
 	}
 	copies := map[string]string{} // module -> its copy

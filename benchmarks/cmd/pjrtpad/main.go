@@ -116,13 +116,8 @@ func Rewrite(src, out string) (padded []string, zeroed int, err error) {
 		return nil, 0, fmt.Errorf("pjrtpad: %s is not the go-xla module: %w", src, err)
 	}
 	// Replace out only if it is empty or an earlier copy of ours: never another folder's files.
-	if entries, err := os.ReadDir(out); err == nil && len(entries) > 0 {
-		if _, err := os.Stat(filepath.Join(out, markerFile)); err != nil {
-			return nil, 0, fmt.Errorf("pjrtpad: %s holds files that pjrtpad did not write; give an empty or new folder", out)
-		}
-	}
-	if err := os.RemoveAll(out); err != nil {
-		return nil, 0, err
+	if err := modfile.ReplaceDir(out, markerFile, "bitter's benchmarks/cmd/pjrtpad"); err != nil {
+		return nil, 0, fmt.Errorf("pjrtpad: %w", err)
 	}
 	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -155,7 +150,7 @@ func Rewrite(src, out string) (padded []string, zeroed int, err error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	return padded, zeroed, os.WriteFile(filepath.Join(out, markerFile), []byte("written by bitter's benchmarks/cmd/pjrtpad\n"), 0o644)
+	return padded, zeroed, nil
 }
 
 // WriteModfile writes out/padded.mod and out/padded.sum, goMod and the go.sum beside it with
