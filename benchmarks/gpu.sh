@@ -40,6 +40,10 @@
 #      lowering of its cuDNN attention saved for comparison, then the kernel against our attention on
 #      the card (values and gradients), then, if that passes, GPT-2 small's step with it (own results
 #      file, XLA dump in xla-dump/cudnn). Not yet run on a card as of 2026-11-28.
+#   8. JAX's GPT-2 small step (benchmarks/reference/reference_jax.py, reference.py's model in JAX) on
+#      the same card, added as peers to stage 2a's results file: with cuDNN's attention (as ours in 7c;
+#      XLA dump in xla-dump/jax) and with XLA's (as ours in 2a). JAX gives XLA its own graph of the same
+#      model: what separates our step from JAX's is our graph, not the compiler. Needs 2a's file.
 # Dry run here, without a GPU, every stage through GoMLX's XLA backend and go-xla on the stand-in
 # plugin of internal/xlastub (all results zero, so the golden tests fail and the numbers mean nothing;
 # XLASTUB_NEWER=1 makes it refuse stock go-xla as a newer plugin would):
@@ -54,15 +58,16 @@
 # Shakespeare, seconds of compute next to the compiles), E2E_BATCH (8), E2E_EVAL_EVERY (50: each
 # validation writes the 1.5 GB checkpoint), DEADLINE (470),
 # REF_TIMEOUT (110: seconds per PyTorch variant of stage 2), CAUSAL_BLOCK (256), RNN_CHUNK (64; 0
-# unrolls the RNNs), STAGES (1,2,6,3,4,5: the stages to run, in that order; stage 0 always runs; 7 only when named), SET
+# unrolls the RNNs), STAGES (1,2,6,3,4,5: the stages to run, in that order; stage 0 always runs; 7 and 8 only when named), SET
 # (stock or padded: use that set of programs without probing).
 # The plan for a session's 15 device minutes, of which the machine's start takes about half a minute
 # and one call may run 10. 2026-11-27 ran STAGES=2,3,5 DEADLINE=400 (304 s) and STAGES=4,1 DEADLINE=495
-# (474 s), 819 s held in all. Stages 3 and 5 are done; next: STAGES=7,2 DEADLINE=540 (timeout_s 570),
+# (474 s), 819 s held in all. Stages 3 and 5 are done; next: STAGES=7,2,8 DEADLINE=540 (timeout_s 570),
 # then at once on the warm machine (it waits 30 s) STAGES=4,1 DEADLINE=<budget_left_s - 45> (keep
 # stage 4 in one call: its results file is built across its invocations; 4b, torch.compile, comes last
-# in it). Expected: call 1 about 400 s (7: 20 s of JAX, ~50 s of tests, ~80 s for the step; 2: ~75 s
-# ours, ~150 s PyTorch). Stage 6 when a later session has time. On a card other than the H200 of 2026-11-27, stage 2
+# in it). Expected: call 1 about 500 s (7: 20 s of JAX, ~50 s of tests, ~80 s for the step; 2: ~75 s
+# ours, ~150 s PyTorch; 8: ~100 s, JAX's two compiles; the deadline cuts 8 short first). Stage 6 when a
+# later session has time. On a card other than the H200 of 2026-11-27, stage 2
 # is needed in full (PyTorch's figures too): results compare only on the same card.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -415,6 +420,28 @@ PY
 	return 0
 }
 
+stage8() {
+	local t file="$work/results/$label-gpt2small-bf16.json"
+	# JAX's step of the same GPT-2 on the same card, into stage 2a's results file as two more peers:
+	# cuDNN's attention first (ours with it: 7c), then XLA's (ours without: 2a). Same compiler, JAX's
+	# graph. Each variant under half the stage's limit; XLA's flags as for ours in 2a (the defaults).
+	t="$(limit 200)"
+	stage "8. GPT-2 small, T=1024, bf16: JAX, cuDNN's then XLA's attention (limit ${t}s)"
+	[ "$t" -gt 0 ] || return 0
+	if [ ! -f "$file" ]; then
+		echo "gpu.sh: no $(basename "$file") (stage 2a) to add JAX's step to"
+		return 0
+	fi
+	timeout "$t" "$BIN/compare" "${gpt2[@]}" -append -reference-only -reference benchmarks/reference/reference_jax.py \
+		-reference-args "--device cuda --attention cudnn --xla-dump $work/xla-dump-jax;--device cuda --attention xla" \
+		-reference-timeout "$(((t - 5) / 2))s"
+	echo "exit $?"
+	keep_step_dump "$work/xla-dump-jax"
+	[ -d "$work/xla-dump-jax" ] && mkdir -p "$work/xla-dump" && mv "$work/xla-dump-jax" "$work/xla-dump/jax"
+	pack
+	return 0
+}
+
 # ours_gpt2 LIMIT PROGRAMS [FLAGS...]: our GPT-2 small step (the gpt2 flags of run) timed by the
 # compare in PROGRAMS under LIMIT seconds, no generation and no PyTorch peer; FLAGS (a -label, a
 # -note) override the gpt2 ones. The environment of the call (XLA_FLAGS, say) goes with it.
@@ -522,8 +549,8 @@ print(", ".join(out))' 2>/dev/null | tail -1)"
 	local n stages="${STAGES:-1,2,6,3,4,5}"
 	for n in ${stages//,/ }; do
 		case "$n" in
-		1 | 2 | 3 | 4 | 5 | 6 | 7) "stage$n" || { kill "$sampler" 2>/dev/null; pack; return 1; } ;;
-		*) echo "gpu.sh: STAGES=$stages: no stage $n (1 to 7)" ;;
+		1 | 2 | 3 | 4 | 5 | 6 | 7 | 8) "stage$n" || { kill "$sampler" 2>/dev/null; pack; return 1; } ;;
+		*) echo "gpu.sh: STAGES=$stages: no stage $n (1 to 8)" ;;
 		esac
 	done
 	kill "$sampler" 2>/dev/null

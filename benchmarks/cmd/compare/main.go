@@ -1,6 +1,6 @@
 // Command compare runs the training-throughput grid (transformer, LSTM, GRU across sequence
-// lengths) on this machine, and the PyTorch reference on the same grid when python3 has torch,
-// then writes the results: benchmarks/results/<label>.json, a chart of tokens/s against T and one
+// lengths) on this machine, and the PyTorch reference on the same grid when python3 has torch (or,
+// with -reference benchmarks/reference/reference_jax.py, the JAX one when python3 has jax), then writes the results: benchmarks/results/<label>.json, a chart of tokens/s against T and one
 // of compile time against T (PNG), and benchmarks/RESULTS.md from every results file present.
 //
 //	go run ./benchmarks/cmd/compare                                   # CPU, pure-Go backend
@@ -75,12 +75,12 @@ func run() error {
 		models    = flag.String("models", strings.Join(bench.Models, ","), "models to measure")
 		lengths   = flag.String("lengths", "64,128,256,512,1024", "sequence lengths")
 		peak      = flag.Float64("peak-tflops", 0, "device peak TFLOP/s for MFU (0 = none)")
-		reference = flag.String("reference", "benchmarks/reference/reference.py", "the PyTorch reference script (empty = skip)")
+		reference = flag.String("reference", "benchmarks/reference/reference.py", "the peer's script: reference.py (PyTorch) or reference_jax.py (JAX, the transformer only); empty = skip")
 		refArgs   = flag.String("reference-args", "", "extra arguments for the reference script; several runs of it separated by ';' (eager;compile)")
 		python    = flag.String("python", "", "the Python that has torch (empty: python3, else /usr/bin/python3, whichever imports torch)")
 		gen       = flag.Bool("generate", true, "also measure generation (TTFT, tokens/s)")
 		onlyWrite = flag.Bool("write-only", false, "only regenerate RESULTS.md and charts from the results files")
-		onlyRef   = flag.Bool("reference-only", false, "re-run only the PyTorch reference into the existing results file of -label (with -append: add to its peers)")
+		onlyRef   = flag.Bool("reference-only", false, "re-run only the peer (-reference) into the existing results file of -label (with -append: add to its peers)")
 		refTime   = flag.Duration("reference-timeout", 0, "time limit of each reference variant (0 = none); one cut short keeps the cells it finished")
 		appendRes = flag.Bool("append", false, "add to the existing results file of -label, replacing the cells measured again")
 		note      = flag.String("note", "", "free text recorded with the results and shown in RESULTS.md (versions of the plugin, say)")
@@ -103,16 +103,16 @@ func run() error {
 		}
 		return os.WriteFile(path, b, 0o644)
 	}
-	command := "go run ./benchmarks/cmd/compare " + shellJoin(os.Args[1:])        // this run, as recorded
-	ref := references{script: *reference, extra: strings.Join(sizes.Args(), " "), // the model sizes
+	command := "go run ./benchmarks/cmd/compare " + shellJoin(os.Args[1:])                                  // this run, as recorded
+	ref := references{script: *reference, name: peerOf(*reference), extra: strings.Join(sizes.Args(), " "), // the model sizes
 		models: *models, lengths: *lengths, tokens: *tokens, steps: *steps, timeout: *refTime}
 	if *onlyRef {
 		r, err := load(path)
 		if err != nil {
 			return fmt.Errorf("-reference-only: %w", err)
 		}
-		if ref.python = pickPython(*python); ref.python == "" {
-			return errors.New("-reference-only: no python3 here imports torch")
+		if ref.python = pickPython(*python, ref.name.module); ref.python == "" {
+			return fmt.Errorf("-reference-only: no python3 here imports %s", ref.name.module)
 		}
 		r.Command += "; " + command
 		// Saved after every variant, so a run cut short keeps the variants it finished. With -append
@@ -153,8 +153,8 @@ func run() error {
 		var torch []json.RawMessage
 		var torchNote string
 		if *reference != "" {
-			if ref.python = pickPython(*python); ref.python == "" {
-				torchNote = "PyTorch reference skipped: no python3 here imports torch (Debian: apt-get install -y python3-torch)"
+			if ref.python = pickPython(*python, ref.name.module); ref.python == "" {
+				torchNote = fmt.Sprintf("%s reference skipped: no python3 here imports %s%s", ref.name, ref.name.module, ref.name.install)
 			} else {
 				torch, torchNote = ref.run(*refArgs, nil)
 			}
@@ -220,13 +220,36 @@ func shellJoin(args []string) string {
 }
 
 // pickPython returns the first Python that imports torch, or "".
-func pickPython(explicit string) string {
+// peer names a reference script's framework: the name its columns and notes take, the Python module
+// it needs and how to install it.
+type peer struct{ name, module, install string }
+
+func (p peer) String() string { return p.name }
+
+// peerOf tells the peer from the script's file name: reference_jax.py is JAX's, any other PyTorch's.
+func peerOf(script string) peer {
+	if strings.Contains(filepath.Base(script), "jax") {
+		return peer{"JAX", "jax", ""}
+	}
+	return peer{"PyTorch", "torch", " (Debian: apt-get install -y python3-torch)"}
+}
+
+// peerOfImpl names the framework of a result's "impl" ("jax 0.11.2 gpu ...", "torch 2.11.0 cuda ...").
+func peerOfImpl(impl string) string {
+	if strings.HasPrefix(impl, "jax ") {
+		return "JAX"
+	}
+	return "PyTorch"
+}
+
+// pickPython is the first python3 that imports module (explicit's, when given), or "".
+func pickPython(explicit, module string) string {
 	candidates := []string{"python3", "/usr/bin/python3"}
 	if explicit != "" {
 		candidates = []string{explicit}
 	}
 	for _, py := range candidates {
-		if exec.Command(py, "-c", "import torch").Run() == nil {
+		if exec.Command(py, "-c", "import "+module).Run() == nil {
 			return py
 		}
 	}
@@ -307,10 +330,10 @@ func memoryTable(md *strings.Builder, r Run, torch map[string]torchResult, impls
 	}
 	md.WriteString("\nDevice memory of a training step, GB (bitter on XLA: the compiled memory of the cell's largest program, " +
 		"the step or, for a chunked RNN, a chunk: arguments + outputs - aliases + temporaries + code, as XLA plans it; " +
-		"PyTorch: torch.cuda.max_memory_allocated over the cell's run):\n\n")
+		"PyTorch: torch.cuda.max_memory_allocated over the cell's run; JAX: the device's peak_bytes_in_use):\n\n")
 	md.WriteString("| model | T | bitter |")
 	for i := range impls {
-		fmt.Fprintf(md, " PyTorch%s |", peerName(i, len(impls)))
+		fmt.Fprintf(md, " %s%s |", peerOfImpl(impls[i]), peerName(i, len(impls)))
 	}
 	md.WriteString("\n|---|---|---|" + strings.Repeat("---|", len(impls)) + "\n")
 	gb := func(v float64) string {
@@ -403,7 +426,7 @@ func merge(prev, cur Run) Run {
 	return out
 }
 
-// peerName names the i-th of n PyTorch implementations in column headers: "" when there is one.
+// peerName tells the i-th of n peer implementations apart in column headers: "" when there is one.
 func peerName(i, n int) string {
 	if n == 1 {
 		return ""
@@ -411,9 +434,10 @@ func peerName(i, n int) string {
 	return fmt.Sprintf(" (%c)", 'A'+i)
 }
 
-// references runs the PyTorch reference script on one grid.
+// references runs a peer's reference script on one grid.
 type references struct {
 	python, script  string
+	name            peer
 	extra           string // arguments for every variant: the model sizes
 	models, lengths string
 	tokens, steps   int
@@ -463,14 +487,14 @@ func (r references) runOne(variant string) ([]json.RawMessage, string) {
 		}
 	}
 	if ctx.Err() != nil {
-		return lines, fmt.Sprintf("PyTorch reference %q stopped at its time limit of %s", strings.TrimSpace(variant), r.timeout)
+		return lines, fmt.Sprintf("%s reference %q stopped at its time limit of %s", r.name, strings.TrimSpace(variant), r.timeout)
 	}
 	if err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if i := strings.LastIndex(msg, "\n"); i >= 0 {
 			msg = msg[i+1:]
 		}
-		return lines, fmt.Sprintf("PyTorch reference did not complete (%v: %s)", err, msg)
+		return lines, fmt.Sprintf("%s reference did not complete (%v: %s)", r.name, err, msg)
 	}
 	return lines, ""
 }
@@ -534,7 +558,7 @@ func writeResults(dir, resultsDir string) error {
 	md.WriteString("# Training throughput: Transformer vs LSTM vs GRU\n\n")
 	md.WriteString("Generated by `benchmarks/cmd/compare` from `benchmarks/results/*.json`; do not edit by hand.\n")
 	md.WriteString("Tokens per step are fixed (batch = tokens / T); tokens/s is the median of the timed steps after the first;\n")
-	md.WriteString("compile is the first step less one median step. PyTorch is `benchmarks/reference/reference.py` on the same machine in the same run.\n")
+	md.WriteString("compile is the first step less one median step. Peers, on the same machine in the same run: PyTorch is `benchmarks/reference/reference.py`, JAX `benchmarks/reference/reference_jax.py`.\n")
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -594,12 +618,12 @@ func section(md *strings.Builder, dir, resultsDir string, r Run) error {
 		fmt.Fprintf(md, " MFU (peak %.0f TFLOP/s) |", r.PeakTFLOPs)
 	}
 	for i := range impls {
-		name := peerName(i, len(impls))
-		fmt.Fprintf(md, " PyTorch%s tokens/s |", name)
+		name := peerOfImpl(impls[i]) + peerName(i, len(impls))
+		fmt.Fprintf(md, " %s tokens/s |", name)
 		if mfu {
-			fmt.Fprintf(md, " PyTorch%s MFU |", name)
+			fmt.Fprintf(md, " %s MFU |", name)
 		}
-		fmt.Fprintf(md, " ours / PyTorch%s |", name)
+		fmt.Fprintf(md, " ours / %s |", name)
 	}
 	md.WriteString("\n|---|---|---|---|---|---|---|")
 	if mfu {
@@ -665,7 +689,7 @@ func section(md *strings.Builder, dir, resultsDir string, r Run) error {
 	}
 	if len(impls) > 0 { // the first peer, dashed
 		for i, m := range order {
-			s := plotting.Series{Name: m + " (PyTorch)", Color: i + 1, Dashed: true}
+			s := plotting.Series{Name: m + " (" + peerOfImpl(impls[0]) + ")", Color: i + 1, Dashed: true}
 			for _, res := range r.Ours {
 				if t, ok := torch[fmt.Sprintf("%s/%s/%d", impls[0], m, res.SeqLen)]; ok && res.Model == m {
 					s.X, s.Y = append(s.X, float64(t.SeqLen)), append(s.Y, t.TokensPerSec)
@@ -676,13 +700,17 @@ func section(md *strings.Builder, dir, resultsDir string, r Run) error {
 			}
 		}
 	}
+	dashed := "PyTorch" // the first peer's framework
+	if len(impls) > 0 {
+		dashed = peerOfImpl(impls[0])
+	}
 	rel := func(p string) string { r, _ := filepath.Rel(dir, p); return r }
 	md.WriteString("\n")
 	for _, c := range []struct {
 		file, alt string
 		chart     plotting.Chart
 	}{
-		{r.Label + "-throughput.png", "tokens/s against T", plotting.Chart{Title: "training throughput, " + r.Label + " (solid: bitter, dashed: PyTorch)",
+		{r.Label + "-throughput.png", "tokens/s against T", plotting.Chart{Title: "training throughput, " + r.Label + " (solid: bitter, dashed: " + dashed + ")",
 			XLabel: "sequence length T (tokens per step fixed)", YLabel: "tokens/s", LogX: true, LogY: true, Series: tp}},
 		{r.Label + "-compile.png", "compile time against T", plotting.Chart{Title: "first-step build and compile, " + r.Label,
 			XLabel: "sequence length T", YLabel: "seconds", LogX: true, Series: cp}},

@@ -20,13 +20,16 @@ func TestWriteResults(t *testing.T) {
 	require.NoError(t, err)
 	compiled, err := json.Marshal(torchResult{Result: bench.Result{Model: "lstm", SeqLen: 64, TokensPerSec: 4000}, Impl: "torch compiled"})
 	require.NoError(t, err)
+	jax, err := json.Marshal(torchResult{Result: bench.Result{Model: "transformer", SeqLen: 64, TokensPerSec: 2500, PeakMemGB: 0.5},
+		Impl: "jax 0.11.2 gpu bfloat16 cudnn attention"})
+	require.NoError(t, err)
 	run := Run{Label: "test-cpu", Machine: "m", GPU: "NVIDIA H100 80GB HBM3, driver 580.159.04, 81559 MiB",
 		Note: "jax-cuda13-pjrt 0.11.2", Backend: "go", Tokens: 4096, PeakTFLOPs: 10, Command: "compare",
 		Ours: []bench.Result{
 			{Model: "transformer", SeqLen: 64, Batch: 64, Params: 10, TokensPerSec: 2000, MsPerStep: 2048, CompileSec: 0.5, MFU: 0.012},
 			{Model: "lstm", SeqLen: 64, Batch: 64, Params: 11, TokensPerSec: 1000, MsPerStep: 4096, CompileSec: 1, Chunk: 32, PeakMemGB: 2.25},
 		},
-		Torch:    []json.RawMessage{torch, compiled},
+		Torch:    []json.RawMessage{torch, compiled, jax},
 		Generate: []bench.GenResult{{Model: "transformer", TTFTms: 12.5, TokensPerSec: 80}},
 		Failed:   []string{"gru T=64: out of memory"},
 	}
@@ -36,18 +39,21 @@ func TestWriteResults(t *testing.T) {
 	require.NoError(t, writeResults(dir, results))
 	md, err := os.ReadFile(filepath.Join(dir, "RESULTS.md"))
 	require.NoError(t, err)
-	// One column group per PyTorch implementation; its MFU uses our FLOP count (1000 FLOP/token here).
-	require.Contains(t, string(md), "| lstm | 64 | 64 | 11 | 1000 | 4096.0 | 1.00 | 0.0% | 500 | 0.0% | 2.00 | 4000 | 0.0% | 0.25 |")
-	require.Contains(t, string(md), "| transformer | 64 | 64 | 10 | 2000 | 2048.0 | 0.50 | 1.2% | | | | | | |")
-	require.Contains(t, string(md), "- peer (A): torch test\n- peer (B): torch compiled")
+	// One column group per peer implementation, named by its framework; its MFU uses our FLOP count
+	// (1000 FLOP/token here).
+	require.Contains(t, string(md), "| PyTorch (A) tokens/s | PyTorch (A) MFU | ours / PyTorch (A) | PyTorch (B) tokens/s |")
+	require.Contains(t, string(md), "| JAX (C) tokens/s | JAX (C) MFU | ours / JAX (C) |\n")
+	require.Contains(t, string(md), "| lstm | 64 | 64 | 11 | 1000 | 4096.0 | 1.00 | 0.0% | 500 | 0.0% | 2.00 | 4000 | 0.0% | 0.25 | | | |\n")
+	require.Contains(t, string(md), "| transformer | 64 | 64 | 10 | 2000 | 2048.0 | 0.50 | 1.2% | | | | | | | 2500 | 0.0% | 0.80 |\n")
+	require.Contains(t, string(md), "- peer (A): torch test\n- peer (B): torch compiled\n- peer (C): jax 0.11.2 gpu bfloat16 cudnn attention\n")
 	require.Contains(t, string(md), "- machine: m\n- GPU: NVIDIA H100 80GB HBM3, driver 580.159.04, 81559 MiB\n- backend: go\n")
 	require.Contains(t, string(md), "- note: jax-cuda13-pjrt 0.11.2\n")
 	require.Contains(t, string(md), "- did not complete: gru T=64: out of memory")
 	require.Contains(t, string(md), "- RNNs trained by rnn.ChunkedTrainer (exact backpropagation through time, one graph per chunk of 32 steps")
 	require.Contains(t, string(md), "| transformer | 12.5 | 80 |")
 	// Device memory, where known: ours (XLA's compiled memory) beside each peer's.
-	require.Contains(t, string(md), "| model | T | bitter | PyTorch (A) | PyTorch (B) |\n|---|---|---|---|---|\n"+
-		"| transformer | 64 | | | |\n| lstm | 64 | 2.25 | 1.50 | |\n")
+	require.Contains(t, string(md), "| model | T | bitter | PyTorch (A) | PyTorch (B) | JAX (C) |\n|---|---|---|---|---|---|\n"+
+		"| transformer | 64 | | | | 0.50 |\n| lstm | 64 | 2.25 | 1.50 | | |\n")
 	for _, png := range []string{"test-cpu-throughput.png", "test-cpu-compile.png"} {
 		info, err := os.Stat(filepath.Join(results, png))
 		require.NoError(t, err)
@@ -89,7 +95,7 @@ func TestReferenceVariantsAndTimeLimit(t *testing.T) {
 echo "not a cell"
 if [ "$9" = slow ]; then exec sleep 30; fi
 `), 0o755))
-	r := references{python: "sh", script: script, extra: "--dim 8", models: "transformer", lengths: "64",
+	r := references{python: "sh", script: script, name: peerOf(script), extra: "--dim 8", models: "transformer", lengths: "64",
 		tokens: 128, steps: 1, timeout: 2 * time.Second}
 	var seen []int
 	start := time.Now()
@@ -106,6 +112,13 @@ if [ "$9" = slow ]; then exec sleep 30; fi
 	cells, note = r.run("x", nil)
 	require.Empty(t, cells)
 	require.Contains(t, note, "PyTorch reference did not complete (exit status")
+
+	// The JAX peer's script is told by its name, and so are its notes.
+	r.script, r.name = filepath.Join(t.TempDir(), "reference_jax.py"), peerOf("benchmarks/reference/reference_jax.py")
+	_, note = r.run("x", nil)
+	require.Contains(t, note, "JAX reference did not complete (exit status")
+	require.Equal(t, "jax", r.name.module)
+	require.Equal(t, "torch", peerOf("benchmarks/reference/reference.py").module)
 }
 
 // TestWriteResultsWithoutFinishedCells: a run whose every cell failed (or whose peer reported zeros)
