@@ -293,6 +293,7 @@ def main():
     except ImportError as e:
         print("reference_jax.py: no JAX here (%s)" % e, file=sys.stderr)
         return 1
+    failed = []
     for kind in args.models.split(","):
         if kind != "transformer":
             print("reference_jax.py: %s: only the transformer has a JAX peer" % kind, file=sys.stderr)
@@ -302,8 +303,12 @@ def main():
                 print(json.dumps(measure(seq, args, jax, jnp)), flush=True)
             except Exception as e:  # one cell (out of memory, a compile error) must not lose the others
                 msg = " | ".join(line.strip() for line in str(e).splitlines() if line.strip())
+                failed.append("%s T=%d: %s: %s" % (kind, seq, type(e).__name__, msg[:300] or repr(e)))
                 print("reference_jax.py: %s T=%d: %s: %s" % (kind, seq, type(e).__name__, msg[:1000] or repr(e)), file=sys.stderr)
                 print("\n".join(traceback.format_exc().rstrip().splitlines()[-8:]), file=sys.stderr)
+    if failed:  # last on stderr: compare puts this line in the results' peer note
+        print("reference_jax.py: %d cell(s) failed; first: %s" % (len(failed), failed[0]), file=sys.stderr)
+        return 1
     return 0
 
 
