@@ -43,7 +43,8 @@
 #   8. JAX's GPT-2 small step (benchmarks/reference/reference_jax.py, reference.py's model in JAX) on
 #      the same card, added as peers to stage 2a's results file: with cuDNN's attention (as ours in 7c;
 #      XLA dump in xla-dump/jax) and with XLA's (as ours in 2a). JAX gives XLA its own graph of the same
-#      model: what separates our step from JAX's is our graph, not the compiler. Needs 2a's file.
+#      model: what separates our step from JAX's is our graph, not the compiler. Needs 2a's results
+#      file, from this call or from an earlier one on the warm machine.
 # Dry run here, without a GPU, every stage through GoMLX's XLA backend and go-xla on the stand-in
 # plugin of internal/xlastub (all results zero, so the golden tests fail and the numbers mean nothing;
 # XLASTUB_NEWER=1 makes it refuse stock go-xla as a newer plugin would):

@@ -23,7 +23,7 @@ function with the parameters and optimizer state donated.
 It prints one JSON object per grid cell with reference.py's fields (model, seq_len, batch, params,
 tokens_per_sec, ms_per_step, compile_s, steps, impl, peak_mem_gb), so benchmarks/cmd/compare takes it
 as a peer with -reference. Only the transformer: other --models are reported on stderr and skipped.
---self-test checks, without JAX, that the model and AdamW written here (run on numpy in float32)
+--self-test checks, without JAX, that the model and AdamW written here (run on numpy in float64)
 give reference.py's loss and torch.optim.AdamW's parameters on random inputs.
 """
 import argparse
@@ -145,7 +145,7 @@ def numpy_ops():
 
 
 def self_test():
-    """reference.py's GPT and torch.optim.AdamW against the functions above, in float32 on the CPU."""
+    """reference.py's GPT and torch.optim.AdamW against the functions above, in float64 on the CPU."""
     import numpy as np
     import torch
     import torch.nn.functional as F

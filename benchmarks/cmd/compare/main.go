@@ -1,7 +1,8 @@
 // Command compare runs the training-throughput grid (transformer, LSTM, GRU across sequence
-// lengths) on this machine, and the PyTorch reference on the same grid when python3 has torch (or,
-// with -reference benchmarks/reference/reference_jax.py, the JAX one when python3 has jax), then writes the results: benchmarks/results/<label>.json, a chart of tokens/s against T and one
-// of compile time against T (PNG), and benchmarks/RESULTS.md from every results file present.
+// lengths) on this machine, and the PyTorch reference on the same grid when python3 has torch
+// (with -reference benchmarks/reference/reference_jax.py, the JAX one, where python3 has jax), then
+// writes the results: benchmarks/results/<label>.json, a chart of tokens/s against T and one of
+// compile time against T (PNG), and benchmarks/RESULTS.md from every results file present.
 //
 //	go run ./benchmarks/cmd/compare                                   # CPU, pure-Go backend
 //	GOMLX_BACKEND=xla:cuda ./compare -label h100 -peak-tflops 790 -reference-args "--device cuda"
@@ -77,7 +78,7 @@ func run() error {
 		peak      = flag.Float64("peak-tflops", 0, "device peak TFLOP/s for MFU (0 = none)")
 		reference = flag.String("reference", "benchmarks/reference/reference.py", "the peer's script: reference.py (PyTorch) or reference_jax.py (JAX, the transformer only); empty = skip")
 		refArgs   = flag.String("reference-args", "", "extra arguments for the reference script; several runs of it separated by ';' (eager;compile)")
-		python    = flag.String("python", "", "the Python that has torch (empty: python3, else /usr/bin/python3, whichever imports torch)")
+		python    = flag.String("python", "", "the Python that has the peer's framework (empty: python3, else /usr/bin/python3, whichever imports torch, or jax for reference_jax.py)")
 		gen       = flag.Bool("generate", true, "also measure generation (TTFT, tokens/s)")
 		onlyWrite = flag.Bool("write-only", false, "only regenerate RESULTS.md and charts from the results files")
 		onlyRef   = flag.Bool("reference-only", false, "re-run only the peer (-reference) into the existing results file of -label (with -append: add to its peers)")
@@ -219,7 +220,6 @@ func shellJoin(args []string) string {
 	return strings.Join(words, " ")
 }
 
-// pickPython returns the first Python that imports torch, or "".
 // peer names a reference script's framework: the name its columns and notes take, the Python module
 // it needs and how to install it.
 type peer struct{ name, module, install string }
