@@ -168,6 +168,7 @@ def main():
         if gflops < 20:
             print("reference.py: torch's generic BLAS runs a matmul at %.1f GFLOP/s: install an optimized "
                   "libblas.so.3 (apt-get install -y libopenblas0-pthread) for a fair peer" % gflops, file=sys.stderr)
+    failed = []
     for kind in args.models.split(","):
         for seq in (int(s) for s in args.lengths.split(",")):
             try:
@@ -176,8 +177,12 @@ def main():
                 # torch.compile's errors put the cause after a first line such as "backend='inductor'
                 # raised:", so the whole message goes on one line, then the traceback's last frames.
                 msg = " | ".join(line.strip() for line in str(e).splitlines() if line.strip())
+                failed.append("%s T=%d: %s: %s" % (kind, seq, type(e).__name__, msg[:300] or repr(e)))
                 print("reference.py: %s T=%d: %s: %s" % (kind, seq, type(e).__name__, msg[:1000] or repr(e)), file=sys.stderr)
                 print("\n".join(traceback.format_exc().rstrip().splitlines()[-8:]), file=sys.stderr)
+    if failed:  # last on stderr: compare puts this line in the results' peer note; the other cells stand
+        print("reference.py: %d cell(s) failed; first: %s" % (len(failed), failed[0]), file=sys.stderr)
+        return 1
     return 0
 
 
