@@ -51,7 +51,8 @@
 #   GOMLX_BACKEND=xla:$(go run ./internal/xlastub/cmd/xlastub /tmp/xs) XLASTUB_RUN=1 XLASTUB_NEWER=1 SET=padded \
 #     STEPS=3 E2E_STEPS=12 E2E_BATCH=2 LENGTHS=64,1024 TOKENS=4096 GPT2_TOKENS=4096 benchmarks/gpu.sh run /tmp/out
 # Unpack OUT/results.tgz into benchmarks/ here, then `go run ./benchmarks/cmd/compare -write-only`;
-# OUT/xla.tgz holds the XLA dump of the GPT-2 step: `go run ./benchmarks/cmd/hlostat -bandwidth 3.0 <unpacked>/xla-dump`
+# OUT/xla.tgz holds the XLA dumps of the GPT-2 steps, one folder each (xla-dump/step: 2a, /cudnn: 7c,
+# /jax: 8): `go run ./benchmarks/cmd/hlostat -bandwidth 3.0 <unpacked>/xla-dump/step`
 # (4.3 for an H200) gives its kernels and their traffic in bytes and milliseconds.
 # Knobs (environment): LABEL (default: the GPU's name), PEAK_TFLOPS (790), STEPS (10), TOKENS (16384),
 # GPT2_TOKENS (16384), LENGTHS (64,256,1024), GRID_GENERATE (false: generation in the grid adds
@@ -264,8 +265,8 @@ stage2() {
 	t="$(limit 150)"
 	stage "2a. GPT-2 small, T=1024, bf16: ours (limit ${t}s)"
 	if [ "$t" -gt 0 ]; then
-		XLA_FLAGS="${XLA_FLAGS:-} --xla_dump_to=$work/xla-dump --xla_dump_hlo_as_text" ours_gpt2 "$t" "$BIN"
-		keep_step_dump "$work/xla-dump"
+		XLA_FLAGS="${XLA_FLAGS:-} --xla_dump_to=$work/xla-dump/step --xla_dump_hlo_as_text" ours_gpt2 "$t" "$BIN"
+		keep_step_dump "$work/xla-dump/step"
 		pack
 	fi
 	t="$(limit 180)"
@@ -415,10 +416,9 @@ PY
 	t="$(limit 150)"
 	stage "7c. GPT-2 small, T=1024, bf16: ours with cuDNN attention (limit ${t}s)"
 	[ "$t" -gt 0 ] || return 0
-	BITTER_CUDNN_ATTENTION=1 XLA_FLAGS="${XLA_FLAGS:-} --xla_dump_to=$work/xla-dump-cudnn --xla_dump_hlo_as_text" \
+	BITTER_CUDNN_ATTENTION=1 XLA_FLAGS="${XLA_FLAGS:-} --xla_dump_to=$work/xla-dump/cudnn --xla_dump_hlo_as_text" \
 		ours_gpt2 "$t" "$cc" -label "$label-gpt2small-bf16-cudnn"
-	keep_step_dump "$work/xla-dump-cudnn"
-	[ -d "$work/xla-dump-cudnn" ] && mkdir -p "$work/xla-dump" && mv "$work/xla-dump-cudnn" "$work/xla-dump/cudnn"
+	keep_step_dump "$work/xla-dump/cudnn"
 	pack
 	return 0
 }
@@ -441,11 +441,10 @@ stage8() {
 		return 0
 	fi
 	timeout "$t" "$BIN/compare" "${gpt2[@]}" -append -reference-only -reference benchmarks/reference/reference_jax.py \
-		-reference-args "--device cuda --attention cudnn --xla-dump $work/xla-dump-jax;--device cuda --attention xla" \
+		-reference-args "--device cuda --attention cudnn --xla-dump $work/xla-dump/jax;--device cuda --attention xla" \
 		-reference-timeout "$(((t - 5) / 2))s"
 	echo "exit $?"
-	keep_step_dump "$work/xla-dump-jax"
-	[ -d "$work/xla-dump-jax" ] && mkdir -p "$work/xla-dump" && mv "$work/xla-dump-jax" "$work/xla-dump/jax"
+	keep_step_dump "$work/xla-dump/jax"
 	pack
 	return 0
 }
@@ -460,7 +459,9 @@ ours_gpt2() {
 
 # keep_step_dump DIR: keep only the optimized HLO and XLA's memory report of the train step's module
 # in an XLA dump folder: the largest module named Trainer (the variable initialiser's text, all
-# constants, can be larger still: on 2026-11-27 it was kept by mistake).
+# constants, can be larger still: on 2026-11-27 it was kept by mistake). Each step's dump has a
+# folder of its own under xla-dump/ (step: 2a, cudnn: 7c, jax: 8), and only DIR's own files are
+# pruned: hlostat reads the largest module anywhere under the folder it is given.
 keep_step_dump() {
 	local dir="$1" biggest
 	[ -d "$dir" ] || return 0
@@ -468,7 +469,7 @@ keep_step_dump() {
 	biggest="$(ls -S "$dir" | grep 'after_optimizations.txt$' | grep -v VariableInitialization | grep Trainer | head -1 | cut -d. -f1)"
 	[ -z "$biggest" ] && biggest="$(ls -S "$dir" | grep 'after_optimizations.txt$' | grep -v VariableInitialization | head -1 | cut -d. -f1)"
 	echo "kept: $biggest"
-	find "$dir" -type f ! -name "$biggest.*after_optimizations.txt" ! -name "$biggest.*memory-usage-report.txt" -delete
+	find "$dir" -maxdepth 1 -type f ! -name "$biggest.*after_optimizations.txt" ! -name "$biggest.*memory-usage-report.txt" -delete
 	ls -la "$dir"
 }
 
