@@ -60,6 +60,10 @@ def param_shapes(vocab, ctx, d, layers, ffn):
     return shapes
 
 
+def count_params(shapes):
+    return sum(math.prod(s) for s in shapes.values())
+
+
 def init_params(shapes, rng):
     """float32 numpy arrays: LayerNorm weights 1, biases 0, the rest normal with std 0.02 (GPT-2's)."""
     import numpy as np
@@ -192,7 +196,7 @@ def self_test():
         print("self-test: FAIL", file=sys.stderr)
         return 1
     # The parameter count at GPT-2 small's sizes, from the names and shapes (163M with the untied head).
-    n = sum(math.prod(s) for s in param_shapes(50257, 1024, 768, 12, 3072).values())
+    n = count_params(param_shapes(50257, 1024, 768, 12, 3072))
     print("self-test: PASS (GPT-2 small, untied: %d parameters)" % n)
     return 0
 
@@ -245,7 +249,7 @@ def measure(seq, args, jax, jnp):
         raise FloatingPointError("loss not finite: %s" % losses)
     med = statistics.median(times)
     impl = "jax %s %s %s %s attention" % (jax.__version__, args.device, args.dtype, args.attention)
-    out = {"model": "transformer", "seq_len": seq, "batch": batch, "params": int(sum(math.prod(s) for s in shapes.values())),
+    out = {"model": "transformer", "seq_len": seq, "batch": batch, "params": count_params(shapes),
            "tokens_per_sec": batch * seq / med, "ms_per_step": med * 1000, "compile_s": max(0.0, first - med),
            "steps": len(times), "impl": impl, "loss_first": losses[0], "loss_last": losses[-1]}
     stats = device.memory_stats() or {}
