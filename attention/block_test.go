@@ -13,8 +13,8 @@ import (
 
 	"github.com/bitterlesson/bitter/attention"
 	"github.com/bitterlesson/bitter/backend"
-	"github.com/bitterlesson/bitter/internal/golden"
-	"github.com/bitterlesson/bitter/internal/gomlxfix"
+	"github.com/bitterlesson/bitter/internal/gomlxpatch/gradients"
+	"github.com/bitterlesson/bitter/internal/testing/golden"
 )
 
 func randomFloat64(seed uint64, dims ...int) *tensors.Tensor {
@@ -39,7 +39,7 @@ func TestCausalBlocksEqualFullAttention(t *testing.T) {
 			scoreFLOPs = 0
 			for _, n := range q.Graph().Nodes() {
 				if n.Type() == graph.NodeTypeDotGeneral && isK(n.Inputs()[1]) {
-					scoreFLOPs += gomlxfix.DotGeneralFLOPs(n)
+					scoreFLOPs += gradients.DotGeneralFLOPs(n)
 				}
 			}
 			loss := graph.ReduceAllSum(graph.Mul(out, w))
@@ -111,7 +111,7 @@ func TestCausalBlocksByDefault(t *testing.T) {
 	flops := 0.0
 	for _, n := range g.Nodes() {
 		if n.Type() == graph.NodeTypeDotGeneral && (n.Inputs()[1] == x || n.Inputs()[1].Type() == graph.NodeTypeSlice) {
-			flops += gomlxfix.DotGeneralFLOPs(n)
+			flops += gradients.DotGeneralFLOPs(n)
 		}
 	}
 	want := 2.0 * seq * seq * 2 * 2 // q·k and p·v, unblocked

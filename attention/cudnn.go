@@ -10,11 +10,11 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 
-	"github.com/bitterlesson/bitter/internal/customcall"
+	"github.com/bitterlesson/bitter/internal/gomlxpatch/customcall"
 )
 
 // CuDNNEnvVar chooses cuDNN's fused (flash) attention for [ScaledDotProduct] on XLA, in a binary
-// built with custom calls (internal/customcall: the tag bitter_customcall and its copies of GoMLX
+// built with custom calls (internal/gomlxpatch/customcall: the tag bitter_customcall and its copies of GoMLX
 // and go-xla; benchmarks/gpu.sh builds one): "0" never; "1" wherever the attention fits, on any XLA
 // backend; unset or empty, where it fits on XLA with a CUDA plugin. Any other value panics with the
 // name, and so does "1" in a binary built without custom calls, where unset has no effect.
@@ -57,7 +57,7 @@ func cudnnWanted(g *graph.Graph) bool {
 	if !customcall.Built() {
 		if v == "1" {
 			panic(fmt.Sprintf("attention: %s=1, but this binary was built without custom calls: build it with "+
-				"-tags %s -modfile \"$(go run ./internal/customcall/cmd/modules DIR)\" (see internal/customcall)",
+				"-tags %s -modfile \"$(go run ./internal/gomlxpatch/customcall/cmd/modules DIR)\" (see internal/gomlxpatch/customcall)",
 				CuDNNEnvVar, customcall.Tag))
 		}
 		return false

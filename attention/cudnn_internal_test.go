@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bitterlesson/bitter/backend"
-	"github.com/bitterlesson/bitter/internal/customcall"
+	"github.com/bitterlesson/bitter/internal/gomlxpatch/customcall"
 )
 
 // TestCuDNNConfigProducts checks the dimension numbers of cuDNN's backend config (written from

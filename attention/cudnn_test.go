@@ -5,7 +5,7 @@ package attention_test
 // Built by benchmarks/gpu.sh into its "customcall" set of programs; on a machine without a CUDA
 // plugin it skips. To build it here:
 //
-//	go test -c -tags bitter_customcall -modfile "$(go run ./internal/customcall/cmd/modules /tmp/cc)" ./attention
+//	go test -c -tags bitter_customcall -modfile "$(go run ./internal/gomlxpatch/customcall/cmd/modules /tmp/cc)" ./attention
 
 import (
 	"fmt"
@@ -20,7 +20,7 @@ import (
 
 	"github.com/bitterlesson/bitter/attention"
 	"github.com/bitterlesson/bitter/backend"
-	"github.com/bitterlesson/bitter/internal/customcall"
+	"github.com/bitterlesson/bitter/internal/gomlxpatch/customcall"
 )
 
 // TestCuDNNAttentionOnTheCard compares cuDNN's fused attention, on a CUDA plugin, with this

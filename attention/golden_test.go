@@ -12,7 +12,7 @@ import (
 
 	"github.com/bitterlesson/bitter/attention"
 	"github.com/bitterlesson/bitter/backend"
-	"github.com/bitterlesson/bitter/internal/golden"
+	"github.com/bitterlesson/bitter/internal/testing/golden"
 )
 
 // Tolerances of the golden tests: relative error in the max norm (golden.RelErr) against PyTorch

@@ -15,7 +15,7 @@ import (
 
 	"github.com/bitterlesson/bitter/attention"
 	"github.com/bitterlesson/bitter/backend"
-	"github.com/bitterlesson/bitter/internal/golden"
+	"github.com/bitterlesson/bitter/internal/testing/golden"
 )
 
 func randomInput(seed uint64, dims ...int) *tensors.Tensor {

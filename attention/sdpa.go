@@ -11,8 +11,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/layers"
-
-	_ "github.com/bitterlesson/bitter/internal/gomlxfix" // Fast DotGeneral gradient.
 )
 
 // Option configures [ScaledDotProduct].

@@ -11,10 +11,11 @@
 // It never falls through to `xla` on its own: with no plugin installed XLA tries to download one, and
 // offline that fails. Set GOMLX_NO_AUTO_INSTALL=1 on machines without network.
 //
-// Importing this package also installs bitter's fix of GoMLX v0.26's matmul gradient
-// (package internal/gomlxfix), so graphs built with GoMLX's own layers benefit too, and its float32
-// matmul kernels for the pure-Go backend (package internal/simplegofix, AVX2/FMA assembly on amd64;
-// see [FastDotOption]).
+// Importing this package installs bitter's patches of GoMLX v0.26 (internal/gomlxpatch, whose README
+// lists each with the test that says when it can go): gradients for matmuls, Slice and the ops v0.26
+// has none for, and the pure-Go backend's float32 kernels (see [FastDotOption]). Model packages do not
+// import the patches themselves; a program that builds bitter's graphs on a backend of its own should
+// import this package too.
 package backend
 
 import (
@@ -26,8 +27,8 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	_ "github.com/gomlx/gomlx/backends/simplego" // The pure-Go backend, registered as "go".
 
-	_ "github.com/bitterlesson/bitter/internal/gomlxfix"
-	"github.com/bitterlesson/bitter/internal/simplegofix"
+	_ "github.com/bitterlesson/bitter/internal/gomlxpatch/gradients"
+	"github.com/bitterlesson/bitter/internal/gomlxpatch/purego"
 )
 
 // EnvVar is the environment variable that selects a backend; it is GoMLX's own.
@@ -63,7 +64,7 @@ func resolve(config string) string {
 		config = DefaultConfig
 	}
 	name, opts, _ := strings.Cut(config, ":")
-	if name != "go" || simplegofix.Installed() != nil || strings.Contains(opts, "dotgeneral_") {
+	if name != "go" || purego.Installed() != nil || strings.Contains(opts, "dotgeneral_") {
 		return config
 	}
 	if opts == "" {
@@ -73,13 +74,13 @@ func resolve(config string) string {
 }
 
 // FastDotOption is the pure-Go backend option bitter adds when its float32 matmul kernels are
-// installed (package internal/simplegofix; BITTER_STOCK_DOT=1 keeps GoMLX's): it sends every
+// installed (package internal/gomlxpatch/purego; BITTER_STOCK_DOT=1 keeps GoMLX's): it sends every
 // DotGeneral down simplego's path for small products, which hands bitter's kernel whole rows, where
 // its path for large products copies operands into 32x32 blocks and calls the kernel per block.
 // Measured on 2 cores (AMD EPYC, 2026-11-27), the 1M-parameter transformer's training step at T=64:
 // 1,228 tokens/s with GoMLX's kernels, 2,880 with bitter's in 32x32 blocks, 3,807 with this option
 // (4,242 once bitter's operand transposition replaced GoMLX's as well). Since bitter's DotGeneral
-// executor took over float32 and bfloat16 products whole (internal/simplegofix, dot.go), the option
+// executor took over float32 and bfloat16 products whole (internal/gomlxpatch/purego, dot.go), the option
 // only steers the other dtypes' products, and GoMLX's own path when that executor is not installed.
 const FastDotOption = "dotgeneral_small"
 
@@ -140,7 +141,7 @@ func explainPluginVersion(err error) error {
 		return err
 	}
 	return fmt.Errorf("%w\nThis plugin speaks a newer PJRT C API than go-xla v0.1.4 (0.83). Build with go-xla "+
-		"padded for newer plugins: benchmarks/cmd/pjrtpad (README, Backends)", err)
+		"padded for newer plugins: internal/gomlxpatch/pjrtpad (README, Backends)", err)
 }
 
 // newXLA starts the XLA backend with bitter's options (see xla.go); nil in builds without XLA.

@@ -13,12 +13,12 @@ import (
 
 	"github.com/bitterlesson/bitter/attention"
 	"github.com/bitterlesson/bitter/backend"
-	"github.com/bitterlesson/bitter/internal/simplegofix"
+	"github.com/bitterlesson/bitter/internal/gomlxpatch/purego"
 )
 
 func TestConfig(t *testing.T) {
 	fast := "," + backend.FastDotOption
-	if simplegofix.Installed() != nil { // BITTER_STOCK_DOT=1
+	if purego.Installed() != nil { // BITTER_STOCK_DOT=1
 		fast = ""
 	}
 	t.Setenv(backend.EnvVar, "")
@@ -122,7 +122,7 @@ func TestNewKeepsStdoutClean(t *testing.T) {
 }
 
 // TestTrackMemoryOnPureGo: the pure-Go backend reports no compiled memory, so TrackMemory gives it
-// back unwrapped with a tracker that stays empty. (Through XLA: internal/xlastub's
+// back unwrapped with a tracker that stays empty. (Through XLA: internal/testing/xlastub's
 // TestTrackMemoryThroughXLA.)
 func TestTrackMemoryOnPureGo(t *testing.T) {
 	b, err := backend.NewWithConfig(backend.DefaultConfig)

@@ -6,10 +6,10 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 
-	"github.com/bitterlesson/bitter/internal/customcall"
+	"github.com/bitterlesson/bitter/internal/gomlxpatch/customcall"
 )
 
-// forwardCustomCall passes a custom call (internal/customcall) through one of bitter's builder
+// forwardCustomCall passes a custom call (internal/gomlxpatch/customcall) through one of bitter's builder
 // wrappers to the builder it wraps, which fails it where that builder has none.
 func forwardCustomCall(inner backends.Builder, target, backendConfig string, operandLayouts, resultLayouts [][]int,
 	resultShapes []shapes.Shape, operands ...backends.Op) ([]backends.Op, error) {

@@ -7,7 +7,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 
-	"github.com/bitterlesson/bitter/internal/customcall"
+	"github.com/bitterlesson/bitter/internal/gomlxpatch/customcall"
 )
 
 // EmulateTF32EnvVar, when set to 1, makes [New] and [NewWithConfig] wrap the backend with

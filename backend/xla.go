@@ -32,7 +32,7 @@ var loadedExecutableType = reflect.TypeFor[*pjrt.LoadedExecutable]()
 // xlaCompiledMemory reads the device memory statistics of a program the XLA backend compiled.
 // GoMLX v0.26.0 keeps go-xla's LoadedExecutable in an unexported field ("exec") of its Executable;
 // it is read by reflection, and a GoMLX that names or types it differently gives no statistics
-// rather than an error (TestTrackMemoryThroughXLA in internal/xlastub checks this version).
+// rather than an error (TestTrackMemoryThroughXLA in internal/testing/xlastub checks this version).
 func xlaCompiledMemory(e backends.Executable) (CompiledMemory, bool) {
 	x, ok := e.(*xla.Executable)
 	if !ok || x == nil {

@@ -11,7 +11,7 @@
 # cut short keeps what it measured:
 #   0. versions, the plugin, then benchmarks/cmd/xlaprobe (a loss and its gradient against float64)
 #      built with go-xla as it is, and, if that fails, with go-xla padded for a newer plugin
-#      (benchmarks/cmd/pjrtpad): the first set that passes runs everything after; a GPU
+#      (internal/gomlxpatch/pjrtpad): the first set that passes runs everything after; a GPU
 #      memory/utilisation sampler (OUT/gpu.csv, every 0.5 s);
 #      (On 2026-11-27, an H200 with JAX 0.11.2's plugin, PJRT C API 0.115: stock go-xla passed.)
 #   1. smoke (with XLA's autotuning off where XLA takes the flag: correctness needs no autotuning):
@@ -36,7 +36,7 @@
 #   6. A/B: stage 2's step again with FAST_XLA_FLAGS (--xla_gpu_autotune_level=0): kept for stages 1
 #      and 4 when the step keeps 97% of its speed and compiles in 3/4 of the time or less. Run after 2.
 #   7. cuDNN's fused (flash) attention through XLA custom calls (attention.CuDNNEnvVar; a third set of
-#      programs, "customcall", built with internal/customcall's copies of GoMLX and go-xla): JAX's own
+#      programs, "customcall", built with internal/gomlxpatch/customcall's copies of GoMLX and go-xla): JAX's own
 #      lowering of its cuDNN attention saved for comparison, then the kernel against our attention on
 #      the card (values and gradients), then, if that passes, GPT-2 small's step with it (own results
 #      file, XLA dump in xla-dump/cudnn). Not yet run on a card as of 2026-11-28.
@@ -46,9 +46,9 @@
 #      model: what separates our step from JAX's is our graph, not the compiler. Needs 2a's results
 #      file, from this call or from an earlier one on the warm machine.
 # Dry run here, without a GPU, every stage through GoMLX's XLA backend and go-xla on the stand-in
-# plugin of internal/xlastub (all results zero, so the golden tests fail and the numbers mean nothing;
+# plugin of internal/testing/xlastub (all results zero, so the golden tests fail and the numbers mean nothing;
 # XLASTUB_NEWER=1 makes it refuse stock go-xla as a newer plugin would):
-#   GOMLX_BACKEND=xla:$(go run ./internal/xlastub/cmd/xlastub /tmp/xs) XLASTUB_RUN=1 XLASTUB_NEWER=1 SET=padded \
+#   GOMLX_BACKEND=xla:$(go run ./internal/testing/xlastub/cmd/xlastub /tmp/xs) XLASTUB_RUN=1 XLASTUB_NEWER=1 SET=padded \
 #     STEPS=3 E2E_STEPS=12 E2E_BATCH=2 LENGTHS=64,1024 TOKENS=4096 GPT2_TOKENS=4096 benchmarks/gpu.sh run /tmp/out
 # Unpack OUT/results.tgz into benchmarks/ here, then `go run ./benchmarks/cmd/compare -write-only`;
 # OUT/xla.tgz holds the XLA dumps of the GPT-2 steps, one folder each (xla-dump/step: 2a, /cudnn: 7c,
@@ -85,9 +85,9 @@ build() {
 	bin="$(mktemp -d)"
 	tmp="$(mktemp -d)"
 	# Two sets of the same programs: go-xla as it is ("stock"), and go-xla with its PJRT argument
-	# structs padded for a newer plugin ("padded", benchmarks/cmd/pjrtpad); "run" probes the card's
+	# structs padded for a newer plugin ("padded", internal/gomlxpatch/pjrtpad); "run" probes the card's
 	# plugin with each set's xlaprobe and keeps the first that passes.
-	go run ./benchmarks/cmd/pjrtpad -src "$(go list -m -f '{{.Dir}}' github.com/gomlx/go-xla)" -out "$tmp/go-xla" -gomod go.mod
+	go run ./internal/gomlxpatch/pjrtpad -src "$(go list -m -f '{{.Dir}}' github.com/gomlx/go-xla)" -out "$tmp/go-xla" -gomod go.mod
 	local set flags
 	for set in stock padded; do
 		flags=(-ldflags='-s -w')
@@ -101,9 +101,9 @@ build() {
 		go test -c "${flags[@]}" -o "$bin/$set/pretrained.test" ./pretrained
 	done
 	# A third set, for stage 7 only: stock go-xla with custom calls added to it and to GoMLX
-	# (internal/customcall, build tag bitter_customcall), so that attention runs on cuDNN's fused kernel.
+	# (internal/gomlxpatch/customcall, build tag bitter_customcall), so that attention runs on cuDNN's fused kernel.
 	local cc
-	cc="$(go run ./internal/customcall/cmd/modules "$tmp/customcall")"
+	cc="$(go run ./internal/gomlxpatch/customcall/cmd/modules "$tmp/customcall")"
 	flags=(-ldflags='-s -w' -modfile="$cc" -tags bitter_customcall)
 	mkdir -p "$bin/customcall"
 	go build "${flags[@]}" -o "$bin/customcall/compare" ./benchmarks/cmd/compare
@@ -383,7 +383,7 @@ PY
 stage7() {
 	local t cc="$UNPACKED/customcall"
 	# cuDNN's fused (flash) attention through XLA custom calls, as JAX calls it (attention.CuDNNEnvVar,
-	# internal/customcall): built here, never yet run on a card. First JAX's own lowering of its cuDNN
+	# internal/gomlxpatch/customcall): built here, never yet run on a card. First JAX's own lowering of its cuDNN
 	# attention on this machine, the text to compare ours with if XLA refuses ours; then the kernel
 	# against this library's attention (values and gradients); then, only if that passes, GPT-2
 	# small's step with it, with an XLA dump, into a results file of its own.

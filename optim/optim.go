@@ -13,8 +13,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
 	"github.com/gomlx/gomlx/pkg/ml/train"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
-
-	_ "github.com/bitterlesson/bitter/internal/gomlxfix" // Fast DotGeneral gradient.
 )
 
 // Algorithm names an optimizer.

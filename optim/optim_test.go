@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bitterlesson/bitter/backend"
-	"github.com/bitterlesson/bitter/internal/golden"
+	"github.com/bitterlesson/bitter/internal/testing/golden"
 	"github.com/bitterlesson/bitter/optim"
 )
 

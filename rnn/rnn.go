@@ -31,8 +31,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
-
-	_ "github.com/bitterlesson/bitter/internal/gomlxfix" // Fast DotGeneral and Slice gradients.
 )
 
 // Cell names the recurrent cell.

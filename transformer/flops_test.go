@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bitterlesson/bitter/backend"
-	"github.com/bitterlesson/bitter/internal/gomlxfix"
+	"github.com/bitterlesson/bitter/internal/gomlxpatch/gradients"
 	"github.com/bitterlesson/bitter/transformer"
 )
 
@@ -40,7 +40,7 @@ func TestTrainingStepMatmuls(t *testing.T) {
 			total := 0.0
 			for _, n := range g.Nodes() {
 				if n.Type() == graph.NodeTypeDotGeneral {
-					f := gomlxfix.DotGeneralFLOPs(n)
+					f := gradients.DotGeneralFLOPs(n)
 					byDType[n.Inputs()[0].DType()] += f
 					total += f
 				}

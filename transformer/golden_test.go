@@ -8,7 +8,7 @@ import (
 
 	"github.com/bitterlesson/bitter/attention"
 	"github.com/bitterlesson/bitter/backend"
-	"github.com/bitterlesson/bitter/internal/golden"
+	"github.com/bitterlesson/bitter/internal/testing/golden"
 	"github.com/bitterlesson/bitter/transformer"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/examples/grokking/grok"
-	"github.com/bitterlesson/bitter/internal/cli"
+	"github.com/bitterlesson/bitter/internal/cmdutil/cli"
 )
 
 func main() {

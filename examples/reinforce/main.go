@@ -17,7 +17,7 @@ import (
 
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/examples/reinforce/rl"
-	"github.com/bitterlesson/bitter/internal/cli"
+	"github.com/bitterlesson/bitter/internal/cmdutil/cli"
 )
 
 func main() {

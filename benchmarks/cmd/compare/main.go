@@ -31,7 +31,7 @@ import (
 	"github.com/bitterlesson/bitter/attention"
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/benchmarks/bench"
-	"github.com/bitterlesson/bitter/internal/plotting"
+	"github.com/bitterlesson/bitter/internal/chart"
 	"github.com/bitterlesson/bitter/transformer"
 )
 
@@ -636,8 +636,8 @@ func section(md *strings.Builder, dir, resultsDir string, r Run) error {
 		}
 	}
 	md.WriteString("\n")
-	series := map[string]*plotting.Series{}
-	compile := map[string]*plotting.Series{}
+	series := map[string]*chart.Series{}
+	compile := map[string]*chart.Series{}
 	var order []string
 	for _, res := range r.Ours {
 		fmt.Fprintf(md, "| %s | %d | %d | %d | %.0f | %.1f | %.2f |", res.Model, res.SeqLen, res.Batch, res.Params, res.TokensPerSec, res.MsPerStep, res.CompileSec)
@@ -664,8 +664,8 @@ func section(md *strings.Builder, dir, resultsDir string, r Run) error {
 		}
 		md.WriteString("\n")
 		if series[res.Model] == nil {
-			series[res.Model] = &plotting.Series{Name: res.Model + " (bitter)"}
-			compile[res.Model] = &plotting.Series{Name: res.Model}
+			series[res.Model] = &chart.Series{Name: res.Model + " (bitter)"}
+			compile[res.Model] = &chart.Series{Name: res.Model}
 			order = append(order, res.Model)
 		}
 		series[res.Model].X = append(series[res.Model].X, float64(res.SeqLen))
@@ -681,7 +681,7 @@ func section(md *strings.Builder, dir, resultsDir string, r Run) error {
 			fmt.Fprintf(md, "| %s | %.1f | %.0f |\n", g.Model, g.TTFTms, g.TokensPerSec)
 		}
 	}
-	var tp, cp []plotting.Series
+	var tp, cp []chart.Series
 	for i, m := range order {
 		series[m].Color, compile[m].Color = i+1, i+1
 		tp = append(tp, *series[m])
@@ -689,7 +689,7 @@ func section(md *strings.Builder, dir, resultsDir string, r Run) error {
 	}
 	if len(impls) > 0 { // the first peer, dashed
 		for i, m := range order {
-			s := plotting.Series{Name: m + " (" + peerOfImpl(impls[0]) + ")", Color: i + 1, Dashed: true}
+			s := chart.Series{Name: m + " (" + peerOfImpl(impls[0]) + ")", Color: i + 1, Dashed: true}
 			for _, res := range r.Ours {
 				if t, ok := torch[fmt.Sprintf("%s/%s/%d", impls[0], m, res.SeqLen)]; ok && res.Model == m {
 					s.X, s.Y = append(s.X, float64(t.SeqLen)), append(s.Y, t.TokensPerSec)
@@ -708,16 +708,16 @@ func section(md *strings.Builder, dir, resultsDir string, r Run) error {
 	md.WriteString("\n")
 	for _, c := range []struct {
 		file, alt string
-		chart     plotting.Chart
+		chart     chart.Chart
 	}{
-		{r.Label + "-throughput.png", "tokens/s against T", plotting.Chart{Title: "training throughput, " + r.Label + " (solid: bitter, dashed: " + dashed + ")",
+		{r.Label + "-throughput.png", "tokens/s against T", chart.Chart{Title: "training throughput, " + r.Label + " (solid: bitter, dashed: " + dashed + ")",
 			XLabel: "sequence length T (tokens per step fixed)", YLabel: "tokens/s", LogX: true, LogY: true, Series: tp}},
-		{r.Label + "-compile.png", "compile time against T", plotting.Chart{Title: "first-step build and compile, " + r.Label,
+		{r.Label + "-compile.png", "compile time against T", chart.Chart{Title: "first-step build and compile, " + r.Label,
 			XLabel: "sequence length T", YLabel: "seconds", LogX: true, Series: cp}},
 	} {
 		path := filepath.Join(resultsDir, c.file)
 		err := c.chart.Save(path)
-		if errors.Is(err, plotting.ErrNoData) { // no cell finished: no chart (and none left from before)
+		if errors.Is(err, chart.ErrNoData) { // no cell finished: no chart (and none left from before)
 			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
 			}

@@ -7,7 +7,7 @@
 // It prints the backend's description (for XLA: the PJRT plugin, its path and C API version), the
 // relative errors, compile and run times, and a last line "xlaprobe: PASS" or "xlaprobe: FAIL ...";
 // the exit status is 0 only for PASS. benchmarks/gpu.sh runs it first, once with go-xla as it is
-// and once padded (benchmarks/cmd/pjrtpad), to pick the build that works with the card's plugin.
+// and once padded (internal/gomlxpatch/pjrtpad), to pick the build that works with the card's plugin.
 package main
 
 import (
@@ -25,8 +25,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/bitterlesson/bitter/backend"
-	"github.com/bitterlesson/bitter/internal/golden"
-	_ "github.com/bitterlesson/bitter/internal/gomlxfix" // the library's matmul gradient
+	"github.com/bitterlesson/bitter/internal/testing/golden"
 )
 
 // Tol bounds the relative errors (golden.RelErr, max norm): float32 matmuls run in TF32 on the GPU,
@@ -66,7 +65,7 @@ func Probe(b backends.Backend, seed uint64) (res Result, err error) {
 	}
 
 	exec, err := graph.NewExec(b, func(x, w, labels *graph.Node) []*graph.Node {
-		logits := graph.DotGeneral(x, []int{1}, nil, w, []int{0}, nil) // as the library multiplies (internal/gomlxfix's gradient)
+		logits := graph.DotGeneral(x, []int{1}, nil, w, []int{0}, nil) // as the library multiplies (internal/gomlxpatch/gradients's gradient)
 		onehot := graph.OneHot(labels, c, dtypes.Float32)
 		loss := graph.Neg(graph.ReduceAllSum(graph.Mul(graph.LogSoftmax(logits, -1), onehot)))
 		loss = graph.DivScalar(loss, n)

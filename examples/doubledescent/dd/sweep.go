@@ -15,7 +15,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/train"
 
-	"github.com/bitterlesson/bitter/internal/batcher"
+	"github.com/bitterlesson/bitter/internal/cmdutil/batcher"
 	"github.com/bitterlesson/bitter/optim"
 	"github.com/bitterlesson/bitter/transformer"
 )

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/bitterlesson/bitter/internal/plotting"
+	"github.com/bitterlesson/bitter/internal/chart"
 )
 
 // Write saves doubledescent.csv (a row per width and seed, and per width the mean over seeds when
@@ -44,18 +44,18 @@ func Write(dir string, p Params, pts []Point) error {
 	if err := errors.Join(w.Error(), f.Close()); err != nil {
 		return err
 	}
-	tr := plotting.Series{Name: "train error (noisy labels)", Color: 1}
-	te := plotting.Series{Name: "test error (clean labels)", Color: 4}
+	tr := chart.Series{Name: "train error (noisy labels)", Color: 1}
+	te := chart.Series{Name: "test error (clean labels)", Color: 4}
 	top := 0.0
 	for _, pt := range curve {
 		tr.X, tr.Y = append(tr.X, float64(pt.Params)), append(tr.Y, pt.TrainErr)
 		te.X, te.Y = append(te.X, float64(pt.Params)), append(te.Y, pt.TestErr)
 		top = max(top, pt.TrainErr, pt.TestErr)
 	}
-	series := []plotting.Series{tr, te}
+	series := []chart.Series{tr, te}
 	if v := Judge(curve); v.Threshold >= 0 {
 		x := float64(curve[v.Threshold].Params)
-		series = append(series, plotting.Series{Name: fmt.Sprintf("interpolation threshold (width %d)", curve[v.Threshold].Width),
+		series = append(series, chart.Series{Name: fmt.Sprintf("interpolation threshold (width %d)", curve[v.Threshold].Width),
 			X: []float64{x, x}, Y: []float64{0, top}, Color: 3, Dashed: true})
 	}
 	seeds := "1 seed"
@@ -63,7 +63,7 @@ func Write(dir string, p Params, pts []Point) error {
 		seeds = fmt.Sprintf("mean of %d seeds", len(p.Seeds))
 	}
 	title := fmt.Sprintf("count task, %d train examples, %.0f%% labels noisy, %d steps, %s", p.Train, 100*p.Noise, p.Steps, seeds)
-	return plotting.Chart{Title: title, XLabel: "parameters (Transformer width swept)", YLabel: "error", LogX: true,
+	return chart.Chart{Title: title, XLabel: "parameters (Transformer width swept)", YLabel: "error", LogX: true,
 		Series: series}.Save(filepath.Join(dir, "doubledescent.png"))
 }
 

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/bitterlesson/bitter/internal/plotting"
+	"github.com/bitterlesson/bitter/internal/chart"
 )
 
 // Write saves grokking.csv (one row per measurement and run) and the two charts into dir.
@@ -22,12 +22,12 @@ func Write(dir string, results []Result) error {
 	}
 	w := csv.NewWriter(f)
 	_ = w.Write([]string{"weight_decay", "step", "train_loss", "train_acc", "test_loss", "test_acc", "weight_norm"})
-	var acc, norm []plotting.Series
+	var acc, norm []chart.Series
 	for i, r := range results {
 		name := fmt.Sprintf("wd %g", r.Params.WeightDecay)
-		tr := plotting.Series{Name: "train, " + name, Color: 2*i + 1}
-		te := plotting.Series{Name: "test, " + name, Color: 2*i + 2}
-		wn := plotting.Series{Name: name, Color: 2*i + 1}
+		tr := chart.Series{Name: "train, " + name, Color: 2*i + 1}
+		te := chart.Series{Name: "test, " + name, Color: 2*i + 2}
+		wn := chart.Series{Name: name, Color: 2*i + 1}
 		if i > 0 {
 			tr.Dashed, te.Dashed, wn.Dashed = true, true, true
 		}
@@ -48,11 +48,11 @@ func Write(dir string, results []Result) error {
 	}
 	p := results[0].Params
 	title := fmt.Sprintf("a %s b mod %d, %.0f%% of pairs trained", p.Op, p.P, 100*p.TrainFrac)
-	if err := (plotting.Chart{Title: title, XLabel: "step", YLabel: "accuracy", LogX: true, Series: acc}).
+	if err := (chart.Chart{Title: title, XLabel: "step", YLabel: "accuracy", LogX: true, Series: acc}).
 		Save(filepath.Join(dir, "accuracy.png")); err != nil {
 		return err
 	}
-	return plotting.Chart{Title: "total weight norm, " + title, XLabel: "step", YLabel: "L2 norm of all weights", LogX: true,
+	return chart.Chart{Title: "total weight norm, " + title, XLabel: "step", YLabel: "L2 norm of all weights", LogX: true,
 		Series: norm}.Save(filepath.Join(dir, "weight_norm.png"))
 }
 

@@ -28,8 +28,8 @@ import (
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/checkpoint"
 	"github.com/bitterlesson/bitter/data"
-	"github.com/bitterlesson/bitter/internal/cli"
-	"github.com/bitterlesson/bitter/internal/plotting"
+	"github.com/bitterlesson/bitter/internal/chart"
+	"github.com/bitterlesson/bitter/internal/cmdutil/cli"
 	"github.com/bitterlesson/bitter/optim"
 	"github.com/bitterlesson/bitter/pretrained"
 	"github.com/bitterlesson/bitter/rnn"
@@ -771,8 +771,8 @@ func writeHistory(dir string, history []Record) error {
 	if err := errors.Join(w.Error(), f.Close()); err != nil {
 		return fmt.Errorf("writing loss.csv: %w", err)
 	}
-	return plotting.Chart{Title: "next-token loss", XLabel: "step", YLabel: "cross-entropy (nats/token)",
-		Series: []plotting.Series{{Name: "train (batch)", X: steps, Y: trainLoss}, {Name: "validation", X: valSteps, Y: valLoss}},
+	return chart.Chart{Title: "next-token loss", XLabel: "step", YLabel: "cross-entropy (nats/token)",
+		Series: []chart.Series{{Name: "train (batch)", X: steps, Y: trainLoss}, {Name: "validation", X: valSteps, Y: valLoss}},
 	}.Save(filepath.Join(dir, "loss.png"))
 }
 

@@ -17,7 +17,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/train"
 
 	"github.com/bitterlesson/bitter/checkpoint"
-	"github.com/bitterlesson/bitter/internal/batcher"
+	"github.com/bitterlesson/bitter/internal/cmdutil/batcher"
 	"github.com/bitterlesson/bitter/optim"
 	"github.com/bitterlesson/bitter/transformer"
 )

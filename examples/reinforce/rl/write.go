@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/bitterlesson/bitter/internal/plotting"
+	"github.com/bitterlesson/bitter/internal/chart"
 )
 
 // Write saves reinforce.csv (a row per RL step) and reinforce.png (rewards and KL against step)
@@ -30,10 +30,10 @@ func Write(dir string, res Result) error {
 		}
 		return strconv.FormatFloat(x, 'f', 5, 64)
 	}
-	train := plotting.Series{Name: "mean reward, training batches (mean of the last 10 steps)", Color: 1}
-	held := plotting.Series{Name: "mean reward, held-out prompts (sampled)", Color: 3}
-	greedy := plotting.Series{Name: "mean reward, held-out prompts (greedy)", Color: 3, Dashed: true}
-	kl := plotting.Series{Name: "KL to the reference, per token (k3; mean of the last 10 steps)", Color: 4}
+	train := chart.Series{Name: "mean reward, training batches (mean of the last 10 steps)", Color: 1}
+	held := chart.Series{Name: "mean reward, held-out prompts (sampled)", Color: 3}
+	greedy := chart.Series{Name: "mean reward, held-out prompts (greedy)", Color: 3, Dashed: true}
+	kl := chart.Series{Name: "KL to the reference, per token (k3; mean of the last 10 steps)", Color: 4}
 	held.X, held.Y = append(held.X, 0), append(held.Y, res.Before.Sampled)
 	greedy.X, greedy.Y = append(greedy.X, 0), append(greedy.Y, res.Before.Greedy)
 	for i, r := range res.History {
@@ -59,8 +59,8 @@ func Write(dir string, res Result) error {
 	}
 	p := res.Params
 	title := fmt.Sprintf("%s, reward %q, %d prompts x %d samples per step, β=%g", p.Algo, p.Reward, p.Prompts, p.Group, p.KLCoef)
-	return plotting.Chart{Title: title, XLabel: "RL step", YLabel: "reward (0-1); KL (nats/token)", YMax: 1.35,
-		Series: []plotting.Series{train, held, greedy, kl}}.Save(filepath.Join(dir, "reinforce.png"))
+	return chart.Chart{Title: title, XLabel: "RL step", YLabel: "reward (0-1); KL (nats/token)", YMax: 1.35,
+		Series: []chart.Series{train, held, greedy, kl}}.Save(filepath.Join(dir, "reinforce.png"))
 }
 
 // FormatSamples shows the fixed held-out prompts' completions before and after RL.
