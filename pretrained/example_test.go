@@ -7,6 +7,7 @@ import (
 
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/data"
+	"github.com/bitterlesson/bitter/lm"
 	"github.com/bitterlesson/bitter/pretrained"
 	"github.com/bitterlesson/bitter/transformer"
 )
@@ -33,7 +34,7 @@ func ExampleLoadGPT2() {
 	for _, id := range g.Tokenizer.Encode([]byte("the king's lord")) {
 		prompt = append(prompt, int32(id))
 	}
-	out, err := gen.Generate(prompt, 5, transformer.Sampling{Temperature: 0}) // greedy
+	out, err := gen.Generate(prompt, 5, lm.Sampling{Temperature: 0}) // greedy
 	if err != nil {
 		fmt.Println(err)
 		return

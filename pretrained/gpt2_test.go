@@ -18,6 +18,7 @@ import (
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/data"
 	"github.com/bitterlesson/bitter/internal/testing/golden"
+	"github.com/bitterlesson/bitter/lm"
 	"github.com/bitterlesson/bitter/pretrained"
 	"github.com/bitterlesson/bitter/safetensors"
 	"github.com/bitterlesson/bitter/transformer"
@@ -54,7 +55,7 @@ func run(t *testing.T, cfg transformer.Config, params map[string]*tensors.Tensor
 	require.NoError(t, pretrained.SetParams(ctx, params))
 	exec, err := context.NewExec(backend.MustShared(), ctx.Reuse(), func(ctx *context.Context, tok, tgt *graph.Node) []*graph.Node {
 		logits := transformer.Logits(ctx, cfg, tok)
-		loss := transformer.Loss(logits, tgt)
+		loss := lm.Loss(logits, tgt)
 		var wrt []*graph.Node
 		for _, p := range paths {
 			parts := strings.Split(p, "/")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/bitterlesson/bitter/lm"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -12,8 +13,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
 	"github.com/gomlx/gomlx/pkg/ml/train"
-
-	"github.com/bitterlesson/bitter/transformer"
 )
 
 // ChunkScope is the scope, under the trainer's context, of [ChunkedTrainer]'s gradient and loss
@@ -115,7 +114,7 @@ func (t *ChunkedTrainer) backwardGraph(ctx *context.Context, in []*graph.Node) [
 	g := tokens.Graph()
 	ctx.SetTraining(g, true)
 	logits, final := t.cfg.Forward(ctx, tokens, states)
-	loss := graph.Mul(transformer.Loss(logits, labels), graph.ConvertDType(weight, logits.DType()))
+	loss := graph.Mul(lm.Loss(logits, labels), graph.ConvertDType(weight, logits.DType()))
 	// The objective whose gradient is the chunk's share of dLoss: its own loss, plus the later
 	// chunks' loss through the states it hands on (dFinal is a constant here).
 	objective := loss
@@ -141,7 +140,7 @@ func (t *ChunkedTrainer) backwardGraph(ctx *context.Context, in []*graph.Node) [
 // chunk's summed cross-entropy (float32 or float64) then the states after it.
 func (t *ChunkedTrainer) evalGraph(ctx *context.Context, in []*graph.Node) []*graph.Node {
 	logits, final := t.cfg.Forward(ctx, in[0], in[2:])
-	return append([]*graph.Node{graph.ReduceAllSum(transformer.TokenLosses(logits, in[1]))}, final...)
+	return append([]*graph.Node{graph.ReduceAllSum(lm.TokenLosses(logits, in[1]))}, final...)
 }
 
 // applyGraph applies the mean of the accumulated gradients (scale is 1 / the number of Backward
@@ -259,7 +258,7 @@ func (t *ChunkedTrainer) Loss(tokens, labels [][]int32) (mean float64, err error
 			}
 		}
 		for _, sum := range sums {
-			mean += transformer.LossValue(sum)
+			mean += lm.LossValue(sum)
 		}
 		mean /= float64(batch * seq)
 		return nil
@@ -304,7 +303,7 @@ func (t *ChunkedTrainer) Apply() (loss float64, err error) {
 		if err != nil {
 			return err
 		}
-		loss = transformer.LossValue(out[0])
+		loss = lm.LossValue(out[0])
 		return nil
 	})
 	t.pending = 0

@@ -14,9 +14,9 @@ import (
 
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/internal/testing/golden"
+	"github.com/bitterlesson/bitter/lm"
 	"github.com/bitterlesson/bitter/optim"
 	"github.com/bitterlesson/bitter/rnn"
-	"github.com/bitterlesson/bitter/transformer"
 )
 
 func randomBatch(seed uint64, batch, seq, vocab int) (tokens, labels [][]int32) {
@@ -40,7 +40,7 @@ func smallConfig(cell rnn.Cell, stepwise bool) rnn.Config {
 func unrolledGradients(t *testing.T, ctx *context.Context, cfg rnn.Config, tokens, labels [][]int32) (loss float64, grads map[string][]float64) {
 	var names []string
 	exec, err := context.NewExec(backend.MustShared(), ctx.Reuse(), func(ctx *context.Context, in []*graph.Node) []*graph.Node {
-		l := transformer.Loss(cfg.Logits(ctx, in[0]), in[1])
+		l := lm.Loss(cfg.Logits(ctx, in[0]), in[1])
 		names = names[:0]
 		for v := range ctx.IterVariables() {
 			if v.Trainable && v.InUseByGraph(l.Graph()) {
@@ -56,7 +56,7 @@ func unrolledGradients(t *testing.T, ctx *context.Context, cfg rnn.Config, token
 	for i, name := range names {
 		grads[name] = golden.Float64s(out[i+1])
 	}
-	return transformer.LossValue(out[0]), grads
+	return lm.LossValue(out[0]), grads
 }
 
 // TestChunkedGradientsEqualUnrolled: the chunked trainer's gradients (backpropagation through time
@@ -140,12 +140,12 @@ func TestChunkedStepsEqualTrainer(t *testing.T) {
 				func(ctx *context.Context, _ any, in []*graph.Node) []*graph.Node {
 					return []*graph.Node{cfg.Logits(ctx, in[0])}
 				},
-				func(labels, logits []*graph.Node) *graph.Node { return transformer.Loss(logits[0], labels[0]) },
+				func(labels, logits []*graph.Node) *graph.Node { return lm.Loss(logits[0], labels[0]) },
 				opt, nil, nil)
 			step = func(tokens, labels [][]int32) float64 {
 				metrics, err := tr.TrainStep(nil, []*tensors.Tensor{tensors.FromValue(tokens)}, []*tensors.Tensor{tensors.FromValue(labels)})
 				require.NoError(t, err)
-				return transformer.LossValue(metrics[0])
+				return lm.LossValue(metrics[0])
 			}
 		}
 		for i := range steps {

@@ -3,13 +3,12 @@ package rnn
 import (
 	"fmt"
 
+	"github.com/bitterlesson/bitter/lm"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
-
-	"github.com/bitterlesson/bitter/transformer"
 )
 
 // Generator samples from a recurrent model by carrying its state ([Config.Step]): the prompt is fed
@@ -17,6 +16,11 @@ import (
 type Generator struct {
 	cfg  Config
 	exec *context.Exec
+}
+
+// NewGenerator is [NewGenerator] for the model c describes, as the [lm.Model] interface has it.
+func (c Config) NewGenerator(b backends.Backend, ctx *context.Context) (lm.Generator, error) {
+	return NewGenerator(b, ctx, c)
 }
 
 // NewGenerator returns a generator for the model whose variables are in ctx.
@@ -34,8 +38,8 @@ func NewGenerator(backend backends.Backend, ctx *context.Context, cfg Config) (*
 	return &Generator{cfg: cfg, exec: exec}, nil
 }
 
-// Generate returns n tokens sampled after prompt (sampling as transformer.Sampling describes).
-func (gen *Generator) Generate(prompt []int32, n int, s transformer.Sampling) ([]int32, error) {
+// Generate returns n tokens sampled after prompt (sampling as lm.Sampling describes).
+func (gen *Generator) Generate(prompt []int32, n int, s lm.Sampling) ([]int32, error) {
 	out := make([]int32, 0, max(n, 0))
 	if err := gen.Stream(prompt, n, s, func(t int32) error { out = append(out, t); return nil }); err != nil {
 		return nil, err
@@ -45,11 +49,11 @@ func (gen *Generator) Generate(prompt []int32, n int, s transformer.Sampling) ([
 
 // Stream is Generate handing each token to emit as soon as it is sampled; an error from emit stops
 // it and is returned.
-func (gen *Generator) Stream(prompt []int32, n int, s transformer.Sampling, emit func(token int32) error) (err error) {
+func (gen *Generator) Stream(prompt []int32, n int, s lm.Sampling, emit func(token int32) error) (err error) {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	if err := transformer.ValidatePrompt(prompt, n, gen.cfg.VocabSize); err != nil {
+	if err := lm.ValidatePrompt(prompt, n, gen.cfg.VocabSize); err != nil {
 		return err
 	}
 	defer func() {
@@ -86,7 +90,7 @@ func (gen *Generator) Stream(prompt []int32, n int, s transformer.Sampling, emit
 			logits = v[0]
 		}
 		outs[0].FinalizeAll()
-		token = transformer.Sample(logits, s, rng)
+		token = lm.Sample(logits, s, rng)
 		if err := emit(token); err != nil {
 			return err
 		}

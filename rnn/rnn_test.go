@@ -11,6 +11,7 @@ import (
 
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/internal/testing/golden"
+	"github.com/bitterlesson/bitter/lm"
 	"github.com/bitterlesson/bitter/rnn"
 	"github.com/bitterlesson/bitter/transformer"
 )
@@ -110,7 +111,7 @@ func TestGeneratorMatchesLogits(t *testing.T) {
 	full.MustExec([][]int32{text})
 	gen, err := rnn.NewGenerator(backend.MustShared(), ctx, cfg)
 	require.NoError(t, err)
-	out, err := gen.Generate(text, 6, transformer.Sampling{})
+	out, err := gen.Generate(text, 6, lm.Sampling{})
 	require.NoError(t, err)
 	require.Len(t, out, 6)
 	for _, next := range out {
@@ -125,6 +126,6 @@ func TestGeneratorMatchesLogits(t *testing.T) {
 		require.Equal(t, int32(best), next)
 		text = append(text, next)
 	}
-	_, err = gen.Generate(nil, 2, transformer.Sampling{})
+	_, err = gen.Generate(nil, 2, lm.Sampling{})
 	require.ErrorContains(t, err, "the prompt is empty")
 }

@@ -272,15 +272,6 @@ func (c Config) blockParams() int {
 	return n
 }
 
-// MFU is model FLOPs utilisation: flopsPerToken (a model's FLOPsPerToken) times tokensPerSec over
-// the device's peak in TFLOP/s (nanoGPT's estimate_mfu); 0 when no peak is given.
-func MFU(flopsPerToken, tokensPerSec, peakTFLOPs float64) float64 {
-	if !(peakTFLOPs > 0) {
-		return 0
-	}
-	return flopsPerToken * tokensPerSec / (peakTFLOPs * 1e12)
-}
-
 // FLOPsPerToken estimates the training FLOPs per token at sequence length seqLen:
 // 6N + 12·L·H·Q·T (nanoGPT's estimate_mfu, from the PaLM paper), N = NonEmbeddingParams.
 func (c Config) FLOPsPerToken(seqLen int) float64 {

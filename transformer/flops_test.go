@@ -11,6 +11,7 @@ import (
 
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/internal/gomlxpatch/gradients"
+	"github.com/bitterlesson/bitter/lm"
 	"github.com/bitterlesson/bitter/transformer"
 )
 
@@ -32,7 +33,7 @@ func TestTrainingStepMatmuls(t *testing.T) {
 			ctx := context.New()
 			tokens := graph.Parameter(g, "tokens", shapes.Make(dtypes.Int32, batch, seq))
 			labels := graph.Parameter(g, "labels", shapes.Make(dtypes.Int32, batch, seq))
-			loss := transformer.Loss(cfg.Logits(ctx, tokens), labels)
+			loss := lm.Loss(cfg.Logits(ctx, tokens), labels)
 			grads := ctx.BuildTrainableVariablesGradientsGraph(loss)
 			require.NotEmpty(t, grads)
 

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bitterlesson/bitter/backend"
+	"github.com/bitterlesson/bitter/lm"
 	"github.com/bitterlesson/bitter/transformer"
 )
 
@@ -37,7 +38,7 @@ func TestGreedyOnCacheMatchesFullForward(t *testing.T) {
 			full.MustExec([][]int32{prompt}) // Creates the variables.
 			gen, err := transformer.NewGenerator(backend.MustShared(), ctx, cfg)
 			require.NoError(t, err)
-			got, err := gen.Generate(prompt, 14, transformer.Sampling{})
+			got, err := gen.Generate(prompt, 14, lm.Sampling{})
 			require.NoError(t, err)
 			require.Len(t, got, 14)
 
@@ -70,7 +71,7 @@ func TestSamplingSeeded(t *testing.T) {
 	require.NoError(t, err)
 	gen, err := transformer.NewGenerator(backend.MustShared(), ctx, cfg)
 	require.NoError(t, err)
-	s := transformer.Sampling{Temperature: 1.5, TopK: 8, TopP: 0.95, Seed: 11}
+	s := lm.Sampling{Temperature: 1.5, TopK: 8, TopP: 0.95, Seed: 11}
 	a, err := gen.Generate([]int32{2, 3}, 20, s)
 	require.NoError(t, err)
 	b, err := gen.Generate([]int32{2, 3}, 20, s)
@@ -85,40 +86,8 @@ func TestSamplingSeeded(t *testing.T) {
 	require.ErrorContains(t, err, "the prompt is empty")
 	_, err = gen.Generate([]int32{13}, 3, s)
 	require.ErrorContains(t, err, "prompt token 13 at 0 is outside the vocabulary of 13")
-	_, err = gen.Generate([]int32{1}, 3, transformer.Sampling{TopP: 1.5})
+	_, err = gen.Generate([]int32{1}, 3, lm.Sampling{TopP: 1.5})
 	require.ErrorContains(t, err, "top-p 1.5 must be in [0, 1]")
-}
-
-func TestProbabilities(t *testing.T) {
-	logits := []float64{2, 1, 0, -1}
-	// Plain softmax at temperature 1.
-	p := transformer.Probabilities(logits, transformer.Sampling{Temperature: 1})
-	require.InDelta(t, 0.6439142598879722, p[0], 1e-12)
-	require.InDelta(t, 0.0320586025, p[3], 1e-9)
-	// Top-2: softmax over {2, 1} only.
-	p = transformer.Probabilities(logits, transformer.Sampling{Temperature: 1, TopK: 2})
-	require.InDeltaSlice(t, []float64{0.7310585786, 0.2689414214, 0, 0}, p, 1e-9)
-	// Top-p 0.8: 0.644 < 0.8 <= 0.644 + 0.237, so the nucleus is {0, 1}.
-	p = transformer.Probabilities(logits, transformer.Sampling{Temperature: 1, TopP: 0.8})
-	require.InDeltaSlice(t, []float64{0.7310585786, 0.2689414214, 0, 0}, p, 1e-9)
-	// Temperature 2 flattens: exp(l/2) normalised.
-	p = transformer.Probabilities(logits, transformer.Sampling{Temperature: 2})
-	require.InDelta(t, 0.4550542339, p[0], 1e-9)
-	// Draws follow the distribution.
-	rng := rand.New(rand.NewPCG(1, 2))
-	counts := make([]int, 4)
-	p = transformer.Probabilities(logits, transformer.Sampling{Temperature: 1, TopK: 3})
-	for range 20000 {
-		counts[transformer.SampleIndex(p, rng.Float64())]++
-	}
-	require.Zero(t, counts[3])
-	for i := range 3 {
-		require.InDelta(t, p[i], float64(counts[i])/20000, 0.015)
-	}
-	// No logits, no token (it panicked on an index before).
-	require.Empty(t, transformer.Probabilities(nil, transformer.Sampling{Temperature: 1}))
-	require.Equal(t, int32(-1), transformer.Sample(nil, transformer.Sampling{Temperature: 1}, rng))
-	require.Equal(t, int32(-1), transformer.Sample(nil, transformer.Sampling{}, rng))
 }
 
 func TestConfigValidateAndCounts(t *testing.T) {
@@ -161,18 +130,18 @@ func TestGenerateBatchMatchesOneByOne(t *testing.T) {
 	prompts := [][]int32{{1, 2, 3}, {4, 5, 6}, {7, 8, 9}, {10, 11, 12}}
 	gen, err := transformer.NewGenerator(backend.MustShared(), newCtx(), cfg)
 	require.NoError(t, err)
-	got, err := gen.GenerateBatch(prompts, 9, transformer.Sampling{}, rand.New(rand.NewPCG(1, 2)))
+	got, err := gen.GenerateBatch(prompts, 9, lm.Sampling{}, rand.New(rand.NewPCG(1, 2)))
 	require.NoError(t, err)
 	require.Len(t, got, 4)
 	one, err := transformer.NewGenerator(backend.MustShared(), newCtx(), cfg)
 	require.NoError(t, err)
 	for i, p := range prompts {
-		want, err := one.Generate(p, 9, transformer.Sampling{})
+		want, err := one.Generate(p, 9, lm.Sampling{})
 		require.NoError(t, err)
 		require.Equal(t, want, got[i], "row %d", i)
 	}
 	// Seeded sampling: the same rng seed, the same rows.
-	s := transformer.Sampling{Temperature: 1}
+	s := lm.Sampling{Temperature: 1}
 	a, err := gen.GenerateBatch(prompts, 5, s, rand.New(rand.NewPCG(3, 4)))
 	require.NoError(t, err)
 	b, err := gen.GenerateBatch(prompts, 5, s, rand.New(rand.NewPCG(3, 4)))
@@ -194,7 +163,7 @@ func TestStream(t *testing.T) {
 	cfg.MaxSeqLen = 8
 	gen, err := transformer.NewGenerator(backend.MustShared(), seededModel(t, cfg, 5), cfg)
 	require.NoError(t, err)
-	s := transformer.Sampling{Temperature: 1, Seed: 3}
+	s := lm.Sampling{Temperature: 1, Seed: 3}
 	want, err := gen.Generate([]int32{1, 2, 3}, 20, s)
 	require.NoError(t, err)
 	var got []int32

@@ -16,6 +16,7 @@ import (
 
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/internal/testing/golden"
+	"github.com/bitterlesson/bitter/lm"
 	"github.com/bitterlesson/bitter/transformer"
 )
 
@@ -54,7 +55,7 @@ func TestMixedPrecisionGradientsAtScale(t *testing.T) {
 				require.NoError(t, ctx.SetRNGStateFromSeed(9)) // the same initial weights in both
 				var keys []string
 				exec, err := context.NewExec(backend.MustShared(), ctx, func(ctx *context.Context, tokens, targets *graph.Node) []*graph.Node {
-					loss := transformer.Loss(c.Logits(ctx, tokens), targets)
+					loss := lm.Loss(c.Logits(ctx, tokens), targets)
 					var wrt []*graph.Node
 					keys = keys[:0]
 					for v := range ctx.IterVariables() {

@@ -23,6 +23,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/train"
 
+	"github.com/bitterlesson/bitter/lm"
 	"github.com/bitterlesson/bitter/optim"
 	"github.com/bitterlesson/bitter/rnn"
 	"github.com/bitterlesson/bitter/transformer"
@@ -136,7 +137,7 @@ func NewTrainRun(b backends.Backend, kind string, seqLen, tokensPerStep int, s S
 		func(ctx *context.Context, _ any, in []*graph.Node) []*graph.Node {
 			return []*graph.Node{model.Logits(ctx, in[0])}
 		},
-		func(labels, logits []*graph.Node) *graph.Node { return transformer.Loss(logits[0], labels[0]) },
+		func(labels, logits []*graph.Node) *graph.Node { return lm.Loss(logits[0], labels[0]) },
 		opt, nil, nil)
 	run.inputs, run.labels = []*tensors.Tensor{tensors.FromValue(x)}, []*tensors.Tensor{tensors.FromValue(y)}
 	return run, nil
@@ -232,7 +233,7 @@ func (r *TrainRun) Result(kind string, first, step float64, steps int, peakTFLOP
 	if r.chunked != nil {
 		res.Chunk = r.chunked.Chunk()
 	}
-	res.MFU = transformer.MFU(res.FLOPsPerToken, res.TokensPerSec, peakTFLOPs)
+	res.MFU = lm.MFU(res.FLOPsPerToken, res.TokensPerSec, peakTFLOPs)
 	return res
 }
 

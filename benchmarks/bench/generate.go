@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	"github.com/bitterlesson/bitter/lm"
 	"github.com/bitterlesson/bitter/rnn"
 	"github.com/bitterlesson/bitter/transformer"
 )
@@ -60,13 +61,13 @@ func MeasureGenerate(b backends.Backend, kind string, promptLen, newTokens int, 
 		if err != nil {
 			return res, err
 		}
-		generate = func(n int) error { _, err := gen.Generate(prompt, n, transformer.Sampling{}); return err }
+		generate = func(n int) error { _, err := gen.Generate(prompt, n, lm.Sampling{}); return err }
 	case rnn.Config:
 		gen, err := rnn.NewGenerator(b, ctx, m)
 		if err != nil {
 			return res, err
 		}
-		generate = func(n int) error { _, err := gen.Generate(prompt, n, transformer.Sampling{}); return err }
+		generate = func(n int) error { _, err := gen.Generate(prompt, n, lm.Sampling{}); return err }
 	}
 	if err := generate(2); err != nil { // Warm-up: compiles every graph.
 		return res, err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/data"
+	"github.com/bitterlesson/bitter/lm"
 	"github.com/bitterlesson/bitter/optim"
 	"github.com/bitterlesson/bitter/transformer"
 )
@@ -32,7 +33,7 @@ func main() {
 		func(ctx *context.Context, _ any, in []*graph.Node) []*graph.Node {
 			return []*graph.Node{transformer.Logits(ctx, cfg, in[0])}
 		},
-		func(labels, logits []*graph.Node) *graph.Node { return transformer.Loss(logits[0], labels[0]) },
+		func(labels, logits []*graph.Node) *graph.Node { return lm.Loss(logits[0], labels[0]) },
 		opt, nil, nil)
 	for step := 1; step <= 60; step++ {
 		_, inputs, labels, _ := batches.Yield()
@@ -44,7 +45,7 @@ func main() {
 	}
 	gen, err := transformer.NewGenerator(b, ctx, cfg)
 	check(err)
-	out, err := gen.Generate([]int32{'f', 'u', 'n', 'c', ' '}, 80, transformer.Sampling{Temperature: 0.8, Seed: 1})
+	out, err := gen.Generate([]int32{'f', 'u', 'n', 'c', ' '}, 80, lm.Sampling{Temperature: 0.8, Seed: 1})
 	check(err)
 	fmt.Printf("func %s\n", string(toBytes(out)))
 }

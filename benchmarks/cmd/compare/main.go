@@ -32,7 +32,7 @@ import (
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/benchmarks/bench"
 	"github.com/bitterlesson/bitter/internal/chart"
-	"github.com/bitterlesson/bitter/transformer"
+	"github.com/bitterlesson/bitter/lm"
 )
 
 // Run is one results file: a grid measured on one machine and backend.
@@ -657,7 +657,7 @@ func section(md *strings.Builder, dir, resultsDir string, r Run) error {
 				fmt.Fprintf(md, " %.0f |", t.TokensPerSec)
 				if mfu {
 					// The same FLOP count per token as ours: the models are the same.
-					fmt.Fprintf(md, " %.1f%% |", 100*transformer.MFU(res.FLOPsPerToken, t.TokensPerSec, r.PeakTFLOPs))
+					fmt.Fprintf(md, " %.1f%% |", 100*lm.MFU(res.FLOPsPerToken, t.TokensPerSec, r.PeakTFLOPs))
 				}
 				fmt.Fprintf(md, " %.2f |", res.TokensPerSec/t.TokensPerSec)
 			}

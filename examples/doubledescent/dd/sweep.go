@@ -16,6 +16,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/train"
 
 	"github.com/bitterlesson/bitter/internal/cmdutil/batcher"
+	"github.com/bitterlesson/bitter/lm"
 	"github.com/bitterlesson/bitter/optim"
 	"github.com/bitterlesson/bitter/transformer"
 )
@@ -154,13 +155,13 @@ func TrainPoint(b backends.Backend, p Params, width int, seed uint64, clean, noi
 		func(ctx *context.Context, _ any, in []*graph.Node) []*graph.Node {
 			return []*graph.Node{lastLogits(cfg, ctx, in[0])}
 		},
-		func(labels, logits []*graph.Node) *graph.Node { return transformer.Loss(logits[0], labels[0]) },
+		func(labels, logits []*graph.Node) *graph.Node { return lm.Loss(logits[0], labels[0]) },
 		opt, nil, nil)
 	// Per-example loss and predicted class: the errors against any labels of the same inputs (noisy
 	// or clean) are then counted on the host.
 	eval := context.MustNewExec(b, ctx.Reuse(), func(ctx *context.Context, tokens, answers *graph.Node) []*graph.Node {
 		logits := lastLogits(cfg, ctx, tokens)
-		losses := graph.Reshape(transformer.TokenLosses(logits, answers), -1)
+		losses := graph.Reshape(lm.TokenLosses(logits, answers), -1)
 		return []*graph.Node{losses, graph.Reshape(graph.ArgMax(logits, -1, dtypes.Int32), -1)}
 	})
 	measure := func(d Dataset) (losses []float32, pred []int32, err error) {
@@ -187,7 +188,7 @@ func TrainPoint(b backends.Backend, p Params, width int, seed uint64, clean, noi
 		if err != nil {
 			return pt, fmt.Errorf("width %d step %d: %w", width, step, err)
 		}
-		if l := transformer.LossValue(metrics[0]); math.IsNaN(l) || math.IsInf(l, 0) {
+		if l := lm.LossValue(metrics[0]); math.IsNaN(l) || math.IsInf(l, 0) {
 			return pt, fmt.Errorf("width %d step %d: the loss is %v; lower -lr", width, step, l)
 		}
 		for _, m := range metrics {

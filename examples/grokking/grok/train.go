@@ -14,6 +14,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/train"
 
 	"github.com/bitterlesson/bitter/internal/cmdutil/batcher"
+	"github.com/bitterlesson/bitter/lm"
 	"github.com/bitterlesson/bitter/optim"
 	"github.com/bitterlesson/bitter/transformer"
 )
@@ -177,11 +178,11 @@ func Run(b backends.Backend, p Params, log io.Writer) (res Result, err error) {
 		func(ctx *context.Context, _ any, in []*graph.Node) []*graph.Node {
 			return []*graph.Node{answerLogits(cfg, ctx, in[0])}
 		},
-		func(labels, logits []*graph.Node) *graph.Node { return transformer.Loss(logits[0], labels[0]) },
+		func(labels, logits []*graph.Node) *graph.Node { return lm.Loss(logits[0], labels[0]) },
 		opt, nil, nil)
 	eval := context.MustNewExec(b, ctx.Reuse(), func(ctx *context.Context, tokens, answers *graph.Node) []*graph.Node {
 		logits := answerLogits(cfg, ctx, tokens)
-		loss := graph.ReduceAllMean(transformer.TokenLosses(logits, answers))
+		loss := graph.ReduceAllMean(lm.TokenLosses(logits, answers))
 		pred := graph.ArgMax(logits, -1, answers.DType())
 		acc := graph.ReduceAllMean(graph.ConvertDType(graph.Equal(pred, answers), loss.DType()))
 		return []*graph.Node{loss, acc}
@@ -193,7 +194,7 @@ func Run(b backends.Backend, p Params, log io.Writer) (res Result, err error) {
 		if err != nil {
 			return 0, 0, err
 		}
-		return transformer.LossValue(outs[0]), transformer.LossValue(outs[1]), nil
+		return lm.LossValue(outs[0]), lm.LossValue(outs[1]), nil
 	}
 	fmt.Fprintf(log, "p=%d op=%s: %d train / %d test equations; model %d layers x %d wide: %d parameters\n",
 		p.P, p.Op, len(trainSet), len(testSet), p.Layers, p.Dim, cfg.NumParams())
@@ -217,7 +218,7 @@ func Run(b backends.Backend, p Params, log io.Writer) (res Result, err error) {
 		if err != nil {
 			return res, fmt.Errorf("step %d: %w", step, err)
 		}
-		if l := transformer.LossValue(metrics[0]); math.IsNaN(l) || math.IsInf(l, 0) {
+		if l := lm.LossValue(metrics[0]); math.IsNaN(l) || math.IsInf(l, 0) {
 			return res, fmt.Errorf("step %d: the loss is %v; lower -lr", step, l)
 		}
 		for _, m := range metrics {

@@ -30,6 +30,7 @@ import (
 	"github.com/bitterlesson/bitter/data"
 	"github.com/bitterlesson/bitter/internal/chart"
 	"github.com/bitterlesson/bitter/internal/cmdutil/cli"
+	"github.com/bitterlesson/bitter/lm"
 	"github.com/bitterlesson/bitter/optim"
 	"github.com/bitterlesson/bitter/pretrained"
 	"github.com/bitterlesson/bitter/rnn"
@@ -371,7 +372,7 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 				return []*graph.Node{model.Logits(ctx, inputs[0])}
 			},
 			func(labels, predictions []*graph.Node) *graph.Node {
-				return transformer.Loss(predictions[0], labels[0])
+				return lm.Loss(predictions[0], labels[0])
 			}, opt, nil, nil)
 		if o.Accum > 1 {
 			if err := trainer.AccumulateGradients(o.Accum); err != nil {
@@ -395,7 +396,7 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		fmt.Fprintf(stdout, "step 0: val_loss=%.4f (the pretrained model, before training)\n", v)
 	}
 	bar := newProgress(o, stderr, startStep)
-	bar.mfu = func(tokensPerSec float64) float64 { return transformer.MFU(flopsPerToken, tokensPerSec, o.PeakTFLOPs) }
+	bar.mfu = func(tokensPerSec float64) float64 { return lm.MFU(flopsPerToken, tokensPerSec, o.PeakTFLOPs) }
 	tokensPerStep := o.Batch * o.Accum * seq
 	var stepTimes []float64
 	var lastVal = math.NaN()
@@ -473,7 +474,7 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		scored := slices.DeleteFunc(slices.Clone(valTokens[1:]), func(id data.Token) bool { return slices.Contains(sep, id) })
 		res.ValBitsPerByte = lastVal * float64(len(valTokens)-1) / float64(len(tok.Decode(scored))) / math.Ln2
 	}
-	res.MFU = transformer.MFU(flopsPerToken, res.TokensPerSec, o.PeakTFLOPs)
+	res.MFU = lm.MFU(flopsPerToken, res.TokensPerSec, o.PeakTFLOPs)
 	var sum float64
 	last := history[max(0, len(history)-10):]
 	for _, r := range last {
@@ -504,9 +505,9 @@ func sample(b backends.Backend, ctx *context.Context, model Model, tok data.Toke
 	for i, t := range prompt {
 		ids[i] = int32(t)
 	}
-	sampling := transformer.Sampling{Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP, Seed: o.Seed}
+	sampling := lm.Sampling{Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP, Seed: o.Seed}
 	var gen interface {
-		Stream(prompt []int32, n int, s transformer.Sampling, emit func(int32) error) error
+		Stream(prompt []int32, n int, s lm.Sampling, emit func(int32) error) error
 	}
 	var err error
 	switch m := model.(type) {
@@ -679,7 +680,7 @@ func trainStep(trainer *train.Trainer, x, y [][]int32) (loss float64, err error)
 	if err != nil {
 		return 0, err
 	}
-	loss = transformer.LossValue(metrics[0])
+	loss = lm.LossValue(metrics[0])
 	for _, m := range metrics {
 		m.FinalizeAll()
 	}
@@ -705,7 +706,7 @@ type evaluator struct {
 
 func newEvaluator(b backends.Backend, ctx *context.Context, model Model, tokens []data.Token, seq, batch int) *evaluator {
 	exec := context.MustNewExec(b, ctx.Reuse(), func(ctx *context.Context, tokens, targets *graph.Node) *graph.Node {
-		return graph.ReduceAllSum(transformer.TokenLosses(model.Logits(ctx, tokens), targets))
+		return graph.ReduceAllSum(lm.TokenLosses(model.Logits(ctx, tokens), targets))
 	})
 	in, tg := data.EvalWindows(tokens, seq)
 	return &evaluator{exec: exec, inputs: in, targets: tg, batch: batch}
@@ -737,7 +738,7 @@ func (e *evaluator) loss() (mean float64, err error) {
 			if err != nil {
 				return 0, err
 			}
-			sum += transformer.LossValue(outs[0])
+			sum += lm.LossValue(outs[0])
 			outs[0].FinalizeAll()
 		}
 		count += n

@@ -18,6 +18,7 @@ import (
 
 	"github.com/bitterlesson/bitter/checkpoint"
 	"github.com/bitterlesson/bitter/internal/cmdutil/batcher"
+	"github.com/bitterlesson/bitter/lm"
 	"github.com/bitterlesson/bitter/optim"
 	"github.com/bitterlesson/bitter/transformer"
 )
@@ -153,7 +154,7 @@ func Pretrain(b backends.Backend, p Params, ctx *context.Context, problems []Pro
 			return []*graph.Node{cfg.Logits(ctx, in[0])} // in[0] is already the inputs, tokens 0 ... L-2
 		},
 		func(labels, logits []*graph.Node) *graph.Node {
-			losses := transformer.TokenLosses(logits[0], labels[0])
+			losses := lm.TokenLosses(logits[0], labels[0])
 			mask := graph.ConvertDType(labels[1], losses.DType())
 			return graph.Div(graph.ReduceAllSum(graph.Mul(losses, mask)), graph.ReduceAllSum(mask))
 		}, opt, nil, nil)
@@ -173,7 +174,7 @@ func Pretrain(b backends.Backend, p Params, ctx *context.Context, problems []Pro
 		if err != nil {
 			return step - 1, fmt.Errorf("pretraining step %d: %w", step, err)
 		}
-		loss := transformer.LossValue(metrics[0])
+		loss := lm.LossValue(metrics[0])
 		for _, t := range metrics {
 			t.FinalizeAll()
 		}
@@ -282,7 +283,7 @@ const shownSamples = 6
 // distribution: [batch, L-1] each.
 func logpAndEntropy(cfg transformer.Config, ctx *context.Context, tokens *graph.Node) (logp, entropy *graph.Node) {
 	logits := seqLogits(cfg, ctx, tokens)
-	logp = graph.Neg(transformer.TokenLosses(logits, targets(tokens)))
+	logp = graph.Neg(lm.TokenLosses(logits, targets(tokens)))
 	ls := graph.LogSoftmax(graph.ConvertDType(logits, dtypes.Float32), -1)
 	entropy = graph.Neg(graph.ReduceSum(graph.Mul(graph.Exp(ls), ls), -1))
 	return logp, entropy
@@ -293,7 +294,7 @@ func logpAndEntropy(cfg transformer.Config, ctx *context.Context, tokens *graph.
 func objective(p Params, cfg transformer.Config, ctx *context.Context, in []*graph.Node) *graph.Node {
 	tokens, mask, adv, oldLogp, refLogp := in[0], in[1], in[2], in[3], in[4]
 	logits := seqLogits(cfg, ctx, tokens)
-	logp := graph.Neg(transformer.TokenLosses(logits, targets(tokens)))
+	logp := graph.Neg(lm.TokenLosses(logits, targets(tokens)))
 	kl := KL3Graph(logp, refLogp)
 	batch := float64(tokens.Shape().Dimensions[0])
 	if p.Algo == Reinforce {
@@ -438,7 +439,7 @@ func newPolicy(b backends.Backend, p Params, base *context.Context, heldOut []Pr
 
 // episodes samples one batch: the prompts' completions (cut at the first newline), the whole token
 // rows, each episode's length in tokens and reward.
-func (pol *policy) episodes(problems []Problem, s transformer.Sampling) (completions []string, rows [][]int32, lengths []int, rewards []float64, err error) {
+func (pol *policy) episodes(problems []Problem, s lm.Sampling) (completions []string, rows [][]int32, lengths []int, rewards []float64, err error) {
 	prompts := make([][]int32, len(problems))
 	for i, pr := range problems {
 		prompts[i] = bytesToTokens([]byte(pr.Prompt()))
@@ -479,7 +480,7 @@ func (pol *policy) step(step int, trainSet []Problem, chosen []int) (Record, err
 			problems = append(problems, trainSet[j])
 		}
 	}
-	_, rows, lengths, rewards, err := pol.episodes(problems, transformer.Sampling{Temperature: p.Temperature})
+	_, rows, lengths, rewards, err := pol.episodes(problems, lm.Sampling{Temperature: p.Temperature})
 	if err != nil {
 		return Record{}, err
 	}
@@ -531,7 +532,7 @@ func (pol *policy) step(step int, trainSet []Problem, chosen []int) (Record, err
 		if err != nil {
 			return rec, fmt.Errorf("RL step %d: %w", step, err)
 		}
-		loss := transformer.LossValue(metrics[0])
+		loss := lm.LossValue(metrics[0])
 		for _, m := range metrics {
 			m.FinalizeAll()
 		}
@@ -569,12 +570,12 @@ func (pol *policy) evaluate() (Eval, []Sample, error) {
 	var shown []Sample
 	for s := 0; s < n; s += batch {
 		problems := pol.heldOut[s : s+batch]
-		greedy, _, _, rg, err := pol.episodes(problems, transformer.Sampling{})
+		greedy, _, _, rg, err := pol.episodes(problems, lm.Sampling{})
 		if err != nil {
 			return ev, nil, err
 		}
 		for k := range pol.p.EvalSamples {
-			sampled, _, _, rs, err := pol.episodes(problems, transformer.Sampling{Temperature: pol.p.Temperature})
+			sampled, _, _, rs, err := pol.episodes(problems, lm.Sampling{Temperature: pol.p.Temperature})
 			if err != nil {
 				return ev, nil, err
 			}

@@ -6,14 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bitterlesson/bitter/lm"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/bitterlesson/bitter/transformer"
 )
 
 // ModelCase is a language model's golden case: PyTorch's parameters (keyed by scope path, e.g.
@@ -43,7 +42,7 @@ func CheckModel(t *testing.T, b backends.Backend, c ModelCase, tol, gradTol floa
 	sort.Strings(keys)
 	exec, err := context.NewExec(b, ctx.Reuse(), func(ctx *context.Context, tokens, targets *graph.Node) []*graph.Node {
 		l := logits(ctx, tokens)
-		loss := transformer.Loss(l, targets)
+		loss := lm.Loss(l, targets)
 		var wrt []*graph.Node
 		for _, k := range keys {
 			i := strings.LastIndex(k, "/")

@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bitterlesson/bitter/attention"
+	"github.com/bitterlesson/bitter/lm"
 	"github.com/bitterlesson/bitter/transformer"
 )
 
@@ -45,7 +46,7 @@ func TestGPT2SmallStepWithCuDNNAttention(t *testing.T) {
 	program := trainStep(t, s, "gpt2_cudnn", func(ctx *context.Context, g *graph.Graph) *graph.Node {
 		tokens := graph.Parameter(g, "tokens", shapes.Make(dtypes.Int32, batch, seq))
 		labels := graph.Parameter(g, "labels", shapes.Make(dtypes.Int32, batch, seq))
-		return transformer.Loss(cfg.Logits(ctx, tokens), labels)
+		return lm.Loss(cfg.Logits(ctx, tokens), labels)
 	})
 	require.Equal(t, int64(cfg.NumLayers), attention.CuDNNCalls()-before, "attentions built on cuDNN's kernel")
 	heads, hd := cfg.NumHeads, cfg.ModelDim/cfg.NumHeads

@@ -16,6 +16,7 @@ import (
 
 	"github.com/bitterlesson/bitter/attention"
 	"github.com/bitterlesson/bitter/internal/testing/xlastub"
+	"github.com/bitterlesson/bitter/lm"
 	"github.com/bitterlesson/bitter/optim"
 	"github.com/bitterlesson/bitter/rnn"
 	"github.com/bitterlesson/bitter/transformer"
@@ -147,7 +148,7 @@ func TestGPT2SmallStepOnXLABuilder(t *testing.T) {
 			program := trainStep(t, s, "gpt2_"+tc.name, func(ctx *context.Context, g *graph.Graph) *graph.Node {
 				tokens := graph.Parameter(g, "tokens", shapes.Make(dtypes.Int32, batch, seq))
 				labels := graph.Parameter(g, "labels", shapes.Make(dtypes.Int32, batch, seq))
-				return transformer.Loss(cfg.Logits(ctx, tokens), labels)
+				return lm.Loss(cfg.Logits(ctx, tokens), labels)
 			})
 			ds := dots(program)
 			require.Equal(t, strings.Count(program, `"stablehlo.dot_general"`), len(ds), "every dot_general's types read")
@@ -212,7 +213,7 @@ func TestRecurrentStepsOnXLABuilder(t *testing.T) {
 			trainStep(t, s, "rnn_"+string(cell), func(ctx *context.Context, g *graph.Graph) *graph.Node {
 				tokens := graph.Parameter(g, "tokens", shapes.Make(dtypes.Int32, batch, seq))
 				labels := graph.Parameter(g, "labels", shapes.Make(dtypes.Int32, batch, seq))
-				return transformer.Loss(cfg.Logits(ctx, tokens), labels)
+				return lm.Loss(cfg.Logits(ctx, tokens), labels)
 			})
 		})
 		t.Run(string(cell)+"/chunk", func(t *testing.T) {
@@ -227,7 +228,7 @@ func TestRecurrentStepsOnXLABuilder(t *testing.T) {
 				dStates = append(dStates, graph.Parameter(g, "dstate"+strconv.Itoa(i), shape))
 			}
 			logits, final := cfg.Forward(ctx, tokens, states)
-			objective := transformer.Loss(logits, labels)
+			objective := lm.Loss(logits, labels)
 			for i := range final {
 				objective = graph.Add(objective, graph.ReduceAllSum(graph.Mul(final[i], graph.StopGradient(dStates[i]))))
 			}

@@ -1,4 +1,4 @@
-package transformer_test
+package lm_test
 
 import (
 	"math"
@@ -11,7 +11,7 @@ import (
 
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/internal/testing/golden"
-	"github.com/bitterlesson/bitter/transformer"
+	"github.com/bitterlesson/bitter/lm"
 )
 
 // TestTokenLossesGradient: each position's cross-entropy and the gradient of a weighted sum of them
@@ -34,7 +34,7 @@ func TestTokenLossesGradient(t *testing.T) {
 	}
 	targets[1], targets[4] = -1, vocab
 	exec, err := graph.NewExec(backend.MustShared(), func(logits, targets, weights *graph.Node) []*graph.Node {
-		losses := transformer.TokenLosses(logits, targets)
+		losses := lm.TokenLosses(logits, targets)
 		loss := graph.ReduceAllSum(graph.Mul(losses, weights))
 		return []*graph.Node{losses, loss, graph.Gradient(loss, logits)[0]}
 	})
@@ -99,7 +99,7 @@ func BenchmarkTokenLossesGradient(b *testing.B) {
 		targets[i] = int32(rng.IntN(vocab))
 	}
 	exec, err := graph.NewExec(backend.MustShared(), func(logits, targets *graph.Node) []*graph.Node {
-		loss := transformer.Loss(logits, targets)
+		loss := lm.Loss(logits, targets)
 		return []*graph.Node{loss, graph.Gradient(loss, logits)[0]}
 	})
 	require.NoError(b, err)
