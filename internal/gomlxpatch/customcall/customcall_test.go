@@ -30,7 +30,7 @@ func TestWriteModules(t *testing.T) {
 		t.Skip("no go command")
 	}
 	dir := filepath.Join(t.TempDir(), "cc")
-	root, err := filepath.Abs("../..")
+	root, err := filepath.Abs("../../..")
 	require.NoError(t, err)
 	mod, err := WriteModules(dir, filepath.Join(root, "go.mod"))
 	require.NoError(t, err)

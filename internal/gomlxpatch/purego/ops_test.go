@@ -301,7 +301,7 @@ func requireSameBits(t *testing.T, label string, got, want *tensors.Tensor, in [
 // TestPinnedGoMLX fails when go.mod moves off the GoMLX release whose executor table binary.go
 // writes into: test binaries carry no module list for the package to check itself.
 func TestPinnedGoMLX(t *testing.T) {
-	mod, err := os.ReadFile("../../go.mod")
+	mod, err := os.ReadFile("../../../go.mod")
 	require.NoError(t, err)
 	require.Regexp(t, `(?m)^\s*github\.com/gomlx/gomlx `+regexp.QuoteMeta(purego.GoMLXVersion)+`\s*$`, string(mod),
 		"binary.go's executor table layout is only known for GoMLX %s", purego.GoMLXVersion)
