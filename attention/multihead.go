@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
 
+	"github.com/bitterlesson/bitter/linear"
 	"github.com/bitterlesson/bitter/positional"
 )
 
@@ -157,9 +158,10 @@ const (
 	KeyScope    = "key"
 	ValueScope  = "value"
 	OutputScope = "output"
-	// Each projection scope holds WeightsVar `[in, out]` and, with UseBias, BiasesVar `[out]`.
-	WeightsVar = "weights"
-	BiasesVar  = "biases"
+	// Each projection scope holds WeightsVar `[in, out]` and, with UseBias, BiasesVar `[out]`
+	// (package linear's).
+	WeightsVar = linear.WeightsVar
+	BiasesVar  = linear.BiasesVar
 	// With QKNorm, QueryNormScope and KeyNormScope hold ScaleVar `[headDim]`.
 	QueryNormScope = "query_norm"
 	KeyNormScope   = "key_norm"
@@ -188,9 +190,9 @@ func MultiHead(ctx *context.Context, cfg Config, x *graph.Node, args Args) *grap
 		x = graph.ConvertDType(x, cfg.ComputeDType)
 	}
 
-	q := graph.Reshape(MixedLinear(ctx.In(QueryScope), x, heads*headDim, cfg.UseBias, param), batch, seq, heads, headDim)
-	k := graph.Reshape(MixedLinear(ctx.In(KeyScope), x, kvHeads*headDim, cfg.UseBias, param), batch, seq, kvHeads, headDim)
-	v := graph.Reshape(MixedLinear(ctx.In(ValueScope), x, kvHeads*headDim, cfg.UseBias, param), batch, seq, kvHeads, headDim)
+	q := graph.Reshape(linear.Dense(ctx.In(QueryScope), x, heads*headDim, cfg.UseBias, param), batch, seq, heads, headDim)
+	k := graph.Reshape(linear.Dense(ctx.In(KeyScope), x, kvHeads*headDim, cfg.UseBias, param), batch, seq, kvHeads, headDim)
+	v := graph.Reshape(linear.Dense(ctx.In(ValueScope), x, kvHeads*headDim, cfg.UseBias, param), batch, seq, kvHeads, headDim)
 
 	if cfg.QKNorm {
 		q = headRMSNorm(ctx.In(QueryNormScope), q, cfg.normEpsilon(), param)
@@ -225,43 +227,11 @@ func MultiHead(ctx *context.Context, cfg Config, x *graph.Node, args Args) *grap
 	}
 	out := ScaledDotProduct(q, k, v, opts...) // [batch, seq, heads, headDim]
 	out = graph.Reshape(out, batch, seq, heads*headDim)
-	out = MixedLinear(ctx.In(OutputScope), out, cfg.ModelDim, cfg.UseBias, param)
+	out = linear.Dense(ctx.In(OutputScope), out, cfg.ModelDim, cfg.UseBias, param)
 	if out.DType() != param {
 		out = graph.ConvertDType(out, param)
 	}
 	return out
-}
-
-// Linear is the projection every bitter layer uses: x·W (+ b) on the last axis of x, with the
-// variables WeightsVar `[in, out]` (ctx's initializer) and, with useBias, BiasesVar `[out]` (zeros)
-// in ctx's scope.
-func Linear(ctx *context.Context, x *graph.Node, out int, useBias bool) *graph.Node {
-	return MixedLinear(ctx, x, out, useBias, x.DType())
-}
-
-// MixedLinear is [Linear] with the variables stored in param (float32 master weights): the weights
-// are cast to x's dtype (bfloat16, say) for the product, whose result is in x's dtype. The bias is
-// added in param's dtype, then the sum is cast to x's dtype: the bias's gradient is a sum over every
-// token, and a bfloat16 sum stalls (GoMLX's pure-Go backend sums 10,000 bfloat16 ones to 256), so it
-// is taken in float32. Gradients flow back through the casts to the stored variables.
-func MixedLinear(ctx *context.Context, x *graph.Node, out int, useBias bool, param dtypes.DType) *graph.Node {
-	in := x.Shape().Dimensions[x.Rank()-1]
-	cast := func(n *graph.Node) *graph.Node {
-		if n.DType() != x.DType() {
-			return graph.ConvertDType(n, x.DType())
-		}
-		return n
-	}
-	w := ctx.VariableWithShape(WeightsVar, shapes.Make(param, in, out)).ValueGraph(x.Graph())
-	y := graph.DotGeneral(x, []int{x.Rank() - 1}, nil, cast(w), []int{0}, nil)
-	if useBias {
-		b := ctx.WithInitializer(initializers.Zero).VariableWithShape(BiasesVar, shapes.Make(param, out)).ValueGraph(x.Graph())
-		if y.DType() == param {
-			return graph.Add(y, graph.ExpandLeftToRank(b, y.Rank()))
-		}
-		y = graph.ConvertDType(graph.Add(graph.ConvertDType(y, param), graph.ExpandLeftToRank(b, y.Rank())), x.DType())
-	}
-	return y
 }
 
 // headRMSNorm normalises the last axis of x `[batch, seq, heads, headDim]` to unit RMS and scales it

@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/layers"
 
 	"github.com/bitterlesson/bitter/attention"
+	"github.com/bitterlesson/bitter/linear"
 	"github.com/bitterlesson/bitter/positional"
 )
 
@@ -28,8 +29,8 @@ const (
 	EmbeddingsVar          = "embeddings"
 	GainVar                = "gain"
 	BiasVar                = "bias"
-	WeightsVar             = attention.WeightsVar
-	BiasesVar              = attention.BiasesVar
+	WeightsVar             = linear.WeightsVar
+	BiasesVar              = linear.BiasesVar
 )
 
 // LayerScope returns the scope name of block i.
@@ -107,7 +108,7 @@ func forward(ctx *context.Context, cfg Config, tokens *graph.Node, cache *attent
 	if cfg.TieEmbeddings {
 		return graph.DotGeneral(x, []int{2}, nil, toDType(wte, cfg.compute()), []int{1}, nil)
 	}
-	return attention.MixedLinear(ctx.In(HeadScope), x, cfg.VocabSize, false, dtype)
+	return linear.Dense(ctx.In(HeadScope), x, cfg.VocabSize, false, dtype)
 }
 
 // toDType converts x to dtype if it isn't already.
@@ -148,7 +149,7 @@ func norm(ctx *context.Context, cfg Config, x *graph.Node) *graph.Node {
 func mlp(ctx *context.Context, cfg Config, x *graph.Node) *graph.Node {
 	param := x.DType()
 	xc := toDType(x, cfg.compute())
-	up := toDType(attention.MixedLinear(ctx.In("up"), xc, cfg.FFNDim, cfg.UseBias, param), param)
+	up := toDType(linear.Dense(ctx.In("up"), xc, cfg.FFNDim, cfg.UseBias, param), param)
 	var h *graph.Node
 	switch cfg.Activation {
 	case GELU:
@@ -161,10 +162,10 @@ func mlp(ctx *context.Context, cfg Config, x *graph.Node) *graph.Node {
 		r := graph.Max(up, graph.ZerosLike(up))
 		h = graph.Mul(r, r)
 	case SwiGLU:
-		gate := toDType(attention.MixedLinear(ctx.In("gate"), xc, cfg.FFNDim, cfg.UseBias, param), param)
+		gate := toDType(linear.Dense(ctx.In("gate"), xc, cfg.FFNDim, cfg.UseBias, param), param)
 		h = graph.Mul(graph.Mul(gate, graph.Sigmoid(gate)), up)
 	}
-	return toDType(attention.MixedLinear(ctx.In("down"), toDType(h, cfg.compute()), cfg.ModelDim, cfg.UseBias, param), param)
+	return toDType(linear.Dense(ctx.In("down"), toDType(h, cfg.compute()), cfg.ModelDim, cfg.UseBias, param), param)
 }
 
 // gelu is the exact GELU, 0.5·x·(1 + erf(x/√2)).
