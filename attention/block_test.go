@@ -81,24 +81,22 @@ func TestCausalBlocksEqualFullAttention(t *testing.T) {
 	}
 }
 
+// TestDefaultCausalBlock: 64 on the pure-Go backend, none on XLA, and Kernels.CausalBlock over both
+// (negative: none).
 func TestDefaultCausalBlock(t *testing.T) {
-	t.Setenv(attention.CausalBlockEnvVar, "")
 	require.Equal(t, 64, attention.DefaultCausalBlock("go"))
-
 	require.Equal(t, 0, attention.DefaultCausalBlock("xla"))
-	t.Setenv(attention.CausalBlockEnvVar, "256")
-	require.Equal(t, 256, attention.DefaultCausalBlock("xla"))
-	t.Setenv(attention.CausalBlockEnvVar, "0")
-	require.Equal(t, 0, attention.DefaultCausalBlock("go"))
-	t.Setenv(attention.CausalBlockEnvVar, "big")
-	require.PanicsWithValue(t, `attention: BITTER_CAUSAL_BLOCK="big" is not a non-negative integer`, func() { attention.DefaultCausalBlock("go") })
+	for _, c := range []struct{ block, goBlock, xlaBlock int }{{0, 64, 0}, {256, 256, 256}, {-1, 0, 0}} {
+		k := attention.Kernels{CausalBlock: c.block}
+		require.Equal(t, c.goBlock, k.CausalBlockFor("go"), "CausalBlock %d on go", c.block)
+		require.Equal(t, c.xlaBlock, k.CausalBlockFor("xla"), "CausalBlock %d on xla", c.block)
+	}
 	require.PanicsWithValue(t, "attention.CausalBlock: -1 must not be negative", func() { attention.CausalBlock(-1) })
 }
 
 // TestCausalBlocksByDefault: without CausalBlock, ScaledDotProduct uses DefaultCausalBlock of the
 // graph's backend, by its String() ("go" for the pure-Go backend, whose Name() is "SimpleGo (go)").
 func TestCausalBlocksByDefault(t *testing.T) {
-	t.Setenv(attention.CausalBlockEnvVar, "")
 	const seq = 150
 	b := backend.MustShared()
 	block := attention.DefaultCausalBlock(b.String())

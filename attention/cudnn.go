@@ -3,7 +3,6 @@ package attention
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"sync/atomic"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -13,25 +12,11 @@ import (
 	"github.com/bitterlesson/bitter/internal/gomlxpatch/customcall"
 )
 
-// CuDNNEnvVar chooses cuDNN's fused (flash) attention for [ScaledDotProduct] on XLA, in a binary
-// built with custom calls (internal/gomlxpatch/customcall: the tag bitter_customcall and its copies of GoMLX
-// and go-xla; benchmarks/gpu.sh builds one): "0" never; "1" wherever the attention fits, on any XLA
-// backend; unset or empty, where it fits on XLA with a CUDA plugin. Any other value panics with the
-// name, and so does "1" in a binary built without custom calls, where unset has no effect.
-//
-// The fused kernel computes softmax(scale·q·kᵀ)·v in blocks that never write the [batch, heads,
-// qLen, kvLen] scores to memory, forward and backward (Dao et al. 2022); XLA reaches it, as JAX
-// does, through the custom calls "__cudnn$fmhaSoftmax" and "__cudnn$fmhaSoftmaxBackward". It fits
-// attention in bfloat16 or float16 with no [Mask], [Bias] or [Dropout] (while training), headDim =
-// valueDim ≤ 128 and a multiple of 8, and, when [Causal], as many queries as keys; grouped-query heads
-// as [ScaledDotProduct] takes them (query head h reads kv head h / (heads/kvHeads)), as cuDNN does.
-const CuDNNEnvVar = "BITTER_CUDNN_ATTENTION"
-
 // cudnnBuilt counts the attentions built on the fused kernel in this process (CuDNNCalls).
 var cudnnBuilt atomic.Int64
 
 // CuDNNCalls returns how many attentions this process has built on cuDNN's fused kernel (see
-// [CuDNNEnvVar]), for programs to report which attention they measured.
+// [CuDNN]), for programs to report which attention they measured.
 func CuDNNCalls() int64 { return cudnnBuilt.Load() }
 
 // cuDNN's custom-call targets, as XLA names them (xla/service/gpu/cublas_cudnn.h).
@@ -40,32 +25,12 @@ const (
 	cudnnBackward = "__cudnn$fmhaSoftmaxBackward"
 )
 
-// cudnnWanted reports whether CuDNNEnvVar and g's backend ask for the fused kernel where it fits.
-// It panics, naming the variable, on a value it does not know, and on 1 in a binary built without
-// custom calls, which cannot do what 1 asks.
-func cudnnWanted(g *graph.Graph) bool {
-	v := os.Getenv(CuDNNEnvVar)
-	switch v {
-	case "", "0", "1":
-	default:
-		panic(fmt.Sprintf("attention: %s=%q: want 1 (cuDNN's fused attention wherever it fits, on XLA), 0 (never) or nothing (on CUDA)",
-			CuDNNEnvVar, v))
+// cudnnWanted reports whether the setting and g's backend ask for the fused kernel where it fits.
+func cudnnWanted(g *graph.Graph, setting CuDNN) bool {
+	if setting == CuDNNNever || !customcall.Built() || !customcall.Available(g) {
+		return false // the kernel is not here, or not XLA (CuDNNAlways without custom calls fails Kernels.Validate)
 	}
-	if v == "0" {
-		return false
-	}
-	if !customcall.Built() {
-		if v == "1" {
-			panic(fmt.Sprintf("attention: %s=1, but this binary was built without custom calls: build it with "+
-				"-tags %s -modfile \"$(go run ./internal/gomlxpatch/customcall/cmd/modules DIR)\" (see internal/gomlxpatch/customcall)",
-				CuDNNEnvVar, customcall.Tag))
-		}
-		return false
-	}
-	if !customcall.Available(g) {
-		return false // not XLA
-	}
-	return v == "1" || customcall.CUDAPlugin(g.Backend().Description())
+	return setting == CuDNNAlways || customcall.CUDAPlugin(g.Backend().Description())
 }
 
 // cudnnMisfit says why the attention of q, k, v with options o does not fit the fused kernel, or ""

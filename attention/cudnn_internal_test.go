@@ -2,7 +2,6 @@ package attention
 
 import (
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"testing"
 
@@ -162,30 +161,30 @@ func TestCuDNNMisfit(t *testing.T) {
 	}
 }
 
-// TestCuDNNEnvVar: a value the variable does not know panics with its name; 1 panics in a binary
-// without custom calls (it cannot do what it asks) and means nothing on the pure-Go backend in one
-// with them; 0 and unset never panic.
-func TestCuDNNEnvVar(t *testing.T) {
-	g := graph.NewGraph(backend.MustShared(), "env")
+// TestCuDNNSetting: a setting that is not one of the three is an error of Kernels.Validate and a
+// panic of FusedCuDNN, naming it; CuDNNAlways is an error in a binary without custom calls (it
+// cannot do what it asks) and means nothing on the pure-Go backend in one with them; auto and never
+// build the attention anywhere.
+func TestCuDNNSetting(t *testing.T) {
+	g := graph.NewGraph(backend.MustShared(), "setting")
 	bf := shapes.Make(dtypes.BFloat16, 1, 8, 2, 16)
 	q := graph.Parameter(g, "q", bf)
-	attend := func() { ScaledDotProduct(q, q, q, Causal()) }
-	for _, v := range []string{"", "0"} {
-		t.Setenv(CuDNNEnvVar, v)
-		require.NotPanics(t, attend, "%s=%q", CuDNNEnvVar, v)
+	attend := func(s CuDNN) func() { return func() { ScaledDotProduct(q, q, q, Causal(), FusedCuDNN(s)) } }
+	for _, s := range []CuDNN{CuDNNAuto, CuDNNNever} {
+		require.NoError(t, Kernels{CuDNN: s}.Validate())
+		require.NotPanics(t, attend(s), "%q", s)
 	}
-	t.Setenv(CuDNNEnvVar, "yes")
-	require.PanicsWithValue(t, `attention: BITTER_CUDNN_ATTENTION="yes": want 1 (cuDNN's fused attention wherever it fits, on XLA), 0 (never) or nothing (on CUDA)`, attend)
-	t.Setenv(CuDNNEnvVar, "1")
+	require.EqualError(t, Kernels{CuDNN: "yes"}.Validate(), `CuDNN "yes" is not "" (auto), "never" or "always"`)
+	require.PanicsWithValue(t, `attention.FusedCuDNN: CuDNN "yes" is not "" (auto), "never" or "always"`, attend("yes"))
+	err := Kernels{CuDNN: CuDNNAlways}.Validate()
 	if customcall.Built() {
-		require.NotPanics(t, attend, "1 on the pure-Go backend")
+		require.NoError(t, err)
+		require.NotPanics(t, attend(CuDNNAlways), "always on the pure-Go backend")
 		return
 	}
-	defer func() {
-		r := recover()
-		require.NotNil(t, r, "1 in a build without custom calls")
-		require.Contains(t, fmt.Sprint(r), "built without custom calls")
-		require.Contains(t, fmt.Sprint(r), "-tags bitter_customcall")
-	}()
-	attend()
+	require.ErrorContains(t, err, "built without custom calls")
+	require.ErrorContains(t, err, "-tags bitter_customcall")
+	require.Panics(t, attend(CuDNNAlways))
+	cfg := Config{ModelDim: 8, NumHeads: 2, Kernels: Kernels{CuDNN: CuDNNAlways}}
+	require.ErrorContains(t, cfg.Validate(), `Kernels: CuDNN "always": this binary was built without custom calls`)
 }

@@ -62,10 +62,9 @@ func TestCuDNNAttentionOnTheCard(t *testing.T) {
 				opts = append(opts, attention.Causal())
 			}
 			// attend returns the output and the gradients of ⟨output, w⟩ with respect to q, k, v, in float32.
-			attend := func(dtype dtypes.DType, fused string) []*graph.Node {
-				t.Setenv(attention.CuDNNEnvVar, fused)
+			attend := func(dtype dtypes.DType, fused attention.CuDNN) []*graph.Node {
 				q, k, v := graph.ConvertDType(qp, dtype), graph.ConvertDType(kp, dtype), graph.ConvertDType(vp, dtype)
-				out := attention.ScaledDotProduct(q, k, v, opts...)
+				out := attention.ScaledDotProduct(q, k, v, append(opts, attention.FusedCuDNN(fused))...)
 				loss := graph.ReduceAllSum(graph.Mul(graph.ConvertDType(out, dtypes.Float32), wp))
 				grads := graph.Gradient(loss, q, k, v)
 				res := []*graph.Node{out}
@@ -76,7 +75,7 @@ func TestCuDNNAttentionOnTheCard(t *testing.T) {
 				return res
 			}
 			before := len(g.Nodes())
-			fused := attend(dtypes.BFloat16, "1")
+			fused := attend(dtypes.BFloat16, attention.CuDNNAlways)
 			calls := 0
 			for _, n := range g.Nodes()[before:] {
 				if customcall.Target(n) != "" && n.NumOutputs() > 1 {
@@ -84,8 +83,8 @@ func TestCuDNNAttentionOnTheCard(t *testing.T) {
 				}
 			}
 			require.Equal(t, 2, calls, "the fused forward and backward custom calls")
-			ours := attend(dtypes.BFloat16, "0")
-			ref := attend(dtypes.Float32, "0")
+			ours := attend(dtypes.BFloat16, attention.CuDNNNever)
+			ref := attend(dtypes.Float32, attention.CuDNNNever)
 			outputs := append(append(append([]*graph.Node{}, fused...), ours...), ref...)
 			g.Compile(outputs...)
 			seed := uint64(tc.seq*1000 + tc.heads)

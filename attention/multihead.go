@@ -43,6 +43,9 @@ type Config struct {
 	// weights and products and of q, k, v; the weights are stored in the input's dtype (the master
 	// copy), scores and softmax accumulate in float32, and the output is returned in the input's dtype.
 	ComputeDType dtypes.DType
+	// Kernels chooses how the attention is computed (causal query blocks, cuDNN's fused kernel),
+	// never what; the zero value takes the backend's defaults.
+	Kernels Kernels
 }
 
 // KVHeads returns the number of key/value heads, resolving 0 to NumHeads.
@@ -75,7 +78,7 @@ func (c Config) normEpsilon() float64 {
 	return c.NormEpsilon
 }
 
-// Validate returns an error naming the first bad value, or nil.
+// Validate returns an error naming every bad value, or nil.
 func (c Config) Validate() error {
 	var errs []error
 	if c.ModelDim < 1 {
@@ -110,6 +113,9 @@ func (c Config) Validate() error {
 	case dtypes.InvalidDType, dtypes.Float32, dtypes.Float64, dtypes.BFloat16:
 	default:
 		errs = append(errs, fmt.Errorf("ComputeDType %s is not Float32, Float64 or BFloat16", c.ComputeDType))
+	}
+	if err := c.Kernels.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("Kernels: %w", err))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("attention.Config: %w", errors.Join(errs...))
@@ -211,7 +217,7 @@ func MultiHead(ctx *context.Context, cfg Config, x *graph.Node, args Args) *grap
 		k = positional.RoPE(k, positions, cfg.ropeBase())
 	}
 
-	opts := []Option{Dropout(ctx, cfg.Dropout)}
+	opts := append([]Option{Dropout(ctx, cfg.Dropout)}, cfg.Kernels.options()...)
 	if args.Mask != nil {
 		opts = append(opts, Mask(args.Mask))
 	}

@@ -3,8 +3,6 @@ package attention
 import (
 	"fmt"
 	"math"
-	"os"
-	"strconv"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -26,6 +24,7 @@ type options struct {
 	dropoutRate float64
 	block       int
 	blockSet    bool
+	cudnn       CuDNN
 }
 
 // Causal masks keys after each query: query i (of qLen) sees key j (of kvLen) when
@@ -51,6 +50,15 @@ func Dropout(ctx *context.Context, rate float64) Option {
 	return func(o *options) { o.dropoutCtx, o.dropoutRate = ctx, rate }
 }
 
+// FusedCuDNN chooses cuDNN's fused attention (see [CuDNN]); the default is [CuDNNAuto]. A setting
+// that is not one of the three panics.
+func FusedCuDNN(setting CuDNN) Option {
+	if err := (Kernels{CuDNN: setting}).Validate(); err != nil {
+		panic("attention.FusedCuDNN: " + err.Error())
+	}
+	return func(o *options) { o.cudnn = setting }
+}
+
 // CausalBlock sets the query block of causal self-attention to n (n = 0: no blocks). When the
 // attention is [Causal] with no [Mask] or [Bias] and as many queries as keys, the queries are taken n
 // at a time, and block b (queries [b·n, (b+1)·n)) attends only to keys [0, (b+1)·n): it skips the
@@ -64,23 +72,12 @@ func CausalBlock(n int) Option {
 	return func(o *options) { o.block, o.blockSet = n, true }
 }
 
-// CausalBlockEnvVar names the environment variable that overrides [DefaultCausalBlock] (a
-// non-negative integer; 0 turns blocks off), for comparing the two on a backend.
-const CausalBlockEnvVar = "BITTER_CAUSAL_BLOCK"
-
 // DefaultCausalBlock returns the causal query block for a backend by name (its String()): 64 on
 // the pure-Go backend ("go"), measured on 2 cores (the training step of a causal attention layer, 128
 // wide, 4 heads, 2,048 tokens: 1.4x faster at T=256 and at T=1024), and 0 (no blocks) elsewhere:
 // on XLA each block is more kernels, and on an H200 blocks of 256 made GPT-2 small's step 11% slower.
-// BITTER_CAUSAL_BLOCK overrides it; a value that is not a non-negative integer panics with its name.
+// [Kernels.CausalBlock] overrides it.
 func DefaultCausalBlock(backendName string) int {
-	if v, ok := os.LookupEnv(CausalBlockEnvVar); ok && v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			panic(fmt.Sprintf("attention: %s=%q is not a non-negative integer", CausalBlockEnvVar, v))
-		}
-		return n
-	}
 	if backendName == "go" {
 		return 64
 	}
@@ -99,7 +96,7 @@ func DefaultCausalBlock(backendName string) int {
 // whose keys are all masked gets zeros, never NaN. Shapes that don't fit panic with the shapes.
 //
 // On XLA with CUDA, in a binary built with custom calls, attention that fits cuDNN's fused kernel
-// runs on it (see [CuDNNEnvVar]).
+// runs on it (see [CuDNN]).
 func ScaledDotProduct(q, k, v *graph.Node, opts ...Option) *graph.Node {
 	var o options
 	for _, opt := range opts {
@@ -129,14 +126,14 @@ func ScaledDotProduct(q, k, v *graph.Node, opts ...Option) *graph.Node {
 	if o.scaleSet {
 		scale = o.scale
 	}
-	if cudnnWanted(g) && cudnnMisfit(q, k, v, &o) == "" {
+	if cudnnWanted(g, o.cudnn) && cudnnMisfit(q, k, v, &o) == "" {
 		out, err := cudnnAttention(q, k, v, o.causal, scale)
 		if err == nil {
 			cudnnBuilt.Add(1)
 			return out
 		}
-		if os.Getenv(CuDNNEnvVar) == "1" {
-			panic(fmt.Sprintf("attention.ScaledDotProduct: %s=1: %v", CuDNNEnvVar, err))
+		if o.cudnn == CuDNNAlways {
+			panic(fmt.Sprintf("attention.ScaledDotProduct: CuDNN %q: %v", o.cudnn, err))
 		}
 	}
 	block := o.block

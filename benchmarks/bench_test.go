@@ -6,6 +6,7 @@
 package benchmarks
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/benchmarks/bench"
+	"github.com/bitterlesson/bitter/internal/cmdutil/cli"
 )
 
 var (
@@ -23,13 +25,21 @@ var (
 
 func init() { sizes.RegisterFlags(flag.CommandLine) }
 
+// checkSizes validates the size flags and takes the attention kernels the environment asks for
+// (BITTER_CAUSAL_BLOCK, BITTER_CUDNN_ATTENTION).
+func checkSizes(b *testing.B) {
+	k, err := cli.AttentionKernels()
+	if err = errors.Join(sizes.Validate(), err); err != nil {
+		b.Fatal(err)
+	}
+	sizes.Kernels = k
+}
+
 // BenchmarkTrainStep/<model>/T=<len> times full training steps (forward, backward, AdamW) at a
 // fixed number of tokens per step, reporting tokens/s, ms/step, compile-s, params, MFU and, on
 // XLA, mem-GB (the step's compiled memory, backend.CompiledMemory.Total).
 func BenchmarkTrainStep(b *testing.B) {
-	if err := sizes.Validate(); err != nil {
-		b.Fatal(err)
-	}
+	checkSizes(b)
 	bk, mem := backend.TrackMemory(backend.MustShared())
 	for _, model := range bench.Models {
 		for _, seq := range bench.SeqLens {
@@ -77,6 +87,7 @@ func report(b *testing.B, r bench.Result) {
 // BenchmarkGenerate/<model> times greedy generation, batch 1: time to first token after a
 // 64-token prompt, and tokens/s of the next 64.
 func BenchmarkGenerate(b *testing.B) {
+	checkSizes(b)
 	bk := backend.MustShared()
 	for _, model := range bench.Models {
 		b.Run(model, func(b *testing.B) {

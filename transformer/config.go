@@ -84,6 +84,10 @@ type Config struct {
 	// stream, norms, softmax accumulation, activations' non-linearities, the loss and the optimizer
 	// state stay in float32. Zero means DType throughout.
 	ComputeDType dtypes.DType
+	// Kernels chooses how attention is computed (causal query blocks, cuDNN's fused kernel), never
+	// what: a setting of the run, not of the model, so checkpoints do not store it. The zero value
+	// takes the backend's defaults.
+	Kernels attention.Kernels `json:"-"`
 }
 
 // Tiny is the CPU default: 4 layers, 128 wide, 4 heads, FFN 512, GELU, LayerNorm, learned positions,
@@ -142,7 +146,7 @@ func (c Config) normEpsilon() float64 {
 func (c Config) Attention() attention.Config {
 	return attention.Config{ModelDim: c.ModelDim, NumHeads: c.NumHeads, NumKVHeads: c.NumKVHeads,
 		UseBias: c.UseBias, RoPE: c.Positional == RoPE, RoPEBase: c.RoPEBase, QKNorm: c.QKNorm,
-		NormEpsilon: 1e-6, Dropout: c.Dropout, ComputeDType: c.ComputeDType}
+		NormEpsilon: 1e-6, Dropout: c.Dropout, ComputeDType: c.ComputeDType, Kernels: c.Kernels}
 }
 
 // Validate returns an error naming every bad value, or nil.

@@ -1,12 +1,12 @@
 package transformer_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bitterlesson/bitter/attention"
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/internal/testing/golden"
 	"github.com/bitterlesson/bitter/transformer"
@@ -40,11 +40,11 @@ func TestModelGolden(t *testing.T) {
 	require.Len(t, f.Cases, 5)
 	// Again with causal attention in query blocks of 3 (attention.CausalBlock), so the golden
 	// sequences (shorter than the pure-Go backend's default block) run through the blocked path too.
-	for _, block := range []string{"", "3"} {
-		t.Setenv(attention.CausalBlockEnvVar, block)
+	for _, block := range []int{0, 3} {
 		for name, c := range f.Cases {
-			t.Run(name+"/block="+block, func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/block=%d", name, block), func(t *testing.T) {
 				cfg := c.config()
+				cfg.Kernels.CausalBlock = block
 				require.NoError(t, cfg.Validate())
 				tol, gradTol := golden.Tol(backend.MustShared(), dtypes.Float32, 2e-5, 2e-5)
 				n := golden.CheckModel(t, backend.MustShared(), c.ModelCase, tol, gradTol, cfg.Logits)

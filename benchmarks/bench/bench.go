@@ -23,6 +23,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/train"
 
+	"github.com/bitterlesson/bitter/attention"
 	"github.com/bitterlesson/bitter/lm"
 	"github.com/bitterlesson/bitter/optim"
 	"github.com/bitterlesson/bitter/rnn"
@@ -46,18 +47,14 @@ type Sizes struct {
 	// Chunk, when positive, trains the RNNs with rnn.ChunkedTrainer: exact backpropagation through
 	// time in chunks of Chunk steps, so their graphs hold Chunk steps rather than the whole sequence.
 	Chunk int
-}
-
-// Model is what the measurements need of a model.
-type Model interface {
-	Logits(ctx *context.Context, tokens *graph.Node) *graph.Node
-	NumParams() int
-	FLOPsPerToken(seqLen int) float64
+	// Kernels chooses how the transformer's attention is computed (not a flag: commands read it
+	// from the environment, internal/cmdutil/cli.AttentionKernels).
+	Kernels attention.Kernels
 }
 
 // Build returns the model of the given kind and sizes for sequences of seqLen tokens, on the
 // backend of that name ("go" selects the RNNs' stepwise formulation, see rnn.Config.Stepwise).
-func Build(kind string, seqLen int, s Sizes, backendName string) (Model, error) {
+func Build(kind string, seqLen int, s Sizes, backendName string) (lm.Model, error) {
 	set := func(dst *int, v int) {
 		if v > 0 {
 			*dst = v
@@ -75,6 +72,7 @@ func Build(kind string, seqLen int, s Sizes, backendName string) (Model, error) 
 		if s.BF16 {
 			cfg.ComputeDType = dtypes.BFloat16
 		}
+		cfg.Kernels = s.Kernels
 		return cfg, cfg.Validate()
 	case "lstm", "gru":
 		cfg := rnn.Baseline(rnn.Cell(kind))
@@ -90,7 +88,7 @@ func Build(kind string, seqLen int, s Sizes, backendName string) (Model, error) 
 
 // TrainRun is a model, an AdamW trainer and a fixed random batch, ready to step.
 type TrainRun struct {
-	Model         Model
+	Model         lm.Model
 	SeqLen, Batch int
 	trainer       *train.Trainer
 	inputs        []*tensors.Tensor
@@ -143,7 +141,7 @@ func NewTrainRun(b backends.Backend, kind string, seqLen, tokensPerStep int, s S
 	return run, nil
 }
 
-func vocabOf(m Model) int {
+func vocabOf(m lm.Model) int {
 	switch c := m.(type) {
 	case transformer.Config:
 		return c.VocabSize

@@ -32,6 +32,7 @@ import (
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/benchmarks/bench"
 	"github.com/bitterlesson/bitter/internal/chart"
+	"github.com/bitterlesson/bitter/internal/cmdutil/cli"
 	"github.com/bitterlesson/bitter/lm"
 )
 
@@ -89,9 +90,11 @@ func run() error {
 	var sizes bench.Sizes
 	sizes.RegisterFlags(flag.CommandLine)
 	flag.Parse()
-	if err := errors.Join(checkFlags(*steps, *tokens, *peak, *refTime, *models), sizes.Validate()); err != nil {
+	kernels, envErr := cli.AttentionKernels()
+	if err := errors.Join(checkFlags(*steps, *tokens, *peak, *refTime, *models), sizes.Validate(), envErr); err != nil {
 		return err
 	}
+	sizes.Kernels = kernels
 	resultsDir := filepath.Join(*dir, "results")
 	if err := os.MkdirAll(resultsDir, 0o755); err != nil {
 		return err
@@ -183,7 +186,7 @@ func run() error {
 }
 
 // cudnnNote is added to the results' note when attention ran on cuDNN's fused kernel
-// (attention.CuDNNEnvVar, in a build with custom calls).
+// (cli.CuDNNEnvVar, in a build with custom calls).
 const cudnnNote = "attention on cuDNN's fused kernel (custom calls)"
 
 // checkFlags rejects settings no cell could run with, before anything runs.
@@ -267,7 +270,7 @@ func measure(label string, models []string, lens []int, tokens, steps int, peak 
 	if backend.TF32(b) {
 		desc += "; float32 matmuls in TF32"
 	}
-	if n := attention.DefaultCausalBlock(b.String()); n > 0 {
+	if n := sizes.Kernels.CausalBlockFor(b.String()); n > 0 {
 		desc += fmt.Sprintf("; the transformer's causal attention in query blocks of %d", n)
 	}
 	r := Run{Label: label, Date: time.Now().UTC().Format("2006-01-02"), Machine: machine(), GPU: gpuInfo(), GoVersion: runtime.Version(),

@@ -1,12 +1,16 @@
-// Package cli holds what the example commands share: reading their command lines, and checking
-// where they will write before they start.
+// Package cli holds what the commands (examples, benchmarks) share: reading their command lines and
+// the environment variables that steer the library, and checking where they will write before they
+// start.
 package cli
 
 import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
+
+	"github.com/bitterlesson/bitter/attention"
 )
 
 // PresetArg returns the value of -preset (or --preset, either as "-preset x" or "-preset=x") in args,
@@ -40,4 +44,43 @@ func OutputDir(dir string) error {
 		return fmt.Errorf("-out %s: %w", dir, err)
 	}
 	return nil
+}
+
+// Environment variables the commands read into attention.Kernels (see [AttentionKernels]).
+const (
+	// CausalBlockEnvVar sets the query block of causal self-attention: a non-negative integer, 0 for
+	// no blocks; unset or empty, the backend's default (attention.DefaultCausalBlock).
+	CausalBlockEnvVar = "BITTER_CAUSAL_BLOCK"
+	// CuDNNEnvVar chooses cuDNN's fused attention on XLA (attention.CuDNN): 1 wherever it fits (in a
+	// binary built with custom calls), 0 never; unset or empty, where it fits on a CUDA plugin.
+	CuDNNEnvVar = "BITTER_CUDNN_ATTENTION"
+)
+
+// AttentionKernels returns the attention kernels that [CausalBlockEnvVar] and [CuDNNEnvVar] ask
+// for, validated, or an error naming the variable and its value.
+func AttentionKernels() (attention.Kernels, error) {
+	var k attention.Kernels
+	if v := strings.TrimSpace(os.Getenv(CausalBlockEnvVar)); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return k, fmt.Errorf("%s=%q is not a non-negative integer (0 = no blocks)", CausalBlockEnvVar, v)
+		}
+		k.CausalBlock = n
+		if n == 0 {
+			k.CausalBlock = -1
+		}
+	}
+	switch v := strings.TrimSpace(os.Getenv(CuDNNEnvVar)); v {
+	case "":
+	case "0":
+		k.CuDNN = attention.CuDNNNever
+	case "1":
+		k.CuDNN = attention.CuDNNAlways
+	default:
+		return k, fmt.Errorf("%s=%q: want 1 (cuDNN's fused attention wherever it fits, on XLA), 0 (never) or nothing (on CUDA)", CuDNNEnvVar, v)
+	}
+	if err := k.Validate(); err != nil {
+		return k, fmt.Errorf("%s=1: %w", CuDNNEnvVar, err)
+	}
+	return k, nil
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/bitterlesson/bitter/attention"
+	"github.com/bitterlesson/bitter/internal/gomlxpatch/customcall"
 	"github.com/stretchr/testify/require"
 )
 
@@ -29,5 +31,38 @@ func TestOutputDir(t *testing.T) {
 		ro := filepath.Join(t.TempDir(), "ro")
 		require.NoError(t, os.Mkdir(ro, 0o555))
 		require.ErrorContains(t, OutputDir(ro), "cannot write there")
+	}
+}
+
+func TestAttentionKernels(t *testing.T) {
+	for _, c := range []struct {
+		block, cudnn string
+		want         attention.Kernels
+	}{
+		{"", "", attention.Kernels{}},
+		{"256", "", attention.Kernels{CausalBlock: 256}},
+		{"0", "0", attention.Kernels{CausalBlock: -1, CuDNN: attention.CuDNNNever}},
+	} {
+		t.Setenv(CausalBlockEnvVar, c.block)
+		t.Setenv(CuDNNEnvVar, c.cudnn)
+		k, err := AttentionKernels()
+		require.NoError(t, err)
+		require.Equal(t, c.want, k, "%s=%q %s=%q", CausalBlockEnvVar, c.block, CuDNNEnvVar, c.cudnn)
+	}
+	t.Setenv(CuDNNEnvVar, "")
+	t.Setenv(CausalBlockEnvVar, "big")
+	_, err := AttentionKernels()
+	require.EqualError(t, err, `BITTER_CAUSAL_BLOCK="big" is not a non-negative integer (0 = no blocks)`)
+	t.Setenv(CausalBlockEnvVar, "")
+	t.Setenv(CuDNNEnvVar, "yes")
+	_, err = AttentionKernels()
+	require.EqualError(t, err, `BITTER_CUDNN_ATTENTION="yes": want 1 (cuDNN's fused attention wherever it fits, on XLA), 0 (never) or nothing (on CUDA)`)
+	t.Setenv(CuDNNEnvVar, "1")
+	k, err := AttentionKernels()
+	if customcall.Built() {
+		require.NoError(t, err)
+		require.Equal(t, attention.CuDNNAlways, k.CuDNN)
+	} else {
+		require.ErrorContains(t, err, "BITTER_CUDNN_ATTENTION=1: CuDNN \"always\": this binary was built without custom calls")
 	}
 }

@@ -32,7 +32,7 @@ import (
 var customCall = regexp.MustCompile(`(?s)(%[^=]*) = "stablehlo\.custom_call"\(([^)]*)\) \{(.*?)\n\s*\} : \(([^)]*)\) -> \(([^)]*)\)`)
 
 // TestGPT2SmallStepWithCuDNNAttention builds the GPT-2 small bf16 step of TestGPT2SmallStepOnXLABuilder
-// with cuDNN's fused attention (attention.CuDNNEnvVar=1, as on a CUDA plugin) and checks the program
+// with cuDNN's fused attention (attention.CuDNNAlways, as auto on a CUDA plugin) and checks the program
 // XLA would be given: one forward and one backward custom call per layer, with JAX's operands,
 // results, layouts and backend config, and no score-sized tensor anywhere.
 func TestGPT2SmallStepWithCuDNNAttention(t *testing.T) {
@@ -40,8 +40,8 @@ func TestGPT2SmallStepWithCuDNNAttention(t *testing.T) {
 	const batch, seq = 16, 1024
 	cfg := transformer.GPT2Small()
 	cfg.TieEmbeddings, cfg.ComputeDType = false, dtypes.BFloat16
+	cfg.Kernels.CuDNN = attention.CuDNNAlways
 	require.NoError(t, cfg.Validate())
-	t.Setenv(attention.CuDNNEnvVar, "1")
 	before := attention.CuDNNCalls()
 	program := trainStep(t, s, "gpt2_cudnn", func(ctx *context.Context, g *graph.Graph) *graph.Node {
 		tokens := graph.Parameter(g, "tokens", shapes.Make(dtypes.Int32, batch, seq))
@@ -136,12 +136,11 @@ func TestGPT2SmallStepWithCuDNNAttention(t *testing.T) {
 // and v with their own heads and the backward gives dk and dv with them.
 func TestCuDNNGroupedQueryOnXLABuilder(t *testing.T) {
 	s := start(t)
-	t.Setenv(attention.CuDNNEnvVar, "1")
 	g := graph.NewGraph(s.Backend, "gqa_cudnn")
 	q := graph.Parameter(g, "q", shapes.Make(dtypes.BFloat16, 2, 16, 8, 64))
 	k := graph.Parameter(g, "k", shapes.Make(dtypes.BFloat16, 2, 16, 2, 64))
 	v := graph.Parameter(g, "v", shapes.Make(dtypes.BFloat16, 2, 16, 2, 64))
-	out := attention.ScaledDotProduct(q, k, v, attention.Causal())
+	out := attention.ScaledDotProduct(q, k, v, attention.Causal(), attention.FusedCuDNN(attention.CuDNNAlways))
 	loss := graph.ReduceAllSum(graph.ConvertDType(out, dtypes.Float32))
 	grads := graph.Gradient(loss, q, k, v)
 	program, err := s.Compile(g, append([]*graph.Node{loss}, grads...)...)

@@ -14,7 +14,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bitterlesson/bitter/attention"
 	"github.com/bitterlesson/bitter/internal/testing/xlastub"
 	"github.com/bitterlesson/bitter/lm"
 	"github.com/bitterlesson/bitter/optim"
@@ -143,8 +142,8 @@ func TestGPT2SmallStepOnXLABuilder(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := transformer.GPT2Small()
 			cfg.TieEmbeddings, cfg.ComputeDType = false, tc.compute
+			cfg.Kernels.CausalBlock = tc.block // 0: XLA's default, no blocks
 			require.NoError(t, cfg.Validate())
-			t.Setenv(attention.CausalBlockEnvVar, strconv.Itoa(tc.block))
 			program := trainStep(t, s, "gpt2_"+tc.name, func(ctx *context.Context, g *graph.Graph) *graph.Node {
 				tokens := graph.Parameter(g, "tokens", shapes.Make(dtypes.Int32, batch, seq))
 				labels := graph.Parameter(g, "labels", shapes.Make(dtypes.Int32, batch, seq))
