@@ -311,3 +311,19 @@ func Load(path string, ctx *context.Context, meta any) error {
 	}
 	return nil
 }
+
+// PrepareDir makes the folder dir (and its parents) and checks that a file can be created in it,
+// leaving nothing behind: a run checks where it will save before it spends time training.
+func PrepareDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("%s: cannot write there: %w", dir, err)
+	}
+	if err := errors.Join(f.Close(), os.Remove(f.Name())); err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	return nil
+}

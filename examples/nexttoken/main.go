@@ -1,4 +1,5 @@
-// Command nexttoken trains a next-token Transformer language model on a corpus and samples from it.
+// Command nexttoken trains a next-token language model on a corpus and samples from it: flags over
+// package trainer's Options.
 //
 // With no flags it trains the Tiny preset (4 layers, 128 wide) on the Go source under
 // $(go env GOROOT)/src, on GoMLX's pure-Go backend, in about 20 seconds on 2 CPU cores: a progress
@@ -20,7 +21,8 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/bitterlesson/bitter/examples/nexttoken/lm"
+	"github.com/bitterlesson/bitter/internal/cmdutil/cli"
+	"github.com/bitterlesson/bitter/trainer"
 )
 
 func main() {
@@ -31,9 +33,9 @@ func main() {
 }
 
 func run(args []string) error {
-	o := lm.DefaultOptions()
+	o := trainer.DefaultOptions()
 	fs := flag.NewFlagSet("nexttoken", flag.ContinueOnError)
-	o.RegisterFlags(fs)
+	registerFlags(fs, &o)
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return nil
@@ -43,13 +45,18 @@ func run(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
 	}
-	if o.Export != "" {
-		return lm.Export(o, os.Stdout)
-	}
-	if o.Generate {
-		_, err := lm.Generate(o, os.Stdout)
+	kernels, err := cli.AttentionKernels() // BITTER_CAUSAL_BLOCK, BITTER_CUDNN_ATTENTION
+	if err != nil {
 		return err
 	}
-	_, err := lm.Run(o, os.Stdout, os.Stderr)
+	o.Kernels = kernels
+	if o.Export != "" {
+		return trainer.Export(o, os.Stdout)
+	}
+	if o.Generate {
+		_, err = trainer.Generate(o, os.Stdout)
+		return err
+	}
+	_, err = trainer.Run(o, os.Stdout, os.Stderr)
 	return err
 }

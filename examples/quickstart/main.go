@@ -1,65 +1,28 @@
-// Command quickstart is the README's snippet: build, train and sample a small model in about twenty
-// lines (2 minutes on 2 CPU cores). go run ./examples/quickstart
+// Command quickstart trains a small transformer on the Go standard library's strings package and
+// samples from it, through package trainer: a few lines of Go (about 10 seconds on 2 CPU cores).
+//
+//	go run ./examples/quickstart
 package main
 
 import (
 	"fmt"
-	"log"
+	"os"
+	"path/filepath"
 	"runtime"
 
-	"github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/ml/context"
-	"github.com/gomlx/gomlx/pkg/ml/train"
-
-	"github.com/bitterlesson/bitter/backend"
-	"github.com/bitterlesson/bitter/data"
-	"github.com/bitterlesson/bitter/lm"
-	"github.com/bitterlesson/bitter/optim"
-	"github.com/bitterlesson/bitter/transformer"
+	"github.com/bitterlesson/bitter/trainer"
 )
 
 func main() {
-	b, err := backend.New() // GOMLX_BACKEND, else the pure-Go backend
-	check(err)
-	text, err := data.LoadCorpus([]string{runtime.GOROOT() + "/src/strings"}, ".go")
-	check(err)
-	batches, err := data.NewWindows(data.Bytes{}.Encode(text), 16, 64, 1) // 16 windows of 64 bytes, seed 1
-	check(err)
-	cfg := transformer.Tiny()
-	opt, err := optim.New(optim.DefaultAdamW(2e-3))
-	check(err)
-	ctx := context.New()
-	trainer := train.NewTrainer(b, ctx,
-		func(ctx *context.Context, _ any, in []*graph.Node) []*graph.Node {
-			return []*graph.Node{transformer.Logits(ctx, cfg, in[0])}
-		},
-		func(labels, logits []*graph.Node) *graph.Node { return lm.Loss(logits[0], labels[0]) },
-		opt, nil, nil)
-	for step := 1; step <= 60; step++ {
-		_, inputs, labels, _ := batches.Yield()
-		metrics, err := trainer.TrainStep(nil, inputs, labels)
-		check(err)
-		if step%10 == 0 {
-			fmt.Printf("step %d: loss %.3f\n", step, metrics[0].Value())
-		}
-	}
-	gen, err := transformer.NewGenerator(b, ctx, cfg)
-	check(err)
-	out, err := gen.Generate([]int32{'f', 'u', 'n', 'c', ' '}, 80, lm.Sampling{Temperature: 0.8, Seed: 1})
-	check(err)
-	fmt.Printf("func %s\n", string(toBytes(out)))
-}
-
-func toBytes(ids []int32) []byte {
-	b := make([]byte, len(ids))
-	for i, id := range ids {
-		b[i] = byte(id)
-	}
-	return b
-}
-
-func check(err error) {
+	o := trainer.DefaultOptions() // the Tiny transformer on bytes, AdamW, cosine schedule
+	o.Data = filepath.Join(runtime.GOROOT(), "src", "strings")
+	o.Ext = ".go"
+	o.Out = "runs/quickstart" // checkpoint.bin, loss.csv, loss.png
+	o.Steps, o.Seq, o.Sample = 60, 64, 80
+	res, err := trainer.Run(o, os.Stdout, os.Stderr)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		os.Exit(1)
 	}
+	fmt.Printf("validation loss %.3f nats per byte after %d steps\n", res.ValLoss, res.Step)
 }

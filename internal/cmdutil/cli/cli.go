@@ -4,13 +4,13 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 
 	"github.com/bitterlesson/bitter/attention"
+	"github.com/bitterlesson/bitter/checkpoint"
 )
 
 // PresetArg returns the value of -preset (or --preset, either as "-preset x" or "-preset=x") in args,
@@ -30,18 +30,12 @@ func PresetArg(args []string, def string) string {
 	return def
 }
 
-// OutputDir makes the folder a command will write its results to, and checks that a file can be
-// created in it, so that a long run cannot end by losing its results to a bad -out.
+// OutputDir is checkpoint.PrepareDir for a command's -out flag: it makes the folder the command will
+// write its results to and checks that a file can be created in it, so that a long run cannot end
+// by losing its results to a bad -out.
 func OutputDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := checkpoint.PrepareDir(dir); err != nil {
 		return fmt.Errorf("-out: %w", err)
-	}
-	f, err := os.CreateTemp(dir, ".write-check-*")
-	if err != nil {
-		return fmt.Errorf("-out %s: cannot write there: %w", dir, err)
-	}
-	if err := errors.Join(f.Close(), os.Remove(f.Name())); err != nil {
-		return fmt.Errorf("-out %s: %w", dir, err)
 	}
 	return nil
 }

@@ -14,11 +14,11 @@ import (
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/examples/doubledescent/dd"
 	"github.com/bitterlesson/bitter/examples/grokking/grok"
-	"github.com/bitterlesson/bitter/examples/nexttoken/lm"
 	"github.com/bitterlesson/bitter/examples/reinforce/rl"
+	"github.com/bitterlesson/bitter/trainer"
 )
 
-// TestTrainerRunsThroughXLA runs the example trainer (lm.Run: training, validation, checkpoints,
+// TestTrainerRunsThroughXLA runs the example trainer (trainer.Run: training, validation, checkpoints,
 // resume, sampling) for the transformer in float32 and bf16 and the LSTM (in chunks) and GRU, and
 // the grokking, double-descent and RL (REINFORCE and GRPO) examples, in a child process that loads
 // the stand-in with XLASTUB_RUN=1: every graph goes through GoMLX's XLA backend and go-xla (compile,
@@ -52,20 +52,20 @@ func trainerRuns(t *testing.T) {
 	require.NoError(t, os.WriteFile(corpus, []byte(strings.Repeat("To be, or not to be, that is the question.\n", 200)), 0o644))
 	for _, tc := range []struct {
 		name   string
-		change func(o *lm.Options)
+		change func(o *trainer.Options)
 	}{
-		{"transformer", func(o *lm.Options) {}},
-		{"transformer_bf16", func(o *lm.Options) { o.Precision = "bfloat16" }},
-		{"lstm_chunks", func(o *lm.Options) { o.Model, o.RNNChunk = "lstm", 8 }},
-		{"gru", func(o *lm.Options) { o.Model = "gru" }},
+		{"transformer", func(o *trainer.Options) {}},
+		{"transformer_bf16", func(o *trainer.Options) { o.Precision = "bfloat16" }},
+		{"lstm_chunks", func(o *trainer.Options) { o.Model, o.RNNChunk = "lstm", 8 }},
+		{"gru", func(o *trainer.Options) { o.Model = "gru" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := lm.DefaultOptions()
+			o := trainer.DefaultOptions()
 			o.Data, o.Out, o.Quiet = corpus, t.TempDir(), true
 			o.Steps, o.Warmup, o.Batch, o.Seq, o.EvalEvery, o.EvalTokens, o.Sample = 4, 1, 2, 32, 2, 256, 16
 			tc.change(&o)
 			var log strings.Builder
-			res, err := lm.Run(o, io.Discard, &log)
+			res, err := trainer.Run(o, io.Discard, &log)
 			require.NoError(t, err)
 			require.Equal(t, 4, res.Step)
 			require.Regexp(t, `step 1: \d+\.\d s, compiling the training graph included; its largest program needs \d+\.\d\d GB on the device`, log.String())
@@ -77,7 +77,7 @@ func trainerRuns(t *testing.T) {
 				require.Positive(t, info.Size(), f)
 			}
 			o.Steps, o.Resume = 6, true
-			res, err = lm.Run(o, io.Discard, io.Discard)
+			res, err = trainer.Run(o, io.Discard, io.Discard)
 			require.NoError(t, err, "resume")
 			require.Equal(t, 6, res.Step)
 		})

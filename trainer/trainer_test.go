@@ -1,4 +1,4 @@
-package lm_test
+package trainer_test
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	bdata "github.com/bitterlesson/bitter/data"
-	"github.com/bitterlesson/bitter/examples/nexttoken/lm"
+	"github.com/bitterlesson/bitter/trainer"
 )
 
 // corpus writes a small repetitive text file and returns its path.
@@ -28,8 +28,8 @@ func corpus(t *testing.T) string {
 	return path
 }
 
-func tinyOptions(t *testing.T, data, out string) lm.Options {
-	o := lm.DefaultOptions()
+func tinyOptions(t *testing.T, data, out string) trainer.Options {
+	o := trainer.DefaultOptions()
 	o.Data, o.Out = data, out
 	o.Layers, o.Dim, o.Heads, o.FFN, o.Seq, o.Batch = 1, 16, 2, 32, 16, 4
 	o.Steps, o.EvalEvery, o.Warmup, o.EvalTokens = 6, 3, 2, 256
@@ -46,7 +46,7 @@ func tinyOptions(t *testing.T, data, out string) lm.Options {
 func TestResumeReproducesUninterruptedRun(t *testing.T) {
 	data := corpus(t)
 	var stdout, stderr bytes.Buffer
-	full, err := lm.Run(tinyOptions(t, data, filepath.Join(t.TempDir(), "full")), &stdout, &stderr)
+	full, err := trainer.Run(tinyOptions(t, data, filepath.Join(t.TempDir(), "full")), &stdout, &stderr)
 	require.NoError(t, err, stderr.String())
 	require.Len(t, full.History, 6)
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
@@ -56,11 +56,11 @@ func TestResumeReproducesUninterruptedRun(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "split")
 	o := tinyOptions(t, data, out)
 	o.Steps = 3
-	first, err := lm.Run(o, &stdout, &stderr)
+	first, err := trainer.Run(o, &stdout, &stderr)
 	require.NoError(t, err)
 	require.Len(t, first.History, 3)
 	o.Steps, o.Resume = 6, true
-	resumed, err := lm.Run(o, &stdout, &stderr)
+	resumed, err := trainer.Run(o, &stdout, &stderr)
 	require.NoError(t, err)
 	require.Len(t, resumed.History, 6)
 	for i := range full.History {
@@ -73,7 +73,7 @@ func TestResumeReproducesUninterruptedRun(t *testing.T) {
 	}
 	require.Equal(t, full.ValLoss, resumed.ValLoss)
 	require.Equal(t, full.Sample, resumed.Sample)
-	for _, f := range []string{lm.CheckpointFile, "loss.csv", "loss.png"} {
+	for _, f := range []string{trainer.CheckpointFile, "loss.csv", "loss.png"} {
 		info, err := os.Stat(filepath.Join(out, f))
 		require.NoError(t, err)
 		require.NotZero(t, info.Size())
@@ -94,7 +94,7 @@ func TestMFUAgainstAGivenPeak(t *testing.T) {
 	o.Steps, o.Sample = 3, 0
 	o.PeakTFLOPs = 1e-4 // 100 MFLOP/s: the tiny model on this machine lands in the percent range
 	var stdout, stderr bytes.Buffer
-	res, err := lm.Run(o, &stdout, &stderr)
+	res, err := trainer.Run(o, &stdout, &stderr)
 	require.NoError(t, err, stderr.String())
 	model, err := o.BuildModel()
 	require.NoError(t, err)
@@ -114,53 +114,53 @@ func TestBadInputsAreClearErrors(t *testing.T) {
 	var out bytes.Buffer
 	cases := []struct {
 		name string
-		edit func(o *lm.Options)
+		edit func(o *trainer.Options)
 		want string
 	}{
-		{"steps", func(o *lm.Options) { o.Steps = 0 }, "-steps 0 must be positive"},
-		{"preset", func(o *lm.Options) { o.Preset = "huge" }, `-preset "huge" is not one of tiny, shakespeare-char, gpt2-small`},
-		{"model", func(o *lm.Options) { o.Dim = 30; o.Heads = 4 }, "ModelDim 30 is not divisible by NumHeads 4"},
-		{"missing corpus", func(o *lm.Options) { o.Data = "/no/such/corpus" }, `corpus path "/no/such/corpus" does not exist`},
-		{"schedule", func(o *lm.Options) { o.Schedule = "step" }, `-schedule "step" is not constant or cosine`},
-		{"resume without checkpoint", func(o *lm.Options) { o.Resume = true }, "-resume: no checkpoint at"},
-		{"peak", func(o *lm.Options) { o.PeakTFLOPs = -790 }, "-peak-tflops -790 must be a positive number, or 0 for none"},
-		{"out under a file", func(o *lm.Options) { o.Out = filepath.Join(data, "sub") }, "-out: mkdir " + data + ": not a directory"},
-		{"peak NaN", func(o *lm.Options) { o.PeakTFLOPs = math.NaN() }, "-peak-tflops NaN must be a positive number"},
-		{"accum", func(o *lm.Options) { o.Accum = 0 }, "-accum 0 must be positive"},
-		{"accum in chunks", func(o *lm.Options) { o.Model, o.Accum, o.RNNChunk = "lstm", 2, 4 }, "-accum is not available with -rnn-chunk"},
-		{"tokenizer", func(o *lm.Options) { o.Tokenizer = "wordpiece" }, `-tokenizer "wordpiece" is not bytes, bpe or gpt2`},
-		{"pattern", func(o *lm.Options) { o.Tokenizer, o.BPEPattern = "bpe", "o200k" }, `-bpe-pattern "o200k" is not gpt2 or cl100k`},
-		{"vocab for bytes", func(o *lm.Options) { o.Vocab = 1000 }, "-vocab is for -tokenizer bpe"},
-		{"vocab small", func(o *lm.Options) { o.Tokenizer, o.Vocab = "bpe", 256 }, "-vocab 256 must be in [257, 65536]"},
-		{"vocab large", func(o *lm.Options) { o.Tokenizer, o.Vocab = "bpe", 70000 }, "-vocab 70000 must be in [257, 65536]"},
+		{"steps", func(o *trainer.Options) { o.Steps = 0 }, "-steps 0 must be positive"},
+		{"preset", func(o *trainer.Options) { o.Preset = "huge" }, `-preset "huge" is not one of tiny, shakespeare-char, gpt2-small`},
+		{"model", func(o *trainer.Options) { o.Dim = 30; o.Heads = 4 }, "ModelDim 30 is not divisible by NumHeads 4"},
+		{"missing corpus", func(o *trainer.Options) { o.Data = "/no/such/corpus" }, `corpus path "/no/such/corpus" does not exist`},
+		{"schedule", func(o *trainer.Options) { o.Schedule = "step" }, `-schedule "step" is not constant or cosine`},
+		{"resume without checkpoint", func(o *trainer.Options) { o.Resume = true }, "-resume: no checkpoint at"},
+		{"peak", func(o *trainer.Options) { o.PeakTFLOPs = -790 }, "-peak-tflops -790 must be a positive number, or 0 for none"},
+		{"out under a file", func(o *trainer.Options) { o.Out = filepath.Join(data, "sub") }, "-out: mkdir " + data + ": not a directory"},
+		{"peak NaN", func(o *trainer.Options) { o.PeakTFLOPs = math.NaN() }, "-peak-tflops NaN must be a positive number"},
+		{"accum", func(o *trainer.Options) { o.Accum = 0 }, "-accum 0 must be positive"},
+		{"accum in chunks", func(o *trainer.Options) { o.Model, o.Accum, o.RNNChunk = "lstm", 2, 4 }, "-accum is not available with -rnn-chunk"},
+		{"tokenizer", func(o *trainer.Options) { o.Tokenizer = "wordpiece" }, `-tokenizer "wordpiece" is not bytes, bpe or gpt2`},
+		{"pattern", func(o *trainer.Options) { o.Tokenizer, o.BPEPattern = "bpe", "o200k" }, `-bpe-pattern "o200k" is not gpt2 or cl100k`},
+		{"vocab for bytes", func(o *trainer.Options) { o.Vocab = 1000 }, "-vocab is for -tokenizer bpe"},
+		{"vocab small", func(o *trainer.Options) { o.Tokenizer, o.Vocab = "bpe", 256 }, "-vocab 256 must be in [257, 65536]"},
+		{"vocab large", func(o *trainer.Options) { o.Tokenizer, o.Vocab = "bpe", 70000 }, "-vocab 70000 must be in [257, 65536]"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			o := tinyOptions(t, data, t.TempDir())
 			c.edit(&o)
-			_, err := lm.Run(o, &out, &out)
+			_, err := trainer.Run(o, &out, &out)
 			require.ErrorContains(t, err, c.want)
 		})
 	}
 
 	t.Run("corrupt checkpoint", func(t *testing.T) {
 		dir := t.TempDir()
-		require.NoError(t, os.WriteFile(filepath.Join(dir, lm.CheckpointFile), []byte("garbage"), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, trainer.CheckpointFile), []byte("garbage"), 0o644))
 		o := tinyOptions(t, data, dir)
 		o.Resume = true
-		_, err := lm.Run(o, &out, &out)
+		_, err := trainer.Run(o, &out, &out)
 		require.ErrorContains(t, err, "corrupt checkpoint")
 	})
 	t.Run("corpus too short", func(t *testing.T) {
 		short := filepath.Join(t.TempDir(), "short.txt")
 		require.NoError(t, os.WriteFile(short, []byte("0123456789"), 0o644))
-		_, err := lm.Run(tinyOptions(t, short, t.TempDir()), &out, &out)
+		_, err := trainer.Run(tinyOptions(t, short, t.TempDir()), &out, &out)
 		require.ErrorContains(t, err, "training split: 9 tokens are fewer than one window of 16+1")
 	})
 	t.Run("empty corpus", func(t *testing.T) {
 		empty := filepath.Join(t.TempDir(), "empty.txt")
 		require.NoError(t, os.WriteFile(empty, nil, 0o644))
-		_, err := lm.Run(tinyOptions(t, empty, t.TempDir()), &out, &out)
+		_, err := trainer.Run(tinyOptions(t, empty, t.TempDir()), &out, &out)
 		require.ErrorContains(t, err, "empty.txt is empty")
 	})
 }
@@ -173,23 +173,23 @@ func TestRecurrentModels(t *testing.T) {
 		t.Run(model, func(t *testing.T) {
 			o := tinyOptions(t, data, t.TempDir())
 			o.Model, o.Dim, o.Hidden, o.Steps, o.EvalEvery, o.Sample = model, 8, 12, 4, 2, 10
-			res, err := lm.Run(o, &out, &out)
+			res, err := trainer.Run(o, &out, &out)
 			require.NoError(t, err, out.String())
 			require.Len(t, res.History, 4)
 			require.Len(t, res.Sample, len(o.Prompt)+10)
 			require.Contains(t, out.String(), "model: "+model+", 1 layers of 12, embedding 8")
 			o.Steps, o.Resume = 6, true
-			resumed, err := lm.Run(o, &out, &out)
+			resumed, err := trainer.Run(o, &out, &out)
 			require.NoError(t, err)
 			require.Len(t, resumed.History, 6)
 			o.Model = "transformer"
-			_, err = lm.Run(o, &out, &out)
+			_, err = trainer.Run(o, &out, &out)
 			require.ErrorContains(t, err, "-resume: the checkpoint in")
 		})
 	}
 	o := tinyOptions(t, data, t.TempDir())
 	o.Model = "rnn"
-	_, err := lm.Run(o, &out, &out)
+	_, err := trainer.Run(o, &out, &out)
 	require.ErrorContains(t, err, `-model "rnn" is not one of transformer, lstm, gru`)
 }
 
@@ -199,10 +199,10 @@ func TestRecurrentModels(t *testing.T) {
 func TestRecurrentModelsInChunks(t *testing.T) {
 	data := corpus(t)
 	var out bytes.Buffer
-	run := func(chunk int, dir string) lm.Result {
+	run := func(chunk int, dir string) trainer.Result {
 		o := tinyOptions(t, data, dir)
 		o.Model, o.Dim, o.Hidden, o.Steps, o.EvalEvery, o.Sample, o.RNNChunk = "lstm", 8, 12, 4, 2, 0, chunk
-		res, err := lm.Run(o, &out, &out)
+		res, err := trainer.Run(o, &out, &out)
 		require.NoError(t, err, out.String())
 		return res
 	}
@@ -216,16 +216,16 @@ func TestRecurrentModelsInChunks(t *testing.T) {
 
 	o := tinyOptions(t, data, chunkedDir)
 	o.Model, o.Dim, o.Hidden, o.Steps, o.EvalEvery, o.Sample, o.Resume = "lstm", 8, 12, 6, 2, 0, true
-	resumed, err := lm.Run(o, &out, &out)
+	resumed, err := trainer.Run(o, &out, &out)
 	require.NoError(t, err, out.String())
 	require.Len(t, resumed.History, 6)
 
 	o = tinyOptions(t, data, t.TempDir())
 	o.RNNChunk = 4
-	_, err = lm.Run(o, &out, &out)
+	_, err = trainer.Run(o, &out, &out)
 	require.ErrorContains(t, err, "-rnn-chunk is for -model lstm or gru")
 	o.Model, o.RNNChunk = "gru", -1
-	_, err = lm.Run(o, &out, &out)
+	_, err = trainer.Run(o, &out, &out)
 	require.ErrorContains(t, err, "-rnn-chunk -1 must not be negative")
 }
 
@@ -238,10 +238,10 @@ func TestMixedPrecisionTracksFloat32(t *testing.T) {
 	var out bytes.Buffer
 	o := tinyOptions(t, data, t.TempDir())
 	o.Steps, o.EvalEvery, o.Dropout, o.Sample = 30, 30, 0, 5 // The sample runs the bf16 KV-cache path too.
-	f32, err := lm.Run(o, &out, &out)
+	f32, err := trainer.Run(o, &out, &out)
 	require.NoError(t, err)
 	o.Precision, o.Out = "bfloat16", t.TempDir()
-	bf16, err := lm.Run(o, &out, &out)
+	bf16, err := trainer.Run(o, &out, &out)
 	require.NoError(t, err)
 	for i := range f32.History {
 		require.InDelta(t, f32.History[i].TrainLoss, bf16.History[i].TrainLoss, 0.05, "step %d", i+1)
@@ -260,7 +260,7 @@ func TestBPETokenizer(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	o := tinyOptions(t, data, filepath.Join(t.TempDir(), "full"))
 	o.Tokenizer, o.Vocab = "bpe", 300
-	full, err := lm.Run(o, &stdout, &stderr)
+	full, err := trainer.Run(o, &stdout, &stderr)
 	require.NoError(t, err, stderr.String())
 	// This small, repetitive text runs out of pairs before 300 ids; the model has 300.
 	require.Contains(t, stdout.String(), "tokenizer: byte-level BPE of 281 ids (of 300 asked: no pair was left to merge")
@@ -294,16 +294,16 @@ func TestBPETokenizer(t *testing.T) {
 
 	// Resuming with another tokenizer is refused.
 	o.Steps, o.BPEPattern = 8, "cl100k"
-	_, err = lm.Run(o, &stdout, &stderr)
+	_, err = trainer.Run(o, &stdout, &stderr)
 	require.ErrorContains(t, err, "was trained with -tokenizer bpe -bpe-pattern gpt2")
 	o.Tokenizer, o.Vocab, o.BPEPattern = "bytes", 0, "gpt2"
-	_, err = lm.Run(o, &stdout, &stderr)
+	_, err = trainer.Run(o, &stdout, &stderr)
 	require.ErrorContains(t, err, "-resume: the checkpoint in")
 
 }
 
 func TestBPEVocab(t *testing.T) {
-	o := lm.DefaultOptions()
+	o := trainer.DefaultOptions()
 	o.Tokenizer = "bpe"
 	require.Equal(t, 4096, o.BPEVocab(), "tiny's 256 bytes: the default")
 	o.Preset = "gpt2-small"
@@ -329,54 +329,54 @@ func TestGenerateFromCheckpoint(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	for _, c := range []struct {
 		name string
-		edit func(o *lm.Options)
+		edit func(o *trainer.Options)
 	}{
-		{"transformer-bpe-cl100k", func(o *lm.Options) { o.Tokenizer, o.Vocab, o.BPEPattern = "bpe", 300, "cl100k" }},
-		{"gru-bytes", func(o *lm.Options) { o.Model, o.Dim, o.Hidden = "gru", 8, 12 }},
+		{"transformer-bpe-cl100k", func(o *trainer.Options) { o.Tokenizer, o.Vocab, o.BPEPattern = "bpe", 300, "cl100k" }},
+		{"gru-bytes", func(o *trainer.Options) { o.Model, o.Dim, o.Hidden = "gru", 8, 12 }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o := tinyOptions(t, data, t.TempDir())
 			o.Steps = 3
 			c.edit(&o)
-			res, err := lm.Run(o, &stdout, &stderr)
+			res, err := trainer.Run(o, &stdout, &stderr)
 			require.NoError(t, err, stderr.String())
 
-			g := lm.DefaultOptions() // the model flags are the defaults: they come from the checkpoint
+			g := trainer.DefaultOptions() // the model flags are the defaults: they come from the checkpoint
 			g.Out, g.Generate, g.Prompt, g.Sample, g.Seed = o.Out, true, o.Prompt, o.Sample, o.Seed
 			stdout.Reset()
-			text, err := lm.Generate(g, &stdout)
+			text, err := trainer.Generate(g, &stdout)
 			require.NoError(t, err)
 			require.Equal(t, res.Sample, text)
 			require.Contains(t, stdout.String(), "at step 3")
 			require.Contains(t, stdout.String(), text)
 
 			g.Seed = 2
-			other, err := lm.Generate(g, &stdout)
+			other, err := trainer.Generate(g, &stdout)
 			require.NoError(t, err)
 			require.NotEqual(t, text, other, "another seed, another sample")
 		})
 	}
 
 	for _, c := range []struct {
-		edit func(o *lm.Options)
+		edit func(o *trainer.Options)
 		want string
 	}{
-		{func(o *lm.Options) {}, "-generate: no checkpoint at"},
-		{func(o *lm.Options) { o.Resume = true }, "-resume trains: pick one"},
-		{func(o *lm.Options) { o.Sample = 0 }, "-generate needs -sample above 0"},
-		{func(o *lm.Options) { o.Temperature = -1 }, "-temperature -1 must not be negative"},
+		{func(o *trainer.Options) {}, "-generate: no checkpoint at"},
+		{func(o *trainer.Options) { o.Resume = true }, "-resume trains: pick one"},
+		{func(o *trainer.Options) { o.Sample = 0 }, "-generate needs -sample above 0"},
+		{func(o *trainer.Options) { o.Temperature = -1 }, "-temperature -1 must not be negative"},
 	} {
-		o := lm.DefaultOptions()
+		o := trainer.DefaultOptions()
 		o.Out, o.Generate = t.TempDir(), true
 		c.edit(&o)
-		_, err := lm.Generate(o, &stdout)
+		_, err := trainer.Generate(o, &stdout)
 		require.ErrorContains(t, err, c.want)
 	}
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, lm.CheckpointFile), []byte("garbage"), 0o644))
-	o := lm.DefaultOptions()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, trainer.CheckpointFile), []byte("garbage"), 0o644))
+	o := trainer.DefaultOptions()
 	o.Out, o.Generate = dir, true
-	_, err := lm.Generate(o, &stdout)
+	_, err := trainer.Generate(o, &stdout)
 	require.ErrorContains(t, err, "corrupt checkpoint")
 }
 
@@ -386,10 +386,10 @@ func TestGenerateFromCheckpoint(t *testing.T) {
 func TestGradientAccumulation(t *testing.T) {
 	data := corpus(t)
 	var out bytes.Buffer
-	run := func(batch, accum, steps int, dir string, resume bool) lm.Result {
+	run := func(batch, accum, steps int, dir string, resume bool) trainer.Result {
 		o := tinyOptions(t, data, dir)
 		o.Batch, o.Accum, o.Steps, o.Resume, o.Dropout, o.Sample = batch, accum, steps, resume, 0, 0
-		res, err := lm.Run(o, &out, &out)
+		res, err := trainer.Run(o, &out, &out)
 		require.NoError(t, err, out.String())
 		return res
 	}
@@ -409,7 +409,7 @@ func TestGradientAccumulation(t *testing.T) {
 
 	o := tinyOptions(t, data, dir)
 	o.Steps, o.Resume = 8, true // -accum 1 against a checkpoint made with -accum 2
-	_, err := lm.Run(o, &out, &out)
+	_, err := trainer.Run(o, &out, &out)
 	require.ErrorContains(t, err, "batch 2 x accum 2")
 }
 
@@ -422,25 +422,25 @@ func TestBadNumbersKeepTheLastCheckpoint(t *testing.T) {
 	var out bytes.Buffer
 	o := tinyOptions(t, data, t.TempDir())
 	o.LR, o.Warmup, o.EvalEvery, o.Sample = 1e30, 0, 1, 0
-	_, err := lm.Run(o, &out, &out)
+	_, err := trainer.Run(o, &out, &out)
 	require.ErrorContains(t, err, "step 1: the validation loss is NaN; no checkpoint was written; try a lower -lr")
-	_, err = os.Stat(filepath.Join(o.Out, lm.CheckpointFile))
+	_, err = os.Stat(filepath.Join(o.Out, trainer.CheckpointFile))
 	require.ErrorIs(t, err, os.ErrNotExist)
 
 	o = tinyOptions(t, data, t.TempDir())
 	o.Steps, o.EvalEvery, o.Sample = 2, 1, 0
-	_, err = lm.Run(o, &out, &out)
+	_, err = trainer.Run(o, &out, &out)
 	require.NoError(t, err)
-	before, err := os.ReadFile(filepath.Join(o.Out, lm.CheckpointFile))
+	before, err := os.ReadFile(filepath.Join(o.Out, trainer.CheckpointFile))
 	require.NoError(t, err)
 	o.Steps, o.Resume, o.LR = 4, true, 1e30
-	_, err = lm.Run(o, &out, &out)
+	_, err = trainer.Run(o, &out, &out)
 	require.ErrorContains(t, err, "step 3: the validation loss is NaN; the checkpoint in "+o.Out+" (step 2) is intact")
-	after, err := os.ReadFile(filepath.Join(o.Out, lm.CheckpointFile))
+	after, err := os.ReadFile(filepath.Join(o.Out, trainer.CheckpointFile))
 	require.NoError(t, err)
 	require.Equal(t, before, after)
-	o.LR = lm.DefaultOptions().LR
-	res, err := lm.Run(o, &out, &out)
+	o.LR = trainer.DefaultOptions().LR
+	res, err := trainer.Run(o, &out, &out)
 	require.NoError(t, err, "the kept checkpoint resumes")
 	require.False(t, math.IsNaN(res.ValLoss))
 }

@@ -1,4 +1,4 @@
-package lm_test
+package trainer_test
 
 import (
 	"bytes"
@@ -10,17 +10,17 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/bitterlesson/bitter/examples/nexttoken/lm"
 	"github.com/bitterlesson/bitter/pretrained"
+	"github.com/bitterlesson/bitter/trainer"
 )
 
 // tinyGPT2 is a GPT-2 in Hugging Face's layout written in Python (pretrained/testdata/generate.py):
 // 2 layers, 16 wide, 32 positions, a 407-id vocabulary.
-var tinyGPT2 = filepath.Join("..", "..", "..", "pretrained", "testdata", "gpt2-tiny")
+var tinyGPT2 = filepath.Join("..", "pretrained", "testdata", "gpt2-tiny")
 
 // requireSameRun checks that a resumed run took the uninterrupted run's steps: every record equal
 // but its timing, the same validation loss and sample.
-func requireSameRun(t *testing.T, full, resumed lm.Result) {
+func requireSameRun(t *testing.T, full, resumed trainer.Result) {
 	t.Helper()
 	require.Len(t, resumed.History, len(full.History))
 	for i, r := range full.History {
@@ -33,19 +33,19 @@ func requireSameRun(t *testing.T, full, resumed lm.Result) {
 
 // runSplit trains o for 3 steps, then resumes it to 6 from the checkpoint, and returns the options
 // of the resume and its result; stdout then holds the resumed run's output alone.
-func runSplit(t *testing.T, o lm.Options, stdout, stderr *bytes.Buffer) (lm.Options, lm.Result) {
+func runSplit(t *testing.T, o trainer.Options, stdout, stderr *bytes.Buffer) (trainer.Options, trainer.Result) {
 	t.Helper()
 	o.Steps = 3
-	_, err := lm.Run(o, stdout, stderr)
+	_, err := trainer.Run(o, stdout, stderr)
 	require.NoError(t, err, stderr.String())
 	o.Steps, o.Resume = 6, true
 	stdout.Reset()
-	resumed, err := lm.Run(o, stdout, stderr)
+	resumed, err := trainer.Run(o, stdout, stderr)
 	require.NoError(t, err, stderr.String())
 	return o, resumed
 }
 
-func pretrainedOptions(t *testing.T, data, out string) lm.Options {
+func pretrainedOptions(t *testing.T, data, out string) trainer.Options {
 	o := tinyOptions(t, data, out)
 	o.InitFrom = tinyGPT2
 	o.Layers, o.Dim, o.Heads, o.FFN = 0, 0, 0, 0
@@ -61,7 +61,7 @@ func pretrainedOptions(t *testing.T, data, out string) lm.Options {
 func TestInitFromPretrained(t *testing.T) {
 	data := corpus(t)
 	var stdout, stderr bytes.Buffer
-	full, err := lm.Run(pretrainedOptions(t, data, filepath.Join(t.TempDir(), "full")), &stdout, &stderr)
+	full, err := trainer.Run(pretrainedOptions(t, data, filepath.Join(t.TempDir(), "full")), &stdout, &stderr)
 	require.NoError(t, err, stderr.String())
 	out := stdout.String()
 	require.Contains(t, out, "pretrained: "+tinyGPT2+": 13616 parameters")
@@ -75,7 +75,7 @@ func TestInitFromPretrained(t *testing.T) {
 
 	o := pretrainedOptions(t, data, filepath.Join(t.TempDir(), "seed2"))
 	o.Seed, o.Steps = 2, 3
-	other, err := lm.Run(o, &stdout, &stderr)
+	other, err := trainer.Run(o, &stdout, &stderr)
 	require.NoError(t, err)
 	require.Equal(t, full.PretrainedValLoss, other.PretrainedValLoss, "the starting weights do not depend on the seed")
 
@@ -85,34 +85,34 @@ func TestInitFromPretrained(t *testing.T) {
 	requireSameRun(t, full, resumed)
 	o.InitFrom = ""
 	o.Steps = 9
-	_, err = lm.Run(o, &stdout, &stderr)
+	_, err = trainer.Run(o, &stdout, &stderr)
 	require.ErrorContains(t, err, "started from -init-from")
 
 	// -generate from the checkpoint, with the checkpoint's tokenizer.
-	g := lm.DefaultOptions()
+	g := trainer.DefaultOptions()
 	g.Out, g.Generate, g.Prompt, g.Sample, g.Seed = split, true, o.Prompt, o.Sample, o.Seed
 	stdout.Reset()
-	text, err := lm.Generate(g, &stdout)
+	text, err := trainer.Generate(g, &stdout)
 	require.NoError(t, err)
 	require.Equal(t, full.Sample, text)
 	require.Contains(t, stdout.String(), "(tokenizer of -init-from "+tinyGPT2+")")
 
 	// -export, then -generate -init-from the exported folder: the same model, the same sample.
-	e := lm.DefaultOptions()
+	e := trainer.DefaultOptions()
 	e.Out, e.Export = split, filepath.Join(t.TempDir(), "hf")
 	stdout.Reset()
-	require.NoError(t, lm.Export(e, &stdout))
+	require.NoError(t, trainer.Export(e, &stdout))
 	require.Contains(t, stdout.String(), "GPT-2 layout of the step-6 checkpoint")
 	for _, f := range []string{"config.json", "model.safetensors", "vocab.json", "merges.txt"} {
 		require.FileExists(t, filepath.Join(e.Export, f))
 	}
 	g.Out, g.InitFrom = t.TempDir(), e.Export
-	exported, err := lm.Generate(g, &stdout)
+	exported, err := trainer.Generate(g, &stdout)
 	require.NoError(t, err)
 	require.Equal(t, text, exported)
 	// And from the pretrained folder itself: another model, another sample.
 	g.InitFrom = tinyGPT2
-	before, err := lm.Generate(g, &stdout)
+	before, err := trainer.Generate(g, &stdout)
 	require.NoError(t, err)
 	require.NotEqual(t, text, before)
 	require.True(t, strings.HasPrefix(before, o.Prompt))
@@ -127,47 +127,47 @@ func TestPretrainedBadInputs(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(broken, pretrained.ConfigFile), []byte(`{"n_embd": 16, "n_head": 4, "n_layer": 1, "n_positions": 32, "vocab_size": 407}`), 0o644))
 	for _, c := range []struct {
 		name string
-		edit func(o *lm.Options)
+		edit func(o *trainer.Options)
 		want string
 	}{
-		{"lstm", func(o *lm.Options) { o.Model = "lstm" }, "-init-from is for -model transformer"},
-		{"bpe", func(o *lm.Options) { o.Tokenizer = "bpe" }, "-init-from brings its tokenizer"},
-		{"size", func(o *lm.Options) { o.Layers = 4 }, "-init-from sets the model's size"},
-		{"seq", func(o *lm.Options) { o.Seq = 64 }, "-seq 64 exceeds the 32 positions of the pretrained model"},
-		{"missing", func(o *lm.Options) { o.InitFrom = "/no/such/model" }, "-init-from: open /no/such/model/config.json: no such file or directory"},
-		{"no weights", func(o *lm.Options) { o.InitFrom = broken }, "model.safetensors: no such file"},
-		{"export too", func(o *lm.Options) { o.Export = t.TempDir() }, "-init-from starts a run: pick one"},
+		{"lstm", func(o *trainer.Options) { o.Model = "lstm" }, "-init-from is for -model transformer"},
+		{"bpe", func(o *trainer.Options) { o.Tokenizer = "bpe" }, "-init-from brings its tokenizer"},
+		{"size", func(o *trainer.Options) { o.Layers = 4 }, "-init-from sets the model's size"},
+		{"seq", func(o *trainer.Options) { o.Seq = 64 }, "-seq 64 exceeds the 32 positions of the pretrained model"},
+		{"missing", func(o *trainer.Options) { o.InitFrom = "/no/such/model" }, "-init-from: open /no/such/model/config.json: no such file or directory"},
+		{"no weights", func(o *trainer.Options) { o.InitFrom = broken }, "model.safetensors: no such file"},
+		{"export too", func(o *trainer.Options) { o.Export = t.TempDir() }, "-init-from starts a run: pick one"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o := pretrainedOptions(t, data, t.TempDir())
 			c.edit(&o)
-			_, err := lm.Run(o, &out, &out)
+			_, err := trainer.Run(o, &out, &out)
 			require.ErrorContains(t, err, c.want)
 		})
 	}
 	// -export needs a transformer checkpoint GPT-2's layout holds.
-	e := lm.DefaultOptions()
+	e := trainer.DefaultOptions()
 	e.Out, e.Export = t.TempDir(), t.TempDir()
-	require.ErrorContains(t, lm.Export(e, &out), "-export: no checkpoint at")
+	require.ErrorContains(t, trainer.Export(e, &out), "-export: no checkpoint at")
 	e.Resume = true
-	require.ErrorContains(t, lm.Export(e, &out), "-export only writes the checkpoint in -out")
+	require.ErrorContains(t, trainer.Export(e, &out), "-export only writes the checkpoint in -out")
 	for _, c := range []struct {
 		name string
-		edit func(o *lm.Options)
+		edit func(o *trainer.Options)
 		want string
 	}{
-		{"gru", func(o *lm.Options) { o.Model, o.Dim, o.Hidden = "gru", 8, 12 }, "holds an gru; GPT-2's layout holds transformers"},
-		{"bytes", func(o *lm.Options) {}, "tokenizer: bytes (token id = byte value"},
+		{"gru", func(o *trainer.Options) { o.Model, o.Dim, o.Hidden = "gru", 8, 12 }, "holds an gru; GPT-2's layout holds transformers"},
+		{"bytes", func(o *trainer.Options) {}, "tokenizer: bytes (token id = byte value"},
 	} {
 		o := tinyOptions(t, data, t.TempDir())
 		o.Steps, o.Sample = 3, 0
 		c.edit(&o)
-		_, err := lm.Run(o, &out, &out)
+		_, err := trainer.Run(o, &out, &out)
 		require.NoError(t, err)
-		e := lm.DefaultOptions()
+		e := trainer.DefaultOptions()
 		e.Out, e.Export = o.Out, filepath.Join(t.TempDir(), "hf")
 		out.Reset()
-		err = lm.Export(e, &out)
+		err = trainer.Export(e, &out)
 		if c.name == "gru" {
 			require.ErrorContains(t, err, c.want)
 			continue
@@ -186,12 +186,12 @@ func TestPretrainedBadInputs(t *testing.T) {
 func TestGPT2TokenizerFromScratch(t *testing.T) {
 	data := corpus(t)
 	var stdout, stderr bytes.Buffer
-	opts := func(out string) lm.Options {
+	opts := func(out string) trainer.Options {
 		o := tinyOptions(t, data, out)
 		o.Tokenizer, o.TokenizerDir = "gpt2", tinyGPT2
 		return o
 	}
-	full, err := lm.Run(opts(filepath.Join(t.TempDir(), "full")), &stdout, &stderr)
+	full, err := trainer.Run(opts(filepath.Join(t.TempDir(), "full")), &stdout, &stderr)
 	require.NoError(t, err, stderr.String())
 	require.Contains(t, stdout.String(), "tokenizer: GPT-2's byte-level BPE of 407 ids (150 merges), from "+tinyGPT2)
 	require.Contains(t, stdout.String(), "model: transformer, 1 layers, 16 wide")
@@ -203,27 +203,27 @@ func TestGPT2TokenizerFromScratch(t *testing.T) {
 	require.Contains(t, stdout.String(), "from the checkpoint")
 	requireSameRun(t, full, resumed)
 	o.Tokenizer, o.TokenizerDir, o.Steps = "bytes", "", 9
-	_, err = lm.Run(o, &stdout, &stderr)
+	_, err = trainer.Run(o, &stdout, &stderr)
 	require.ErrorContains(t, err, "was trained with -tokenizer gpt2 -tokenizer-dir "+tinyGPT2)
 
-	g := lm.DefaultOptions()
+	g := trainer.DefaultOptions()
 	g.Out, g.Generate, g.Prompt, g.Sample, g.Seed = split, true, o.Prompt, o.Sample, o.Seed
-	text, err := lm.Generate(g, &stdout)
+	text, err := trainer.Generate(g, &stdout)
 	require.NoError(t, err)
 	require.Equal(t, full.Sample, text)
 
 	for _, c := range []struct {
-		edit func(o *lm.Options)
+		edit func(o *trainer.Options)
 		want string
 	}{
-		{func(o *lm.Options) { o.TokenizerDir = "" }, "-tokenizer gpt2 and -tokenizer-dir go together"},
-		{func(o *lm.Options) { o.Tokenizer = "bytes" }, "-tokenizer gpt2 and -tokenizer-dir go together"},
-		{func(o *lm.Options) { o.TokenizerDir = t.TempDir() }, "-tokenizer-dir: gpt2 tokenizer: "},
-		{func(o *lm.Options) { o.Vocab = 1000 }, "-vocab is for -tokenizer bpe"},
+		{func(o *trainer.Options) { o.TokenizerDir = "" }, "-tokenizer gpt2 and -tokenizer-dir go together"},
+		{func(o *trainer.Options) { o.Tokenizer = "bytes" }, "-tokenizer gpt2 and -tokenizer-dir go together"},
+		{func(o *trainer.Options) { o.TokenizerDir = t.TempDir() }, "-tokenizer-dir: gpt2 tokenizer: "},
+		{func(o *trainer.Options) { o.Vocab = 1000 }, "-vocab is for -tokenizer bpe"},
 	} {
 		o := opts(t.TempDir())
 		c.edit(&o)
-		_, err := lm.Run(o, &stdout, &stderr)
+		_, err := trainer.Run(o, &stdout, &stderr)
 		require.ErrorContains(t, err, c.want)
 	}
 }
@@ -242,7 +242,7 @@ func TestFilesAreDocuments(t *testing.T) {
 	o := tinyOptions(t, dir, t.TempDir())
 	o.Tokenizer, o.TokenizerDir, o.Steps, o.Sample = "gpt2", tinyGPT2, 3, 0
 	o.ValFrac, o.EvalTokens = 0.5, 0 // validation across two files, a separator among its tokens
-	res, err := lm.Run(o, &stdout, &stderr)
+	res, err := trainer.Run(o, &stdout, &stderr)
 	require.NoError(t, err, stderr.String())
 	require.Contains(t, stdout.String(), "corpus: 3 files, each a document: <|endoftext|> between them")
 	require.Greater(t, res.ValBitsPerByte, 0.0)
@@ -250,7 +250,7 @@ func TestFilesAreDocuments(t *testing.T) {
 	o = tinyOptions(t, dir, t.TempDir())
 	o.Steps, o.Sample = 3, 0
 	stdout.Reset()
-	_, err = lm.Run(o, &stdout, &stderr)
+	_, err = trainer.Run(o, &stdout, &stderr)
 	require.NoError(t, err)
 	require.NotContains(t, stdout.String(), "each a document")
 }

@@ -1,11 +1,7 @@
-// Package lm is the library behind examples/nexttoken: it trains a next-token language model on a
-// corpus, with validation, checkpoints, a loss chart and a sample, and loads trained models back
-// for other programs (examples/reinforce starts from its checkpoints).
-package lm
+package trainer
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"math"
 	"os"
@@ -13,16 +9,17 @@ import (
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
-	"github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	"github.com/bitterlesson/bitter/attention"
 	"github.com/bitterlesson/bitter/data"
+	"github.com/bitterlesson/bitter/lm"
 	"github.com/bitterlesson/bitter/pretrained"
 	"github.com/bitterlesson/bitter/rnn"
 	"github.com/bitterlesson/bitter/transformer"
 )
 
-// Options is everything a run is given: the flags of examples/nexttoken.
+// Options is everything a run is given. Each field's comment names the flag of examples/nexttoken
+// that sets it, and the errors of [Options.Validate] name the flags too.
 type Options struct {
 	Data         string  // -data: comma-separated files or folders; empty means the .go files under GOROOT/src
 	Ext          string  // -ext: comma-separated file suffixes kept when reading folders ("" = all; default ".go" for GOROOT)
@@ -65,6 +62,10 @@ type Options struct {
 	TopP         float64 // -top-p: 0 or 1 = off
 	Quiet        bool    // -quiet: no progress bar, only log lines
 	PeakTFLOPs   float64 // -peak-tflops: the device's peak, to report model FLOPs utilisation (0 = not reported)
+	// Kernels chooses how the transformer's attention is computed (causal query blocks, cuDNN's
+	// fused kernel), never what; the zero value takes the backend's defaults. Not a flag: nexttoken
+	// reads it from BITTER_CAUSAL_BLOCK and BITTER_CUDNN_ATTENTION.
+	Kernels attention.Kernels
 }
 
 // DefaultOptions are the flags' defaults: the Tiny model on GOROOT's Go source, about 20 seconds
@@ -73,56 +74,6 @@ func DefaultOptions() Options {
 	return Options{Out: "runs/nexttoken", Tokenizer: "bytes", BPEPattern: "gpt2", Model: "transformer", Preset: "tiny", Steps: 100, Batch: 16, Accum: 1, Seq: 0, Dropout: -1, Precision: "float32",
 		LR: 2e-3, Warmup: 10, Schedule: "cosine", WeightDecay: 0.1, Clip: 1.0, ValFrac: 0.1, EvalEvery: 25,
 		EvalTokens: 8192, Seed: 1, Sample: 300, Prompt: "func ", Temperature: 0.8, TopK: 0, TopP: 0.95}
-}
-
-// RegisterFlags defines the flags on fs with o's values as defaults, writing into o.
-func (o *Options) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.Data, "data", o.Data, "comma-separated corpus files or folders (default: the .go files under $(go env GOROOT)/src)")
-	fs.StringVar(&o.Ext, "ext", o.Ext, `comma-separated file suffixes to read from folders ("" = every file; ".go" for the default corpus)`)
-	fs.StringVar(&o.Out, "out", o.Out, "output folder: checkpoint.bin, loss.csv, loss.png")
-	fs.StringVar(&o.Tokenizer, "tokenizer", o.Tokenizer, "bytes (one token per byte); bpe: a byte-level BPE with GPT-2's split, trained on the training split; "+
-		"or gpt2: GPT-2's own, read from -tokenizer-dir (kept in the checkpoint)")
-	fs.StringVar(&o.TokenizerDir, "tokenizer-dir", o.TokenizerDir, "-tokenizer gpt2: the folder holding vocab.json and merges.txt (or GPT-2's encoder.json and vocab.bpe)")
-	fs.IntVar(&o.Vocab, "vocab", o.Vocab, "the BPE vocabulary size, 257 to 65536 (0 = the preset's when above 256, as gpt2-small's 50257; else 4096)")
-	fs.StringVar(&o.BPEPattern, "bpe-pattern", o.BPEPattern, "the BPE's pre-tokenizer: gpt2 (GPT-2's split) or cl100k (GPT-4's, kinder to code)")
-	fs.StringVar(&o.Model, "model", o.Model, "model: transformer, lstm or gru")
-	fs.StringVar(&o.Preset, "preset", o.Preset, "transformer preset: tiny, shakespeare-char, gpt2-small")
-	fs.IntVar(&o.Hidden, "hidden", o.Hidden, "lstm/gru state width (0 = the baseline's: 240 for lstm, 272 for gru)")
-	fs.IntVar(&o.RNNChunk, "rnn-chunk", o.RNNChunk, "lstm/gru: train (exact backpropagation through time) and evaluate in chunks of this many steps, "+
-		"so each compiled graph holds that many steps rather than -seq: for long sequences on XLA (0 = one unrolled graph)")
-	fs.IntVar(&o.Steps, "steps", o.Steps, "optimizer steps in total")
-	fs.IntVar(&o.Batch, "batch", o.Batch, "sequences per micro-batch: per step, times -accum")
-	fs.IntVar(&o.Accum, "accum", o.Accum, "gradient accumulation: micro-batches of -batch sequences per optimizer step (their mean gradient)")
-	fs.IntVar(&o.Seq, "seq", o.Seq, "tokens per sequence (0 = the preset's context length)")
-	fs.IntVar(&o.Layers, "layers", o.Layers, "Transformer blocks or recurrent layers (0 = preset/baseline)")
-	fs.IntVar(&o.Dim, "dim", o.Dim, "model width; the embedding width for lstm/gru (0 = preset/baseline)")
-	fs.IntVar(&o.Heads, "heads", o.Heads, "attention heads (0 = preset)")
-	fs.IntVar(&o.FFN, "ffn", o.FFN, "MLP hidden width (0 = preset)")
-	fs.Float64Var(&o.Dropout, "dropout", o.Dropout, "dropout rate (negative = preset)")
-	fs.StringVar(&o.Precision, "precision", o.Precision, "float32, or bfloat16: mixed precision (bf16 matmuls; float32 weights, optimizer, norms, softmax, loss)")
-	fs.Float64Var(&o.LR, "lr", o.LR, "peak learning rate")
-	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "linear warmup steps")
-	fs.StringVar(&o.Schedule, "schedule", o.Schedule, "learning-rate schedule after warmup: constant or cosine (to lr/10)")
-	fs.Float64Var(&o.WeightDecay, "weight-decay", o.WeightDecay, "AdamW decoupled weight decay (not on norms, biases, embeddings)")
-	fs.Float64Var(&o.Clip, "clip", o.Clip, "clip gradients to this global norm (0 = off)")
-	fs.Float64Var(&o.ValFrac, "val-frac", o.ValFrac, "fraction of the corpus, at its end, held out for validation")
-	fs.IntVar(&o.EvalEvery, "eval-every", o.EvalEvery, "steps between validations and checkpoints")
-	fs.IntVar(&o.EvalTokens, "eval-tokens", o.EvalTokens, "validation tokens per evaluation, from the start of the split (0 = all)")
-	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of initialisation, dropout and batches")
-	fs.BoolVar(&o.Resume, "resume", o.Resume, "continue from the checkpoint in -out up to -steps in total")
-	fs.BoolVar(&o.Generate, "generate", o.Generate, "do not train: sample from the checkpoint in -out (its model and tokenizer) with -prompt, -sample, -temperature, -top-k, -top-p, -seed")
-	fs.StringVar(&o.InitFrom, "init-from", o.InitFrom, "fine-tune a pretrained GPT-2: a folder in Hugging Face's layout (config.json, model.safetensors, vocab.json, merges.txt), "+
-		"whose model, weights and tokenizer replace -preset, the size flags and -tokenizer; with -generate, sample from it")
-	fs.StringVar(&o.Export, "export", o.Export, "do not train: write the transformer checkpoint in -out to this folder in Hugging Face's GPT-2 layout "+
-		"(config.json, model.safetensors, and vocab.json, merges.txt for a GPT-2 tokenizer), which transformers and -init-from read")
-	fs.IntVar(&o.Sample, "sample", o.Sample, "tokens to generate after training (0 = none)")
-	fs.StringVar(&o.Prompt, "prompt", o.Prompt, "text the sample continues")
-	fs.Float64Var(&o.Temperature, "temperature", o.Temperature, "sampling temperature (0 = greedy)")
-	fs.IntVar(&o.TopK, "top-k", o.TopK, "sample from the k most likely tokens (0 = off)")
-	fs.Float64Var(&o.TopP, "top-p", o.TopP, "nucleus sampling threshold (0 or 1 = off)")
-	fs.BoolVar(&o.Quiet, "quiet", o.Quiet, "log lines instead of a progress bar")
-	fs.Float64Var(&o.PeakTFLOPs, "peak-tflops", o.PeakTFLOPs, "the device's peak TFLOP/s for the run's precision (about 790 for bf16 on an H100 or H200), "+
-		"to report MFU: model FLOPs per token (6N + 12·L·H·Q·T) × tokens/s over the peak (0 = not reported)")
 }
 
 // Validate returns an error naming every bad value, or nil.
@@ -238,6 +189,9 @@ func (o Options) Validate() error {
 	if o.Sample > 0 && o.Prompt == "" {
 		add("-prompt must not be empty when -sample > 0")
 	}
+	if err := o.Kernels.Validate(); err != nil {
+		add("attention kernels: %v", err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -277,6 +231,7 @@ func (o Options) ModelConfig() (transformer.Config, error) {
 	if o.Precision == "bfloat16" {
 		cfg.ComputeDType = dtypes.BFloat16
 	}
+	cfg.Kernels = o.Kernels
 	if err := cfg.Validate(); err != nil {
 		msg := strings.TrimPrefix(err.Error(), "transformer.Config: ")
 		return cfg, fmt.Errorf("model: %s", strings.ReplaceAll(msg, "\n", "; "))
@@ -303,6 +258,7 @@ func (o Options) pretrainedConfig() (transformer.Config, error) {
 	if o.Precision == "bfloat16" {
 		cfg.ComputeDType = dtypes.BFloat16
 	}
+	cfg.Kernels = o.Kernels
 	return cfg, nil
 }
 
@@ -367,16 +323,8 @@ func (o Options) RNNConfig() (rnn.Config, error) {
 	return cfg, nil
 }
 
-// Model is what the trainer needs of a language model; transformer.Config and rnn.Config are Models.
-type Model interface {
-	Logits(ctx *context.Context, tokens *graph.Node) *graph.Node
-	NumParams() int
-	NonEmbeddingParams() int
-	FLOPsPerToken(seqLen int) float64
-}
-
 // BuildModel returns the model the options describe.
-func (o Options) BuildModel() (Model, error) {
+func (o Options) BuildModel() (lm.Model, error) {
 	if o.Model == "lstm" || o.Model == "gru" {
 		return o.RNNConfig()
 	}

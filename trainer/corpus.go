@@ -1,0 +1,71 @@
+package trainer
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+
+	"github.com/bitterlesson/bitter/data"
+)
+
+// DefaultCorpus returns GOROOT/src, where the Go toolchain keeps its own source.
+func DefaultCorpus() (string, error) {
+	candidates := []string{}
+	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		candidates = append(candidates, strings.TrimSpace(string(out)))
+	}
+	candidates = append(candidates, runtime.GOROOT()) //nolint:staticcheck // A fallback when the go command is missing.
+	for _, root := range candidates {
+		src := filepath.Join(root, "src")
+		if info, err := os.Stat(src); err == nil && info.IsDir() {
+			return src, nil
+		}
+	}
+	return "", errors.New("no -data given and GOROOT/src was not found; pass -data PATH")
+}
+
+// Corpus reads the corpus the options name and returns its text, the same text file by file
+// (slices of it), and a description.
+func (o Options) Corpus() (text []byte, docs [][]byte, desc string, err error) {
+	paths := splitList(o.Data)
+	exts := splitList(o.Ext)
+	if len(paths) == 0 {
+		src, err := DefaultCorpus()
+		if err != nil {
+			return nil, nil, "", err
+		}
+		paths = []string{src}
+		if o.Ext == "" {
+			exts = []string{".go"}
+		}
+	}
+	files, err := data.LoadDocuments(paths, exts...)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	text = slices.Concat(files...)
+	at := 0
+	for _, f := range files { // the documents as slices of text, so the files' own copies go
+		docs = append(docs, text[at:at+len(f):at+len(f)])
+		at += len(f)
+	}
+	desc = strings.Join(paths, ",")
+	if len(exts) > 0 {
+		desc += " (" + strings.Join(exts, ",") + ")"
+	}
+	return text, docs, desc, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

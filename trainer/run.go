@@ -1,0 +1,552 @@
+package trainer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/train"
+
+	"github.com/bitterlesson/bitter/attention"
+	"github.com/bitterlesson/bitter/backend"
+	"github.com/bitterlesson/bitter/checkpoint"
+	"github.com/bitterlesson/bitter/data"
+	"github.com/bitterlesson/bitter/lm"
+	"github.com/bitterlesson/bitter/optim"
+	"github.com/bitterlesson/bitter/pretrained"
+	"github.com/bitterlesson/bitter/rnn"
+	"github.com/bitterlesson/bitter/transformer"
+)
+
+// Record is one step of the training history.
+type Record struct {
+	Step         int      `json:"step"`
+	TrainLoss    float64  `json:"train_loss"`
+	ValLoss      *float64 `json:"val_loss,omitempty"`
+	LR           float64  `json:"lr"`
+	GradNorm     float64  `json:"grad_norm,omitempty"` // global gradient norm before clipping
+	TokensPerSec float64  `json:"tokens_per_sec"`
+}
+
+// Result is what a run reports.
+type Result struct {
+	Step         int
+	TrainLoss    float64 // mean batch loss of the last (up to) 10 steps, nats/token
+	ValLoss      float64 // validation cross-entropy at the end, nats/token
+	TokensPerSec float64 // training tokens per second, steady state (the first step of this process excluded)
+	MFU          float64 // model FLOPs utilisation at TokensPerSec against Options.PeakTFLOPs; 0 when no peak was given
+	// ValBitsPerByte is the validation loss in bits per byte of text, comparable across tokenizers;
+	// set with -tokenizer bpe and -init-from (with bytes it is ValLoss/ln 2, and left 0).
+	ValBitsPerByte float64
+	// PretrainedValLoss is the validation loss of the -init-from model before training (0 without).
+	PretrainedValLoss float64
+	Sample            string
+	History           []Record
+}
+
+// FinalLine is the run's last line: "final: step=N train_loss=X val_loss=Y tokens_per_sec=Z", then
+// " val_bpb=B" with a subword tokenizer (-tokenizer bpe, -init-from), and " mfu=P%" when the run was given the device's peak.
+func (r Result) FinalLine() string {
+	line := fmt.Sprintf("final: step=%d train_loss=%.4f val_loss=%.4f tokens_per_sec=%.0f", r.Step, r.TrainLoss, r.ValLoss, r.TokensPerSec)
+	if r.ValBitsPerByte > 0 {
+		line += fmt.Sprintf(" val_bpb=%.4f", r.ValBitsPerByte)
+	}
+	if r.MFU > 0 {
+		line += fmt.Sprintf(" mfu=%.1f%%", 100*r.MFU)
+	}
+	return line
+}
+
+// Run trains (or resumes) as the options say, writing progress to stderr and results to stdout,
+// and returns the result. Every failure is an error; no panic escapes.
+//
+// A run starts (or resumes from the checkpoint in o.Out), then takes each step, evaluating and
+// checkpointing every o.EvalEvery steps and at the last, and finishes with loss.csv, loss.png, a
+// sample and the final line ([Result.FinalLine]) on stdout.
+func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error: %v", r)
+		}
+	}()
+	r := &run{o: o, stdout: stdout, stderr: stderr, lastVal: math.NaN()}
+	defer r.close()
+	if err := r.start(); err != nil {
+		return res, err
+	}
+	for step := r.startStep; step <= o.Steps; step++ {
+		rec, err := r.step(step)
+		if err != nil {
+			return res, err
+		}
+		if step%o.EvalEvery == 0 || step == o.Steps {
+			if err := r.evaluate(&rec); err != nil {
+				return res, err
+			}
+		}
+		r.history = append(r.history, rec)
+		r.bar.update(rec)
+		if rec.ValLoss != nil {
+			if err := r.checkpoint(rec); err != nil {
+				return res, err
+			}
+		}
+	}
+	return r.finish()
+}
+
+// run is one training run: what start prepares, and what the steps accumulate.
+type run struct {
+	o              Options
+	stdout, stderr io.Writer
+
+	model     lm.Model
+	seq       int    // training sequence length
+	ckptPath  string // the checkpoint in o.Out
+	ctx       *context.Context
+	meta      Meta // what the checkpoint holds besides the variables; meta.Step is the last saved step
+	startStep int  // the first step this process takes
+
+	tok                     data.Tokenizer
+	sep                     []data.Token // the document separator between files (GPT-2's tokenizer), or none
+	numDocs                 int          // the corpus's files
+	trainTokens, valTokens  []data.Token
+	batches                 *data.Windows
+	backend                 backends.Backend
+	memory                  *backend.MemoryTracker
+	schedule                optim.Schedule
+	trainOn                 func(x, y [][]int32) (loss float64, err error) // one batch: a step, or a micro-batch with -accum
+	eval                    *evaluator
+	bar                     *progress
+	flopsPerToken           float64
+	history                 []Record
+	stepTimes               []float64 // seconds of each step after the first of this process
+	lastVal                 float64   // the last validation loss, NaN before the first
+	pretrainedVal           float64   // the -init-from model's validation loss before training
+	corpusBytes, trainBytes int
+}
+
+// close releases the backend.
+func (r *run) close() {
+	if r.backend != nil {
+		r.backend.Finalize()
+	}
+}
+
+// start validates the options, loads the checkpoint (resume) or initialises the model, reads and
+// tokenizes the corpus, starts the backend and builds the training step.
+func (r *run) start() error {
+	o := r.o
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	model, err := o.BuildModel()
+	if err != nil {
+		return err
+	}
+	r.model, r.seq = model, o.SeqLen()
+	if cfg, ok := model.(transformer.Config); ok {
+		if err := cfg.CheckSeqLen(r.seq); err != nil {
+			return err
+		}
+	}
+	r.ckptPath = filepath.Join(o.Out, CheckpointFile)
+	r.ctx = context.New()
+	if o.Resume {
+		err = r.resume()
+	} else {
+		err = r.initialise()
+	}
+	if err != nil {
+		return err
+	}
+	if err := r.readData(); err != nil {
+		return err
+	}
+	if err := r.startBackend(); err != nil {
+		return err
+	}
+	if err := r.buildStep(); err != nil {
+		return err
+	}
+	if err := checkpoint.PrepareDir(o.Out); err != nil {
+		return fmt.Errorf("-out: %w", err)
+	}
+	r.history, r.startStep = r.meta.History, r.meta.Step+1
+	if o.InitFrom != "" && !o.Resume {
+		v, err := r.eval.loss()
+		if err != nil {
+			return fmt.Errorf("validation of the pretrained model: %w", err)
+		}
+		r.pretrainedVal = v
+		fmt.Fprintf(r.stdout, "step 0: val_loss=%.4f (the pretrained model, before training)\n", v)
+	}
+	r.bar = newProgress(o, r.stderr, r.startStep)
+	r.bar.mfu = func(tokensPerSec float64) float64 { return lm.MFU(r.flopsPerToken, tokensPerSec, o.PeakTFLOPs) }
+	return nil
+}
+
+// resume loads the checkpoint in o.Out and checks that the options describe the same run.
+func (r *run) resume() error {
+	o := r.o
+	meta := &r.meta
+	if err := checkpoint.Load(r.ckptPath, r.ctx, meta); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("-resume: no checkpoint at %s; run without -resume to start one", r.ckptPath)
+		}
+		return err
+	}
+	meta.Accum = max(meta.Accum, 1)
+	if meta.InitFrom != o.InitFrom {
+		return fmt.Errorf("-resume: the checkpoint in %s started from -init-from %q; pass the same flags to resume", o.Out, meta.InitFrom)
+	}
+	if (meta.Tokenizer != nil) != (o.Tokenizer == "bpe") || (meta.Tokenizer != nil && string(meta.Tokenizer.Pattern()) != o.BPEPattern) ||
+		(meta.TokenizerDir != "") != (o.Tokenizer == "gpt2") {
+		return fmt.Errorf("-resume: the checkpoint in %s was trained with %s; pass the same flags to resume", o.Out, tokenizerName(*meta))
+	}
+	cfg, rcfg := r.configs()
+	cfg.Kernels = attention.Kernels{} // a setting of the run, not stored in the checkpoint
+	if meta.Model != o.Model || meta.Config != cfg || meta.RNN != rcfg || meta.Seed != o.Seed || meta.Batch != o.Batch || meta.Accum != o.Accum || meta.Seq != r.seq {
+		return fmt.Errorf("-resume: the checkpoint in %s was made with -model %s (%+v%+v), seed %d, batch %d x accum %d, seq %d; "+
+			"the flags ask for -model %s (%+v%+v), seed %d, batch %d x accum %d, seq %d: pass the same flags to resume",
+			o.Out, meta.Model, meta.Config, meta.RNN, meta.Seed, meta.Batch, meta.Accum, meta.Seq, o.Model, cfg, rcfg, o.Seed, o.Batch, o.Accum, r.seq)
+	}
+	if meta.Step >= o.Steps {
+		return fmt.Errorf("-resume: the checkpoint in %s is at step %d already; ask for more -steps", o.Out, meta.Step)
+	}
+	return nil
+}
+
+// initialise seeds a new run and, with -init-from, loads the pretrained weights.
+func (r *run) initialise() error {
+	o := r.o
+	if err := r.ctx.SetRNGStateFromSeed(int64(o.Seed)); err != nil {
+		return err
+	}
+	cfg, rcfg := r.configs()
+	r.meta = Meta{Model: o.Model, Config: cfg, RNN: rcfg, Seed: o.Seed, Batch: o.Batch, Accum: o.Accum, Seq: r.seq}
+	if o.InitFrom == "" {
+		return nil
+	}
+	start := time.Now()
+	g, err := pretrained.LoadGPT2(o.InitFrom)
+	if err != nil {
+		return fmt.Errorf("-init-from: %w", err)
+	}
+	if err := g.Init(r.ctx); err != nil {
+		return fmt.Errorf("-init-from: %w", err)
+	}
+	r.meta.GPT2Tokenizer, r.meta.InitFrom = g.Tokenizer, o.InitFrom
+	fmt.Fprintf(r.stdout, "pretrained: %s: %d parameters in %.1f s\n", o.InitFrom, cfg.NumParams(), time.Since(start).Seconds())
+	return nil
+}
+
+// configs returns the model as the checkpoint's metadata keeps it: a transformer's config, or an
+// RNN's (the other one zero).
+func (r *run) configs() (transformer.Config, rnn.Config) {
+	cfg, _ := r.model.(transformer.Config)
+	rcfg, _ := r.model.(rnn.Config)
+	return cfg, rcfg
+}
+
+// readData reads the corpus, splits it, sets up the tokenizer (trained now, or the checkpoint's)
+// and tokenizes both splits into training windows and validation tokens.
+func (r *run) readData() error {
+	o, meta := r.o, &r.meta
+	text, docs, corpus, err := o.Corpus()
+	if err != nil {
+		return err
+	}
+	if o.Resume && meta.Corpus != corpus {
+		return fmt.Errorf("-resume: the checkpoint was trained on %s, the flags name %s", meta.Corpus, corpus)
+	}
+	meta.Corpus = corpus
+	trainText, valText, err := data.Split(text, o.ValFrac)
+	if err != nil {
+		return err
+	}
+	if err := r.setTokenizer(trainText); err != nil {
+		return err
+	}
+	// With GPT-2's tokenizer, files are documents: each encoded apart, with <|endoftext|> between
+	// them, as GPT-2 was trained (and no token spans two files).
+	if meta.GPT2Tokenizer != nil && len(docs) > 1 {
+		if eot, ok := meta.GPT2Tokenizer.Special("<|endoftext|>"); ok {
+			r.sep = []data.Token{eot}
+		}
+	}
+	if r.sep != nil {
+		trainDocs, valDocs, err := data.SplitDocuments(docs, o.ValFrac)
+		if err != nil {
+			return err
+		}
+		r.trainTokens, r.valTokens = data.EncodeDocuments(r.tok, trainDocs, r.sep), data.EncodeDocuments(r.tok, valDocs, r.sep)
+	} else {
+		r.trainTokens, r.valTokens = r.tok.Encode(trainText), r.tok.Encode(valText)
+	}
+	r.corpusBytes, r.trainBytes, r.numDocs = len(text), len(trainText), len(docs)
+	if r.batches, err = data.NewWindows(r.trainTokens, o.Batch, r.seq, o.Seed); err != nil {
+		return fmt.Errorf("corpus %s: training split: %w", corpus, err)
+	}
+	if o.Resume {
+		if err := r.batches.SetState(meta.DataRNG); err != nil {
+			return err
+		}
+	}
+	if o.EvalTokens > 0 && len(r.valTokens) > o.EvalTokens+1 {
+		r.valTokens = r.valTokens[:o.EvalTokens+1]
+	}
+	if len(r.valTokens) < 2 {
+		return fmt.Errorf("corpus %s: the validation split has %d tokens; raise -val-frac or use a larger corpus", corpus, len(r.valTokens))
+	}
+	return nil
+}
+
+// setTokenizer sets r.tok: bytes, the BPE of -tokenizer bpe (trained on trainText when the run
+// begins, else the checkpoint's), or GPT-2's (of -init-from or -tokenizer gpt2).
+func (r *run) setTokenizer(trainText []byte) (err error) {
+	o, meta := r.o, &r.meta
+	r.tok = data.Bytes{}
+	if o.Tokenizer == "bpe" {
+		if !o.Resume {
+			start := time.Now()
+			if meta.Tokenizer, err = data.TrainBPE(trainText, o.BPEVocab(), data.Pattern(o.BPEPattern)); err != nil {
+				return fmt.Errorf("corpus %s: %w", meta.Corpus, err)
+			}
+			short := ""
+			if n := meta.Tokenizer.VocabSize(); n < o.BPEVocab() {
+				short = fmt.Sprintf(" (of %d asked: no pair was left to merge; the model's other ids go unused)", o.BPEVocab())
+			}
+			fmt.Fprintf(r.stdout, "tokenizer: byte-level BPE of %d ids%s, %s pattern, trained on the training split in %.1f s\n",
+				meta.Tokenizer.VocabSize(), short, o.BPEPattern, time.Since(start).Seconds())
+		} else {
+			fmt.Fprintf(r.stdout, "tokenizer: byte-level BPE of %d ids, %s pattern, from the checkpoint\n", meta.Tokenizer.VocabSize(), meta.Tokenizer.Pattern())
+		}
+		r.tok = meta.Tokenizer
+	}
+	if o.Tokenizer == "gpt2" && !o.Resume {
+		if meta.GPT2Tokenizer, err = data.LoadGPT2Tokenizer(o.TokenizerDir); err != nil {
+			return fmt.Errorf("-tokenizer-dir: %w", err)
+		}
+		meta.TokenizerDir = o.TokenizerDir
+	}
+	if meta.GPT2Tokenizer != nil {
+		r.tok = meta.GPT2Tokenizer
+		from := meta.InitFrom + meta.TokenizerDir // one of them is set
+		if o.Resume {
+			from = "the checkpoint"
+		}
+		fmt.Fprintf(r.stdout, "tokenizer: GPT-2's byte-level BPE of %d ids (%d merges), from %s\n", r.tok.VocabSize(), meta.GPT2Tokenizer.NumMerges(), from)
+	}
+	return nil
+}
+
+// subword reports whether the run's tokenizer is a BPE (its own or GPT-2's) rather than bytes.
+func (r *run) subword() bool { return r.meta.Tokenizer != nil || r.meta.GPT2Tokenizer != nil }
+
+// startBackend starts the backend (an RNN takes its formulation for it) and prints what the run
+// trains: backend, corpus, model and its FLOPs per token.
+func (r *run) startBackend() error {
+	o := r.o
+	b, err := backend.New()
+	if err != nil {
+		return err
+	}
+	r.backend, r.memory = backend.TrackMemory(b) // on XLA: the device memory each compiled program needs
+	if rcfg, ok := r.model.(rnn.Config); ok {
+		r.model = rcfg.ForBackend(r.backend.String())
+	}
+	w := r.stdout
+	fmt.Fprintf(w, "backend: %s (%s)\n", backend.Config(), r.backend.Description())
+	if r.subword() {
+		fmt.Fprintf(w, "corpus: %s: %d bytes, %d training tokens (%.2f bytes each), %d validation tokens evaluated\n",
+			r.meta.Corpus, r.corpusBytes, len(r.trainTokens), float64(r.trainBytes)/float64(len(r.trainTokens)), len(r.valTokens)-1)
+		if r.sep != nil {
+			fmt.Fprintf(w, "corpus: %d files, each a document: <|endoftext|> between them\n", r.numDocs)
+		}
+	} else {
+		fmt.Fprintf(w, "corpus: %s: %d bytes, %d for training, %d validation tokens evaluated\n",
+			r.meta.Corpus, r.corpusBytes, len(r.trainTokens), len(r.valTokens)-1)
+	}
+	fmt.Fprintf(w, "model: %s: %d parameters (%d non-embedding)\n", describe(r.model), r.model.NumParams(), r.model.NonEmbeddingParams())
+	r.flopsPerToken = r.model.FLOPsPerToken(r.seq)
+	fmt.Fprintf(w, "training FLOPs per token at T=%d: %.4g", r.seq, r.flopsPerToken)
+	if o.PeakTFLOPs > 0 {
+		fmt.Fprintf(w, "; MFU against a peak of %g TFLOP/s", o.PeakTFLOPs)
+	}
+	fmt.Fprintln(w)
+	return nil
+}
+
+// describe names a model's kind and shape for the run's log.
+func describe(model lm.Model) string {
+	switch m := model.(type) {
+	case transformer.Config:
+		return fmt.Sprintf("transformer, %d layers, %d wide, %d heads, FFN %d, context %d", m.NumLayers, m.ModelDim, m.NumHeads, m.FFNDim, m.MaxSeqLen)
+	case rnn.Config:
+		return fmt.Sprintf("%s, %d layers of %d, embedding %d", m.Cell, m.NumLayers, m.HiddenDim, m.EmbedDim)
+	}
+	return fmt.Sprintf("%T", model)
+}
+
+// buildStep makes the optimizer with its schedule, the training step (GoMLX's trainer, or
+// rnn.ChunkedTrainer with -rnn-chunk) and the evaluator.
+func (r *run) buildStep() error {
+	o := r.o
+	r.schedule = optim.Schedule{Kind: optim.Constant, Peak: o.LR, WarmupSteps: o.Warmup}
+	if o.Schedule == "cosine" {
+		r.schedule = optim.Schedule{Kind: optim.Cosine, Peak: o.LR, WarmupSteps: o.Warmup, TotalSteps: o.Steps, Floor: o.LR / 10}
+	}
+	ocfg := optim.DefaultAdamW(o.LR)
+	ocfg.LR, ocfg.WeightDecay, ocfg.ClipNorm = r.schedule, o.WeightDecay, o.Clip
+	opt, err := optim.New(ocfg)
+	if err != nil {
+		return err
+	}
+	modelCtx := r.ctx
+	if o.Resume || o.InitFrom != "" {
+		modelCtx = r.ctx.Reuse() // the variables exist
+	}
+	r.eval = newEvaluator(r.backend, r.ctx, r.model, r.valTokens, r.seq, o.Batch)
+	if o.RNNChunk > 0 {
+		chunked, err := rnn.NewChunkedTrainer(r.backend, modelCtx, r.model.(rnn.Config), opt, o.RNNChunk)
+		if err != nil {
+			return err
+		}
+		r.trainOn, r.eval.chunked = chunked.Step, chunked
+		return nil
+	}
+	model := r.model
+	trainer := train.NewTrainer(r.backend, modelCtx,
+		func(ctx *context.Context, _ any, inputs []*graph.Node) []*graph.Node {
+			return []*graph.Node{model.Logits(ctx, inputs[0])}
+		},
+		func(labels, predictions []*graph.Node) *graph.Node {
+			return lm.Loss(predictions[0], labels[0])
+		}, opt, nil, nil)
+	if o.Accum > 1 {
+		if err := trainer.AccumulateGradients(o.Accum); err != nil {
+			return err
+		}
+	}
+	r.trainOn = func(x, y [][]int32) (float64, error) { return trainStep(trainer, x, y) }
+	return nil
+}
+
+// step takes one optimizer step (o.Accum micro-batches) and returns its record, without the
+// validation loss. A loss or gradient norm that is not a number ends the run.
+func (r *run) step(step int) (Record, error) {
+	o := r.o
+	var loss float64 // the mean over the step's micro-batches
+	var elapsed float64
+	for range o.Accum {
+		x, y := r.batches.Next()
+		start := time.Now()
+		l, err := r.trainOn(x, y)
+		if err != nil {
+			return Record{}, fmt.Errorf("step %d: %w", step, err)
+		}
+		elapsed += time.Since(start).Seconds()
+		loss += l / float64(o.Accum)
+	}
+	norm := optim.GradNorm(r.ctx)
+	for _, v := range []struct {
+		what  string
+		value float64
+	}{{"training loss", loss}, {"gradient norm", norm}} {
+		if math.IsNaN(v.value) || math.IsInf(v.value, 0) {
+			return Record{}, fmt.Errorf("step %d: the %s is %v; %s; try a lower -lr or -clip 1", step, v.what, v.value, intact(o, r.meta))
+		}
+	}
+	if step > r.startStep {
+		r.stepTimes = append(r.stepTimes, elapsed)
+	} else {
+		line := fmt.Sprintf("step %d: %.1f s, compiling the training graph included", step, elapsed)
+		if m, ok := r.memory.Max(); ok {
+			line += fmt.Sprintf("; its largest program needs %.2f GB on the device (XLA's compiled memory: arguments %.2f GB, temporaries %.2f GB)",
+				float64(m.Total())/1e9, float64(m.Arguments)/1e9, float64(m.Temporary)/1e9)
+		}
+		if attention.CuDNNCalls() > 0 {
+			line += "; attention runs on cuDNN's fused kernel"
+		}
+		r.bar.log(line)
+	}
+	return Record{Step: step, TrainLoss: loss, LR: r.schedule.At(step), GradNorm: norm, TokensPerSec: float64(r.tokensPerStep()) / elapsed}, nil
+}
+
+// tokensPerStep is the number of training tokens in one optimizer step.
+func (r *run) tokensPerStep() int { return r.o.Batch * r.o.Accum * r.seq }
+
+// evaluate sets rec's validation loss. One that is not a number ends the run, with the last
+// checkpoint kept.
+func (r *run) evaluate(rec *Record) error {
+	v, err := r.eval.loss()
+	if err != nil {
+		return fmt.Errorf("step %d: validation: %w", rec.Step, err)
+	}
+	if math.IsNaN(v) || math.IsInf(v, 0) { // the step's update broke the weights: keep the last checkpoint
+		return fmt.Errorf("step %d: the validation loss is %v; %s; try a lower -lr or -clip 1", rec.Step, v, intact(r.o, r.meta))
+	}
+	r.lastVal = v
+	rec.ValLoss = &v
+	return nil
+}
+
+// checkpoint saves the variables, the history and the data order after the step of rec.
+func (r *run) checkpoint(rec Record) (err error) {
+	r.meta.Step, r.meta.History = rec.Step, r.history
+	if r.meta.DataRNG, err = r.batches.State(); err != nil {
+		return err
+	}
+	if err := checkpoint.Save(r.ckptPath, r.ctx, r.meta); err != nil {
+		return err
+	}
+	r.bar.log(fmt.Sprintf("step %d: train_loss=%.4f val_loss=%.4f grad_norm=%.3g lr=%.2e checkpoint %s",
+		rec.Step, rec.TrainLoss, r.lastVal, rec.GradNorm, rec.LR, r.ckptPath))
+	return nil
+}
+
+// finish writes loss.csv and loss.png, samples, and prints and returns the result.
+func (r *run) finish() (res Result, err error) {
+	o, history := r.o, r.history
+	r.bar.finish()
+	if math.IsNaN(r.lastVal) {
+		if r.lastVal, err = r.eval.loss(); err != nil {
+			return res, err
+		}
+	}
+	res = Result{Step: o.Steps, ValLoss: r.lastVal, History: history, TokensPerSec: medianRate(r.stepTimes, r.tokensPerStep()), PretrainedValLoss: r.pretrainedVal}
+	if r.subword() {
+		// The evaluator scores every token after the first; bits per byte of their text (the
+		// documents' text: a separator counts as a token, not as bytes).
+		scored := slices.DeleteFunc(slices.Clone(r.valTokens[1:]), func(id data.Token) bool { return slices.Contains(r.sep, id) })
+		res.ValBitsPerByte = r.lastVal * float64(len(r.valTokens)-1) / float64(len(r.tok.Decode(scored))) / math.Ln2
+	}
+	res.MFU = lm.MFU(r.flopsPerToken, res.TokensPerSec, o.PeakTFLOPs)
+	var sum float64
+	last := history[max(0, len(history)-10):]
+	for _, rec := range last {
+		sum += rec.TrainLoss
+	}
+	res.TrainLoss = sum / float64(len(last))
+	if err := writeHistory(o.Out, history); err != nil {
+		return res, err
+	}
+	fmt.Fprintf(r.stdout, "wrote %s, %s and %s\n", r.ckptPath, filepath.Join(o.Out, "loss.csv"), filepath.Join(o.Out, "loss.png"))
+	if o.Sample > 0 {
+		fmt.Fprintf(r.stdout, "sample (temperature %g, top-k %d, top-p %g):\n", o.Temperature, o.TopK, o.TopP)
+		if res.Sample, err = sample(r.backend, r.ctx, r.model, r.tok, o, r.stdout); err != nil {
+			return res, err
+		}
+	}
+	fmt.Fprintln(r.stdout, res.FinalLine())
+	return res, nil
+}
