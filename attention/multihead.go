@@ -251,7 +251,8 @@ func headRMSNorm(ctx *context.Context, x *graph.Node, eps float64, param dtypes.
 		acc = graph.ConvertDType(x, dtypes.Float32)
 	}
 	ms := graph.ReduceAndKeep(graph.Square(acc), graph.ReduceMean, -1)
-	// 1/Sqrt rather than Rsqrt: GoMLX v0.26 has no gradient for Rsqrt.
+	// 1/Sqrt rather than Rsqrt: GoMLX v0.26 has no Rsqrt gradient of its own (bitter registers one,
+	// internal/gomlxpatch/gradients, only where package backend is imported).
 	normed := graph.Div(acc, graph.Sqrt(graph.AddScalar(ms, eps)))
 	if scale.DType() != acc.DType() {
 		scale = graph.ConvertDType(scale, acc.DType())

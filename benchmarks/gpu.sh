@@ -97,7 +97,7 @@ build() {
 		go build "${flags[@]}" -o "$bin/$set/compare" ./benchmarks/cmd/compare
 		go build "${flags[@]}" -o "$bin/$set/nexttoken" ./examples/nexttoken
 		go test -c "${flags[@]}" -o "$bin/$set/transformer.test" ./transformer
-		go test -c "${flags[@]}" -o "$bin/$set/lm.test" ./examples/nexttoken/lm
+		go test -c "${flags[@]}" -o "$bin/$set/trainer.test" ./trainer
 		go test -c "${flags[@]}" -o "$bin/$set/pretrained.test" ./pretrained
 	done
 	# A third set, for stage 7 only: stock go-xla with custom calls added to it and to GoMLX
@@ -237,13 +237,13 @@ stage1() {
 	t="$(limit 40)"
 	[ "$t" -gt 0 ] || { pack; return 0; }
 	echo "determinism with BITTER_DETERMINISTIC=1 (backend adds --xla_gpu_deterministic_ops=true to XLA_FLAGS)"
-	(cd examples/nexttoken/lm && XLA_FLAGS="$(xla_flags)" BITTER_DETERMINISTIC=1 \
-		timeout "$t" "$BIN/lm.test" -test.run "$resume" -test.v 2>&1) |
+	(cd trainer && XLA_FLAGS="$(xla_flags)" BITTER_DETERMINISTIC=1 \
+		timeout "$t" "$BIN/trainer.test" -test.run "$resume" -test.v 2>&1) |
 		grep -v '^=== RUN' | tee "$work/determinism-gpu-flag.txt" | tail -15
 	t="$(limit 40)"
 	if [ "$t" -gt 0 ]; then
 		echo "determinism without XLA's switch (XLA's defaults but for the compile flags above)"
-		(cd examples/nexttoken/lm && XLA_FLAGS="$(xla_flags)" timeout "$t" "$BIN/lm.test" -test.run "$resume" -test.v 2>&1) |
+		(cd trainer && XLA_FLAGS="$(xla_flags)" timeout "$t" "$BIN/trainer.test" -test.run "$resume" -test.v 2>&1) |
 			grep -v '^=== RUN' | tee "$work/determinism-gpu.txt" | tail -15
 	fi
 	pack

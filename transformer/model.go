@@ -129,7 +129,7 @@ func norm(ctx *context.Context, cfg Config, x *graph.Node) *graph.Node {
 	switch cfg.Norm {
 	case RMSNorm:
 		ms := graph.ReduceAndKeep(graph.Square(x), graph.ReduceMean, -1)
-		y = graph.Div(x, graph.Sqrt(graph.AddScalar(ms, eps))) // 1/Sqrt: v0.26 has no Rsqrt gradient.
+		y = graph.Div(x, graph.Sqrt(graph.AddScalar(ms, eps))) // 1/Sqrt: GoMLX v0.26 has no Rsqrt gradient of its own.
 	default:
 		mean := graph.ReduceAndKeep(x, graph.ReduceMean, -1)
 		centered := graph.Sub(x, mean)
