@@ -6,6 +6,8 @@
 //   - [MultiHead]: the layer over a *context.Context, with Q, K, V and output projections, optional
 //     RoPE, QK-norm and dropout, configured by [Config] (checked by [Config.Validate]).
 //   - [Cache]: a fixed-capacity key/value cache for incremental decoding, one token (or a prefill) per step.
+//   - [Kernels]: how attention is computed, never what: the causal query block and cuDNN's fused
+//     attention on XLA/CUDA ([CuDNN]), as fields of [Config] (options of [ScaledDotProduct]).
 //
 // This package exists instead of GoMLX v0.26's layers.MultiHeadAttention, which scales scores by
 // 1/√d twice and drops masks given without a heads axis. Everything here is checked against PyTorch

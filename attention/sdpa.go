@@ -73,9 +73,9 @@ func CausalBlock(n int) Option {
 }
 
 // DefaultCausalBlock returns the causal query block for a backend by name (its String()): 64 on
-// the pure-Go backend ("go"), measured on 2 cores (the training step of a causal attention layer, 128
-// wide, 4 heads, 2,048 tokens: 1.4x faster at T=256 and at T=1024), and 0 (no blocks) elsewhere:
-// on XLA each block is more kernels, and on an H200 blocks of 256 made GPT-2 small's step 11% slower.
+// the pure-Go backend ("go"), where skipping the masked key blocks makes a causal layer's step faster,
+// and 0 (no blocks) elsewhere: on XLA each block is more kernels, and GPT-2 small's step on a GPU was
+// slower with them (benchmarks/CPU-NOTES.md and GPU-NOTES.md have the measurements).
 // [Kernels.CausalBlock] overrides it.
 func DefaultCausalBlock(backendName string) int {
 	if backendName == "go" {

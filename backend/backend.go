@@ -40,9 +40,8 @@ const EnvVar = backends.ConfigEnvVar
 // pool deadlocks when several DotGenerals run at once (all goroutines in workersPool.WaitToStart;
 // reproduced here: the attention benchmark with GOMLX_BACKEND=go never finished its first step).
 // Two settings avoid the bounded wait: `ops_sequential` (one op at a time) and `parallelism=-1`
-// (unbounded goroutines, so nothing ever waits for a worker). Measured on 2 cores, a multi-head
-// attention training step runs 1.3x faster with `parallelism=-1` (README, "Backends"), for about
-// 1.5x the peak memory, so that is the default.
+// (unbounded goroutines, so nothing ever waits for a worker). The second is the faster, for more
+// memory (benchmarks/CPU-NOTES.md), so it is the default.
 const DefaultConfig = "go:parallelism=-1"
 
 // Config returns the backend configuration [New] would use: GOMLX_BACKEND when set and non-empty,
@@ -77,11 +76,9 @@ func resolve(config string) string {
 // installed (package internal/gomlxpatch/purego; BITTER_STOCK_DOT=1 keeps GoMLX's): it sends every
 // DotGeneral down simplego's path for small products, which hands bitter's kernel whole rows, where
 // its path for large products copies operands into 32x32 blocks and calls the kernel per block.
-// Measured on 2 cores (AMD EPYC, 2026-11-27), the 1M-parameter transformer's training step at T=64:
-// 1,228 tokens/s with GoMLX's kernels, 2,880 with bitter's in 32x32 blocks, 3,807 with this option
-// (4,242 once bitter's operand transposition replaced GoMLX's as well). Since bitter's DotGeneral
-// executor took over float32 and bfloat16 products whole (internal/gomlxpatch/purego, dot.go), the option
-// only steers the other dtypes' products, and GoMLX's own path when that executor is not installed.
+// bitter's DotGeneral executor (internal/gomlxpatch/purego, dot.go) takes float32 and bfloat16
+// products whole, so the option steers the other dtypes' products, and GoMLX's own path when that
+// executor is not installed.
 const FastDotOption = "dotgeneral_small"
 
 // New returns a new backend for [Config]. It fails with a message that names the configuration

@@ -28,8 +28,7 @@ func Loss(logits, targets *graph.Node) *graph.Node {
 // g · (softmax(logits) − onehot(target)), recomputed in one pass from the logits and the log-sum-exp,
 // as PyTorch's cross-entropy does. GoMLX's derivative of the exp, sum and log would multiply by
 // exp(logits − max) kept from the forward pass in float32: for GPT-2 small's 16 × 1024 × 50257
-// logits, 3.3 GB written, kept and read again. On the pure-Go backend the two cost the same
-// (BenchmarkTokenLossesGradient, GPT-2's vocabulary, 512 positions: 156 ms against 166, medians of five).
+// logits, 3.3 GB written, kept and read again (BenchmarkTokenLossesGradient times the two).
 func TokenLosses(logits, targets *graph.Node) *graph.Node {
 	if logits.DType() != dtypes.Float64 && logits.DType() != dtypes.Float32 {
 		logits = graph.ConvertDType(logits, dtypes.Float32)

@@ -12,8 +12,8 @@
 // The weights that take part in one product per time step (weights_hh, and stepwise also
 // weights_ih) get their gradient as one product over all the steps rather than the one small product
 // per step, and their running sum, that autodiff of the unrolled loop builds (stepWeight): the same
-// gradient, summed in another order; a training step at T=1024 on the pure-Go backend runs 17-22%
-// faster for it.
+// gradient, summed in another order, and a training step on the pure-Go backend runs faster for it
+// (benchmarks/CPU-NOTES.md).
 //
 // An unrolled graph grows with the sequence (about 150,000 operations for a training step of the
 // benchmark baselines at T=1024), and XLA's compile time grows faster than that. [ChunkedTrainer]

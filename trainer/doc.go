@@ -3,7 +3,7 @@
 // exactly, a progress bar, loss.csv and loss.png, MFU against a given peak, and a sample at the end;
 // it also samples from a checkpoint ([Generate]) and exports a transformer's checkpoint in GPT-2's
 // Hugging Face layout ([Export]). examples/nexttoken is its command line: one flag per field of
-// [Options].
+// [Options] but Kernels, which it reads from the environment.
 //
 //	o := trainer.DefaultOptions()          // Tiny transformer, bytes, AdamW, cosine schedule
 //	o.Data, o.Out, o.Steps = "input.txt", "runs/mine", 300
