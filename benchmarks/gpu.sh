@@ -35,7 +35,7 @@
 #      it), into a results file of its own (2026-11-27: 11% slower than without blocks);
 #   6. A/B: stage 2's step again with FAST_XLA_FLAGS (--xla_gpu_autotune_level=0): kept for stages 1
 #      and 4 when the step keeps 97% of its speed and compiles in 3/4 of the time or less. Run after 2.
-#   7. cuDNN's fused (flash) attention through XLA custom calls (attention.CuDNNEnvVar; a third set of
+#   7. cuDNN's fused (flash) attention through XLA custom calls (BITTER_CUDNN_ATTENTION=1; a third set of
 #      programs, "customcall", built with internal/gomlxpatch/customcall's copies of GoMLX and go-xla): JAX's own
 #      lowering of its cuDNN attention saved for comparison, then the kernel against our attention on
 #      the card (values and gradients), then, if that passes, GPT-2 small's step with it (own results
