@@ -1,13 +1,14 @@
 // Package gradients patches GoMLX v0.26.0 where it is measurably wrong or slow for this library.
 //
-// Importing it (every bitter package that builds graphs does) replaces three reverse-mode
-// gradients in [graph.VJPRegistration], and adds those v0.26 lacks for float ops (missing.go): Slice's ([SliceVJP]: v0.26 builds it with Pad, which the
-// pure-Go backend lacks, so any slice of a trained tensor failed there), DotGeneral's, below, and
-// Dot's ([DotVJP], what graph.MatMul builds for operands of rank 2 or less). GoMLX v0.26.0 builds
+// Importing it (package backend does, for every program that gets its backend there) replaces three
+// reverse-mode gradients in [graph.VJPRegistration], and adds those v0.26 lacks for float ops
+// (missing.go): Slice's ([SliceVJP]: v0.26 builds it with Pad, which the pure-Go backend lacks, so
+// any slice of a trained tensor failed there), DotGeneral's, below, and Dot's ([DotVJP], what
+// graph.MatMul builds for operands of rank 2 or less). GoMLX v0.26.0 builds
 // the matmul gradients as a broadcast Mul followed by a ReduceSum, which materialises a
 // `[batch..., M, N, K]` tensor: on a 4-layer, 128-wide GPT training step it was 8x slower and took
 // 7x the memory of a gradient made of two DotGenerals. Upstream fixed the same thing later (GoMLX
-// PR #428); when the pinned GoMLX is upgraded past it, delete these files and the blank imports of
+// PR #428); when the pinned GoMLX is upgraded past it, delete these files and backend's blank import of
 // this package, and the tests here will say whether the stock gradients agree.
 package gradients
 
