@@ -3,6 +3,7 @@ package attention
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -100,11 +101,11 @@ func (c Config) Validate() error {
 	if c.RoPE && c.HeadSize() > 0 && c.HeadSize()%2 != 0 {
 		errs = append(errs, fmt.Errorf("RoPE needs an even head size, got %d", c.HeadSize()))
 	}
-	if c.RoPEBase < 0 {
-		errs = append(errs, fmt.Errorf("RoPEBase %g must not be negative", c.RoPEBase))
+	if !(c.RoPEBase >= 0) || math.IsInf(c.RoPEBase, 0) {
+		errs = append(errs, fmt.Errorf("RoPEBase %g must be a finite number, not negative (0 = 10000)", c.RoPEBase))
 	}
-	if c.NormEpsilon < 0 {
-		errs = append(errs, fmt.Errorf("NormEpsilon %g must not be negative", c.NormEpsilon))
+	if !(c.NormEpsilon >= 0) || math.IsInf(c.NormEpsilon, 0) {
+		errs = append(errs, fmt.Errorf("NormEpsilon %g must be a finite number, not negative (0 = 1e-6)", c.NormEpsilon))
 	}
 	if !(c.Dropout >= 0 && c.Dropout < 1) {
 		errs = append(errs, fmt.Errorf("Dropout %g must be in [0, 1)", c.Dropout))

@@ -1,6 +1,7 @@
 package attention_test
 
 import (
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -95,6 +96,9 @@ func TestConfigValidate(t *testing.T) {
 		{attention.Config{ModelDim: 12, NumHeads: 4, RoPE: true}, "RoPE needs an even head size, got 3"},
 		{attention.Config{ModelDim: 128, NumHeads: 4, Dropout: 1}, "Dropout 1 must be in [0, 1)"},
 		{attention.Config{ModelDim: 128, NumHeads: 4, NumKVHeads: -1}, "NumKVHeads -1 must not be negative"},
+		{attention.Config{ModelDim: 128, NumHeads: 4, RoPE: true, RoPEBase: math.NaN()}, "RoPEBase NaN must be a finite number"},
+		{attention.Config{ModelDim: 128, NumHeads: 4, RoPE: true, RoPEBase: math.Inf(1)}, "RoPEBase +Inf must be a finite number"},
+		{attention.Config{ModelDim: 128, NumHeads: 4, QKNorm: true, NormEpsilon: math.NaN()}, "NormEpsilon NaN must be a finite number"},
 	}
 	for _, c := range cases {
 		err := c.cfg.Validate()

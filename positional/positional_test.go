@@ -1,6 +1,8 @@
 package positional_test
 
 import (
+	"fmt"
+	"math"
 	"strconv"
 	"testing"
 
@@ -171,4 +173,16 @@ func TestPanicsNameShapes(t *testing.T) {
 			require.Contains(t, msg, c.want)
 		})
 	}
+}
+
+// TestSinusoidalTableTooLarge: sizes whose product overflows, or makes a table no model could use,
+// are an error naming them, not an index or allocation panic.
+func TestSinusoidalTableTooLarge(t *testing.T) {
+	for _, c := range [][2]int{{math.MaxInt / 2, 4}, {1 << 20, 1 << 20}, {1 << 62, 1 << 62}} {
+		_, err := positional.SinusoidalTable(c[0], c[1])
+		require.ErrorContains(t, err, fmt.Sprintf("seqLen %d × dim %d is more than a table of 1073741824 values", c[0], c[1]))
+	}
+	table, err := positional.SinusoidalTable(3, 2)
+	require.NoError(t, err)
+	require.Len(t, table, 6)
 }

@@ -9,12 +9,20 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
+// maxTableElements bounds [SinusoidalTable]: 2^30 values, 8 GiB of float64, far above any model's
+// table, where seqLen × dim would otherwise overflow or the allocation fail.
+const maxTableElements = 1 << 30
+
 // SinusoidalTable returns the sinusoidal encoding as a row-major `[seqLen, dim]` table, computed in
 // float64: PE[p, 2i] = sin(p / 10000^(2i/dim)) and PE[p, 2i+1] = cos(p / 10000^(2i/dim)).
-// An odd dim ends with a sine column. It returns an error for non-positive sizes.
+// An odd dim ends with a sine column. It returns an error for non-positive sizes and for a table of
+// more than 2^30 values.
 func SinusoidalTable(seqLen, dim int) ([]float64, error) {
 	if seqLen <= 0 || dim <= 0 {
 		return nil, fmt.Errorf("positional.Sinusoidal: seqLen (%d) and dim (%d) must be positive", seqLen, dim)
+	}
+	if seqLen > maxTableElements/dim {
+		return nil, fmt.Errorf("positional.Sinusoidal: seqLen %d × dim %d is more than a table of %d values", seqLen, dim, maxTableElements)
 	}
 	table := make([]float64, seqLen*dim)
 	for p := range seqLen {

@@ -98,6 +98,9 @@ func (t Tensor) Float32sInto(out []float32) error {
 
 // FromFloat32s is a F32 tensor of the given shape holding values.
 func FromFloat32s(values []float32, shape ...int) (Tensor, error) {
+	if slices.ContainsFunc(shape, func(d int) bool { return d < 0 }) {
+		return Tensor{}, fmt.Errorf("safetensors: shape %v has a negative dimension", shape)
+	}
 	t := Tensor{DType: "F32", Shape: slices.Clone(shape), Data: make([]byte, 4*len(values))}
 	if t.NumElements() != len(values) {
 		return Tensor{}, fmt.Errorf("safetensors: %d values do not make shape %v", len(values), shape)

@@ -105,6 +105,8 @@ func TestRoundTrip(t *testing.T) {
 	require.Equal(t, []int{}, back.Tensors["s"].Shape)
 	_, err = safetensors.FromFloat32s([]float32{1, 2}, 3)
 	require.ErrorContains(t, err, "2 values do not make shape [3]")
+	_, err = safetensors.FromFloat32s([]float32{1, 2}, -1, -2) // a product of 2 all the same
+	require.EqualError(t, err, "safetensors: shape [-1 -2] has a negative dimension")
 	_, err = safetensors.Marshal([]string{"y"}, map[string]safetensors.Tensor{"x": x}, nil)
 	require.ErrorContains(t, err, `no tensor "y" to write`)
 	_, err = safetensors.Marshal([]string{"x", "x"}, map[string]safetensors.Tensor{"x": x}, nil)

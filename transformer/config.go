@@ -3,6 +3,7 @@ package transformer
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 
@@ -180,8 +181,8 @@ func (c Config) Validate() error {
 	default:
 		add("Positional %q is not one of learned, sinusoidal, rope, alibi, none", c.Positional)
 	}
-	if c.NormEpsilon < 0 {
-		add("NormEpsilon %g must not be negative", c.NormEpsilon)
+	if !(c.NormEpsilon >= 0) || math.IsInf(c.NormEpsilon, 0) {
+		add("NormEpsilon %g must be a finite number, not negative (0 = 1e-5)", c.NormEpsilon)
 	}
 	switch c.DType {
 	case dtypes.InvalidDType, dtypes.Float32, dtypes.Float64:

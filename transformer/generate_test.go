@@ -2,6 +2,8 @@ package transformer_test
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -105,6 +107,15 @@ func TestConfigValidateAndCounts(t *testing.T) {
 	bad = transformer.Tiny()
 	bad.DType = dtypes.Int32
 	require.ErrorContains(t, bad.Validate(), "DType Int32 is not Float32 or Float64")
+	// NaN and infinities fail every comparison: a check written as "< 0" let them through to the graph.
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		bad = transformer.Tiny()
+		bad.NormEpsilon = v
+		require.ErrorContains(t, bad.Validate(), fmt.Sprintf("NormEpsilon %g must be a finite number", v))
+		bad = transformer.Tiny()
+		bad.Positional, bad.RoPEBase = transformer.RoPE, v
+		require.ErrorContains(t, bad.Validate(), fmt.Sprintf("RoPEBase %g must be a finite number", v))
+	}
 	require.ErrorContains(t, transformer.Tiny().CheckSeqLen(129), "sequence length 129 is outside the model's 1..MaxSeqLen=128")
 
 	// GPT-2 small: 124,439,808 parameters with tied embeddings (Hugging Face's count); nanoGPT's
