@@ -138,12 +138,46 @@ func WriteFile(path string, content []byte) error {
 // through a buffer, into the temporary file; an error from write leaves path as it was.
 func WriteFileFunc(path string, write func(w io.Writer) error) error { return writeAtomic(path, write) }
 
+// RemoveStale removes the temporary files that writes of path cut short left beside it (a process
+// killed while it saved: path's name, ".tmp-", and a random suffix), and returns how many it removed.
+// Save and WriteFile call it before they write, so a folder never holds more than one: the write in
+// progress. One process writes a given path at a time.
+func RemoveStale(path string) (int, error) {
+	dir, prefix := filepath.Dir(path), filepath.Base(path)+".tmp-"
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	var errs []error
+	n := 0
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), prefix) || !e.Type().IsRegular() {
+			continue // another file, or not one a write left (a folder, a link): not ours to remove
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	if err := errors.Join(errs...); err != nil {
+		return n, fmt.Errorf("checkpoint %s: removing a stale temporary file: %w", path, err)
+	}
+	return n, nil
+}
+
 // writeAtomic writes what write writes, through a buffer, to a temporary file next to path, syncs
-// it and renames it over path.
+// it and renames it over path, after removing what earlier writes cut short left (RemoveStale).
 func writeAtomic(path string, write func(w io.Writer) error) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if _, err := RemoveStale(path); err != nil {
+		return err
 	}
 	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
 	if err != nil {

@@ -143,7 +143,28 @@ func TestCrashMidWriteKeepsPrevious(t *testing.T) {
 	require.Equal(t, 2, m.Step)
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
-	require.Len(t, entries, 2, "the checkpoint and the crashed run's leftover; Save leaves no temporary of its own")
+	require.Len(t, entries, 1, "the checkpoint alone: Save removed the crashed run's leftover and leaves no temporary of its own")
+}
+
+// TestRemoveStale: the temporary files of writes cut short go, and nothing else: not another
+// checkpoint's, not a folder, not a name that only looks alike.
+func TestRemoveStale(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ck[1].bin") // pattern characters in the name are taken literally
+	for _, f := range []string{"ck[1].bin.tmp-1", "ck[1].bin.tmp-22", "ck1.bin.tmp-3", "other.bin.tmp-4", "ck[1].bin"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o644))
+	}
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "ck[1].bin.tmp-dir"), 0o755))
+	n, err := checkpoint.RemoveStale(path)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	var left []string
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	require.ElementsMatch(t, []string{"ck1.bin.tmp-3", "other.bin.tmp-4", "ck[1].bin", "ck[1].bin.tmp-dir"}, left)
 }
 
 // TestFormat pins the file layout, built here by hand: the magic line, the header's length and

@@ -2,7 +2,6 @@ package trainer
 
 import (
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,34 +15,78 @@ import (
 	"github.com/bitterlesson/bitter/internal/chart"
 )
 
-// writeHistory writes loss.csv and loss.png.
-func writeHistory(dir string, history []Record) error {
+// historyLog keeps a run's history on disk as it goes: loss.csv gains a line a step (flushed, so a
+// killed run keeps every step it took), and loss.png is redrawn when asked (at each evaluation).
+type historyLog struct {
+	dir string
+	f   *os.File
+	w   *csv.Writer
+}
+
+// openHistory starts loss.csv in dir afresh with the steps of past (a resumed run's, from its
+// checkpoint: steps taken after it are gone with it).
+func openHistory(dir string, past []Record) (*historyLog, error) {
 	f, err := os.Create(filepath.Join(dir, "loss.csv"))
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("writing loss.csv: %w", err)
 	}
-	w := csv.NewWriter(f)
-	_ = w.Write([]string{"step", "train_loss", "val_loss", "lr", "tokens_per_sec", "grad_norm"})
+	h := &historyLog{dir: dir, f: f, w: csv.NewWriter(f)}
+	_ = h.w.Write([]string{"step", "train_loss", "val_loss", "lr", "tokens_per_sec", "grad_norm"})
+	for _, r := range past {
+		h.write(r)
+	}
+	if err := h.flush(); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *historyLog) write(r Record) {
+	val := ""
+	if r.ValLoss != nil {
+		val = strconv.FormatFloat(*r.ValLoss, 'f', 6, 64)
+	}
+	_ = h.w.Write([]string{strconv.Itoa(r.Step), strconv.FormatFloat(r.TrainLoss, 'f', 6, 64), val,
+		strconv.FormatFloat(r.LR, 'g', 6, 64), strconv.FormatFloat(r.TokensPerSec, 'f', 1, 64), strconv.FormatFloat(r.GradNorm, 'g', 6, 64)})
+}
+
+func (h *historyLog) flush() error {
+	h.w.Flush()
+	if err := h.w.Error(); err != nil {
+		return fmt.Errorf("writing loss.csv: %w", err)
+	}
+	return nil
+}
+
+// add appends r to loss.csv.
+func (h *historyLog) add(r Record) error {
+	h.write(r)
+	return h.flush()
+}
+
+// plot draws history into loss.png.
+func (h *historyLog) plot(history []Record) error {
 	var steps, trainLoss, valSteps, valLoss []float64
 	for _, r := range history {
-		val := ""
+		steps = append(steps, float64(r.Step))
+		trainLoss = append(trainLoss, r.TrainLoss)
 		if r.ValLoss != nil {
-			val = strconv.FormatFloat(*r.ValLoss, 'f', 6, 64)
 			valSteps = append(valSteps, float64(r.Step))
 			valLoss = append(valLoss, *r.ValLoss)
 		}
-		_ = w.Write([]string{strconv.Itoa(r.Step), strconv.FormatFloat(r.TrainLoss, 'f', 6, 64), val,
-			strconv.FormatFloat(r.LR, 'g', 6, 64), strconv.FormatFloat(r.TokensPerSec, 'f', 1, 64), strconv.FormatFloat(r.GradNorm, 'g', 6, 64)})
-		steps = append(steps, float64(r.Step))
-		trainLoss = append(trainLoss, r.TrainLoss)
-	}
-	w.Flush()
-	if err := errors.Join(w.Error(), f.Close()); err != nil {
-		return fmt.Errorf("writing loss.csv: %w", err)
 	}
 	return chart.Chart{Title: "next-token loss", XLabel: "step", YLabel: "cross-entropy (nats/token)",
 		Series: []chart.Series{{Name: "train (batch)", X: steps, Y: trainLoss}, {Name: "validation", X: valSteps, Y: valLoss}},
-	}.Save(filepath.Join(dir, "loss.png"))
+	}.Save(filepath.Join(h.dir, "loss.png"))
+}
+
+// close closes loss.csv.
+func (h *historyLog) close() error {
+	if err := h.f.Close(); err != nil {
+		return fmt.Errorf("writing loss.csv: %w", err)
+	}
+	return nil
 }
 
 // progress shows a progress bar on a terminal, or log lines elsewhere.

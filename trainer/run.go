@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	stdcontext "context"
 	"errors"
 	"fmt"
 	"io"
@@ -70,8 +71,16 @@ func (r Result) FinalLine() string {
 //
 // A run starts (or resumes from the checkpoint in o.Out), then takes each step, evaluating and
 // checkpointing every o.EvalEvery steps and at the last, and finishes with loss.csv, loss.png, a
-// sample and the final line ([Result.FinalLine]) on stdout.
-func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
+// sample and the final line ([Result.FinalLine]) on stdout. loss.csv grows by a line a step and
+// loss.png is redrawn at each evaluation, so a run that is killed keeps its history.
+func Run(o Options, stdout, stderr io.Writer) (Result, error) {
+	return RunContext(stdcontext.Background(), o, stdout, stderr)
+}
+
+// RunContext is [Run] until ctx is done (a command cancels it on SIGINT or SIGTERM): then it stops
+// between two steps, leaving the last checkpoint as it was and no temporary file, and returns an
+// error that says so.
+func RunContext(ctx stdcontext.Context, o Options, stdout, stderr io.Writer) (res Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("internal error: %v", r)
@@ -83,6 +92,10 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		return res, err
 	}
 	for step := r.startStep; step <= o.Steps; step++ {
+		if ctx.Err() != nil {
+			r.bar.finish()
+			return res, fmt.Errorf("interrupted before step %d: %s", step, intact(o, r.meta))
+		}
 		rec, err := r.step(step)
 		if err != nil {
 			return res, err
@@ -94,6 +107,9 @@ func Run(o Options, stdout, stderr io.Writer) (res Result, err error) {
 		}
 		r.history = append(r.history, rec)
 		r.bar.update(rec)
+		if err := r.log.add(rec); err != nil {
+			return res, err
+		}
 		if rec.ValLoss != nil {
 			if err := r.checkpoint(rec); err != nil {
 				return res, err
@@ -126,6 +142,7 @@ type run struct {
 	trainOn                 func(x, y [][]int32) (loss float64, err error) // one batch: a step, or a micro-batch with -accum
 	eval                    *evaluator
 	bar                     *progress
+	log                     *historyLog // loss.csv and loss.png
 	flopsPerToken           float64
 	history                 []Record
 	stepTimes               []float64 // seconds of each step after the first of this process
@@ -134,10 +151,13 @@ type run struct {
 	corpusBytes, trainBytes int
 }
 
-// close releases the backend.
+// close releases the backend and loss.csv.
 func (r *run) close() {
 	if r.backend != nil {
 		r.backend.Finalize()
+	}
+	if r.log != nil {
+		_ = r.log.close()
 	}
 }
 
@@ -180,7 +200,15 @@ func (r *run) start() error {
 	if err := checkpoint.PrepareDir(o.Out); err != nil {
 		return fmt.Errorf("-out: %w", err)
 	}
+	if n, err := checkpoint.RemoveStale(r.ckptPath); err != nil {
+		return err
+	} else if n > 0 {
+		fmt.Fprintf(r.stdout, "removed %d temporary checkpoint file(s) that an interrupted save left in %s\n", n, o.Out)
+	}
 	r.history, r.startStep = r.meta.History, r.meta.Step+1
+	if r.log, err = openHistory(o.Out, r.history); err != nil {
+		return err
+	}
 	if o.InitFrom != "" && !o.Resume {
 		v, err := r.eval.loss()
 		if err != nil {
@@ -509,6 +537,9 @@ func (r *run) checkpoint(rec Record) (err error) {
 	if err := checkpoint.Save(r.ckptPath, r.ctx, r.meta); err != nil {
 		return err
 	}
+	if err := r.log.plot(r.history); err != nil {
+		return err
+	}
 	r.bar.log(fmt.Sprintf("step %d: train_loss=%.4f val_loss=%.4f grad_norm=%.3g lr=%.2e checkpoint %s",
 		rec.Step, rec.TrainLoss, r.lastVal, rec.GradNorm, rec.LR, r.ckptPath))
 	return nil
@@ -537,9 +568,10 @@ func (r *run) finish() (res Result, err error) {
 		sum += rec.TrainLoss
 	}
 	res.TrainLoss = sum / float64(len(last))
-	if err := writeHistory(o.Out, history); err != nil {
+	if err := errors.Join(r.log.plot(history), r.log.close()); err != nil {
 		return res, err
 	}
+	r.log = nil
 	fmt.Fprintf(r.stdout, "wrote %s, %s and %s\n", r.ckptPath, filepath.Join(o.Out, "loss.csv"), filepath.Join(o.Out, "loss.png"))
 	if o.Sample > 0 {
 		fmt.Fprintf(r.stdout, "sample (temperature %g, top-k %d, top-p %g):\n", o.Temperature, o.TopK, o.TopP)

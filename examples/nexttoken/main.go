@@ -17,9 +17,12 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/bitterlesson/bitter/internal/cmdutil/cli"
 	"github.com/bitterlesson/bitter/trainer"
@@ -57,6 +60,9 @@ func run(args []string) error {
 		_, err = trainer.Generate(o, os.Stdout)
 		return err
 	}
-	_, err = trainer.Run(o, os.Stdout, os.Stderr)
+	// Ctrl-C or a TERM signal stops the run between two steps, with the last checkpoint intact.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	_, err = trainer.RunContext(ctx, o, os.Stdout, os.Stderr)
 	return err
 }
