@@ -1,6 +1,8 @@
 package lm
 
 import (
+	"fmt"
+
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -13,6 +15,9 @@ type Model interface {
 	// Logits maps tokens Int32 `[batch, seq]` to next-token logits `[batch, seq, vocab]`, with the
 	// model's variables in ctx's scope. It panics with the shapes when tokens don't fit.
 	Logits(ctx *context.Context, tokens *graph.Node) *graph.Node
+	// Vocab is the number of token ids the model takes: ids are in [0, Vocab()). An id outside
+	// is not an error the graph can raise (a gather clamps it), so check data with [CheckTokens].
+	Vocab() int
 	// NumParams counts the model's parameters (not optimizer state).
 	NumParams() int
 	// NonEmbeddingParams counts the parameters that take part in a matmul per token.
@@ -38,4 +43,17 @@ func MFU(flopsPerToken, tokensPerSec, peakTFLOPs float64) float64 {
 		return 0
 	}
 	return flopsPerToken * tokensPerSec / (peakTFLOPs * 1e12)
+}
+
+// CheckTokens returns an error naming the first id of ids outside [0, vocab), and its position, or
+// nil. Check a corpus or a batch source once where it meets a model: on the graph an id outside the
+// vocabulary is clamped by the embedding's gather and, as a target, scores a loss of 0 (see
+// [TokenLosses]), so a mismatched tokenizer would train without a word of complaint.
+func CheckTokens[T ~int32 | ~int64 | ~int | ~uint16 | ~uint32](ids []T, vocab int) error {
+	for i, id := range ids {
+		if int64(id) < 0 || int64(id) >= int64(vocab) {
+			return fmt.Errorf("token id %d at position %d is outside the model's vocabulary of %d (ids 0 to %d)", int64(id), i, vocab, vocab-1)
+		}
+	}
+	return nil
 }

@@ -47,10 +47,8 @@ func ValidatePrompt(prompt []int32, n, vocabSize int) error {
 	if n < 0 {
 		return fmt.Errorf("generate: %d tokens requested", n)
 	}
-	for i, t := range prompt {
-		if t < 0 || int(t) >= vocabSize {
-			return fmt.Errorf("generate: prompt token %d at %d is outside the vocabulary of %d", t, i, vocabSize)
-		}
+	if err := CheckTokens(prompt, vocabSize); err != nil {
+		return fmt.Errorf("generate: prompt: %w", err)
 	}
 	return nil
 }

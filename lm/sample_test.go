@@ -40,3 +40,12 @@ func TestProbabilities(t *testing.T) {
 	require.Equal(t, int32(-1), lm.Sample(nil, lm.Sampling{Temperature: 1}, rng))
 	require.Equal(t, int32(-1), lm.Sample(nil, lm.Sampling{}, rng))
 }
+
+func TestCheckTokens(t *testing.T) {
+	require.NoError(t, lm.CheckTokens([]uint16{0, 255, 7}, 256))
+	require.NoError(t, lm.CheckTokens([]int32{}, 2))
+	require.EqualError(t, lm.CheckTokens([]uint16{3, 1000, 4}, 256), "token id 1000 at position 1 is outside the model's vocabulary of 256 (ids 0 to 255)")
+	require.EqualError(t, lm.CheckTokens([]int32{3, 4, -5}, 256), "token id -5 at position 2 is outside the model's vocabulary of 256 (ids 0 to 255)")
+	require.EqualError(t, lm.CheckTokens([]int{256}, 256), "token id 256 at position 0 is outside the model's vocabulary of 256 (ids 0 to 255)")
+	require.Error(t, lm.CheckTokens([]uint32{1 << 31}, 1<<16))
+}

@@ -126,6 +126,9 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// Vocab returns VocabSize, as the lm.Model interface has it.
+func (c Config) Vocab() int { return c.VocabSize }
+
 // NumParams counts the model's parameters: embeddings, per layer W_ih, W_hh and both biases
 // (PyTorch's layout), and the head with its bias.
 func (c Config) NumParams() int {

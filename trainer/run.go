@@ -321,6 +321,14 @@ func (r *run) readData() error {
 		r.trainTokens, r.valTokens = r.tok.Encode(trainText), r.tok.Encode(valText)
 	}
 	r.corpusBytes, r.trainBytes, r.numDocs = len(text), len(trainText), len(docs)
+	for _, split := range []struct {
+		name   string
+		tokens []data.Token
+	}{{"training", r.trainTokens}, {"validation", r.valTokens}} {
+		if err := lm.CheckTokens(split.tokens, r.model.Vocab()); err != nil {
+			return fmt.Errorf("corpus %s: %s split: %w", corpus, split.name, err)
+		}
+	}
 	if r.batches, err = data.NewWindows(r.trainTokens, o.Batch, r.seq, o.Seed); err != nil {
 		return fmt.Errorf("corpus %s: training split: %w", corpus, err)
 	}

@@ -207,6 +207,9 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// Vocab returns VocabSize, as the [lm.Model] interface has it.
+func (c Config) Vocab() int { return c.VocabSize }
+
 // CheckSeqLen returns an error when seqLen tokens don't fit the model.
 func (c Config) CheckSeqLen(seqLen int) error {
 	if seqLen < 1 || seqLen > c.MaxSeqLen {

@@ -87,7 +87,7 @@ func TestSamplingSeeded(t *testing.T) {
 	_, err = gen.Generate(nil, 3, s)
 	require.ErrorContains(t, err, "the prompt is empty")
 	_, err = gen.Generate([]int32{13}, 3, s)
-	require.ErrorContains(t, err, "prompt token 13 at 0 is outside the vocabulary of 13")
+	require.ErrorContains(t, err, "generate: prompt: token id 13 at position 0 is outside the model's vocabulary of 13 (ids 0 to 12)")
 	_, err = gen.Generate([]int32{1}, 3, lm.Sampling{TopP: 1.5})
 	require.ErrorContains(t, err, "top-p 1.5 must be in [0, 1]")
 }

@@ -115,7 +115,7 @@ func NewTrainRun(b backends.Backend, kind string, seqLen, tokensPerStep int, s S
 		return nil, err
 	}
 	batch := tokensPerStep / seqLen
-	vocab := vocabOf(model)
+	vocab := model.Vocab()
 	rng := rand.New(rand.NewPCG(1, 2))
 	x, y := make([][]int32, batch), make([][]int32, batch)
 	for i := range batch {
@@ -139,16 +139,6 @@ func NewTrainRun(b backends.Backend, kind string, seqLen, tokensPerStep int, s S
 		opt, nil, nil)
 	run.inputs, run.labels = []*tensors.Tensor{tensors.FromValue(x)}, []*tensors.Tensor{tensors.FromValue(y)}
 	return run, nil
-}
-
-func vocabOf(m lm.Model) int {
-	switch c := m.(type) {
-	case transformer.Config:
-		return c.VocabSize
-	case rnn.Config:
-		return c.VocabSize
-	}
-	return 256
 }
 
 // Step runs one training step and waits for its loss.

@@ -52,7 +52,7 @@ func MeasureGenerate(b backends.Backend, kind string, promptLen, newTokens int, 
 	}
 	prompt := make([]int32, promptLen)
 	for i := range prompt {
-		prompt[i] = int32((i * 7) % vocabOf(model))
+		prompt[i] = int32((i * 7) % model.Vocab())
 	}
 	var generate func(n int) error
 	switch m := model.(type) {
