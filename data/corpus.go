@@ -103,7 +103,10 @@ func EncodeDocuments(tok Tokenizer, docs [][]byte, sep []Token) []Token {
 	return out
 }
 
-// CorpusFiles lists the files LoadCorpus reads, sorted.
+// CorpusFiles lists the files LoadCorpus reads, sorted: each path that is a file, and the files
+// under each folder whose names end in one of exts (any name when exts is empty). A symbolic link to
+// a file counts as the file; links to folders are not followed (a folder with nothing else to read
+// says how many it passed over).
 func CorpusFiles(paths []string, exts ...string) ([]string, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("corpus: no path given")
@@ -121,12 +124,23 @@ func CorpusFiles(paths []string, exts ...string) ([]string, error) {
 			files = append(files, p)
 			continue
 		}
-		n := len(files)
+		n, links := len(files), 0
+		wanted := func(path string) bool {
+			return len(exts) == 0 || slices.ContainsFunc(exts, func(e string) bool { return strings.HasSuffix(path, e) })
+		}
 		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
-			if d.Type().IsRegular() && (len(exts) == 0 || slices.ContainsFunc(exts, func(e string) bool { return strings.HasSuffix(path, e) })) {
+			regular := d.Type().IsRegular()
+			if d.Type()&fs.ModeSymlink != 0 {
+				if target, err := os.Stat(path); err == nil && target.Mode().IsRegular() {
+					regular = true
+				} else {
+					links++ // to a folder (not followed: it could loop) or to nothing
+				}
+			}
+			if regular && wanted(path) {
 				files = append(files, path)
 			}
 			return nil
@@ -135,7 +149,14 @@ func CorpusFiles(paths []string, exts ...string) ([]string, error) {
 			return nil, fmt.Errorf("corpus path %q: %w", p, err)
 		}
 		if len(files) == n {
-			return nil, fmt.Errorf("corpus folder %q has no files ending in %s", p, strings.Join(exts, " or "))
+			what := "no files"
+			if len(exts) > 0 {
+				what = "no files ending in " + strings.Join(exts, " or ")
+			}
+			if links > 0 {
+				what += fmt.Sprintf(" (and %d symbolic links to folders or to nothing, which are not followed)", links)
+			}
+			return nil, fmt.Errorf("corpus folder %q has %s", p, what)
 		}
 	}
 	slices.Sort(files)

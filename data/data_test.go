@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -166,4 +167,34 @@ func TestDocuments(t *testing.T) {
 	}
 	require.Equal(t, want, data.EncodeDocuments(data.Bytes{}, many, []data.Token{300, 301}))
 	require.Empty(t, data.EncodeDocuments(data.Bytes{}, nil, []data.Token{1}))
+}
+
+// TestCorpusFolderLinksAndEmptyFolders: a link to a file is read as the file; links to folders and
+// to nothing are not followed, and a folder with nothing else says so, as does a folder with no files
+// at all (no extension filter).
+func TestCorpusFolderLinksAndEmptyFolders(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("symbolic links need privileges on Windows")
+	}
+	dir := t.TempDir()
+	outside := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(outside, "real.go"), []byte("R"), 0o644))
+	linked := filepath.Join(dir, "linked")
+	require.NoError(t, os.Mkdir(linked, 0o755))
+	require.NoError(t, os.Symlink(filepath.Join(outside, "real.go"), filepath.Join(linked, "file.go")))
+	text, err := data.LoadCorpus([]string{linked}, ".go")
+	require.NoError(t, err)
+	require.Equal(t, "R", string(text), "a link to a file is the file")
+
+	onlyLinks := filepath.Join(dir, "only-links")
+	require.NoError(t, os.Mkdir(onlyLinks, 0o755))
+	require.NoError(t, os.Symlink(outside, filepath.Join(onlyLinks, "folder")))
+	require.NoError(t, os.Symlink(filepath.Join(outside, "gone.go"), filepath.Join(onlyLinks, "dangling.go")))
+	_, err = data.LoadCorpus([]string{onlyLinks})
+	require.EqualError(t, err, `corpus folder "`+onlyLinks+`" has no files (and 2 symbolic links to folders or to nothing, which are not followed)`)
+
+	empty := filepath.Join(dir, "empty")
+	require.NoError(t, os.Mkdir(empty, 0o755))
+	_, err = data.LoadCorpus([]string{empty})
+	require.EqualError(t, err, `corpus folder "`+empty+`" has no files`)
 }
