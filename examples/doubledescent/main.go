@@ -22,7 +22,7 @@ import (
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "doubledescent:", err)
+		cli.PrintError(os.Stderr, "doubledescent", err)
 		os.Exit(1)
 	}
 }

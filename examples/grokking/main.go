@@ -18,7 +18,7 @@ import (
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "grokking:", err)
+		cli.PrintError(os.Stderr, "grokking", err)
 		os.Exit(1)
 	}
 }

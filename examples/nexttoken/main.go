@@ -30,7 +30,7 @@ import (
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "nexttoken:", err)
+		cli.PrintError(os.Stderr, "nexttoken", err)
 		os.Exit(1)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 
+	"github.com/bitterlesson/bitter/internal/cmdutil/cli"
 	"github.com/bitterlesson/bitter/trainer"
 )
 
@@ -21,7 +22,7 @@ func main() {
 	o.Steps, o.Seq, o.Sample = 60, 64, 80
 	res, err := trainer.Run(o, os.Stdout, os.Stderr)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		cli.PrintError(os.Stderr, "quickstart", err)
 		os.Exit(1)
 	}
 	fmt.Printf("validation loss %.3f nats per byte after %d steps\n", res.ValLoss, res.Step)

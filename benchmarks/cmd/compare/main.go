@@ -63,7 +63,7 @@ type torchResult struct {
 
 func main() {
 	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "compare:", err)
+		cli.PrintError(os.Stderr, "compare", err)
 		os.Exit(1)
 	}
 }

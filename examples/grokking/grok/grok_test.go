@@ -2,6 +2,7 @@ package grok
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -98,4 +99,11 @@ func TestTrainingSmoke(t *testing.T) {
 func TestSummary(t *testing.T) {
 	r := Result{Params: Params{Steps: 100}, MemorizedAt: 20, GrokkedAt: 400}
 	require.Equal(t, "grokked: train_acc>=0.99 at step 20, test_acc>=0.95 at step 400", r.Summary())
+}
+
+// TestValidateNamesEachFlag: each bad value is named with its flag, on a line of its own.
+func TestValidateNamesEachFlag(t *testing.T) {
+	p := CPUDefault()
+	p.Dim, p.Batch, p.LR, p.Beta2 = 0, -1, math.Inf(1), 1
+	require.EqualError(t, p.Validate(), "-dim 0 must be positive\n-batch -1 must not be negative (0: the whole training set)\n-lr +Inf must be a positive number\n-beta2 1 must be in [0, 1)")
 }

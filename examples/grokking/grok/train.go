@@ -71,11 +71,25 @@ func (p Params) Validate() error {
 	if !(p.TrainFrac > 0 && p.TrainFrac < 1) {
 		add("-frac %g must be in (0, 1)", p.TrainFrac)
 	}
-	if p.Steps < 1 || p.EvalEvery < 1 || p.Layers < 1 || p.Dim < 1 || p.Heads < 1 || p.Batch < 0 {
-		add("-steps, -eval-every, -layers, -dim, -heads must be positive and -batch non-negative")
+	for _, v := range []struct {
+		flag  string
+		value int
+	}{{"-steps", p.Steps}, {"-eval-every", p.EvalEvery}, {"-layers", p.Layers}, {"-dim", p.Dim}, {"-heads", p.Heads}} {
+		if v.value < 1 {
+			add("%s %d must be positive", v.flag, v.value)
+		}
 	}
-	if !(p.LR > 0) || !(p.WeightDecay >= 0) || !(p.Beta2 >= 0 && p.Beta2 < 1) {
-		add("-lr must be positive, -weight-decay non-negative, -beta2 in [0, 1)")
+	if p.Batch < 0 {
+		add("-batch %d must not be negative (0: the whole training set)", p.Batch)
+	}
+	if !(p.LR > 0) || math.IsInf(p.LR, 0) {
+		add("-lr %g must be a positive number", p.LR)
+	}
+	if !(p.WeightDecay >= 0) || math.IsInf(p.WeightDecay, 0) {
+		add("-weight-decay %g must be a non-negative number", p.WeightDecay)
+	}
+	if !(p.Beta2 >= 0 && p.Beta2 < 1) {
+		add("-beta2 %g must be in [0, 1)", p.Beta2)
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)

@@ -1,6 +1,7 @@
 package rl
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -134,8 +135,13 @@ func TestValidate(t *testing.T) {
 	for _, until := range []float64{-0.1, math.NaN(), math.Inf(1)} {
 		p = CPUDefault()
 		p.PretrainUntil = until
-		require.ErrorContains(t, p.Validate(), "-pretrain-until must be non-negative", "%v", until)
+		require.ErrorContains(t, p.Validate(), fmt.Sprintf("-pretrain-until %g must be a non-negative number", until))
 	}
+	// Each bad value is named with its flag, on a line of its own.
+	p = CPUDefault()
+	p.Inner, p.EvalSamples, p.LR, p.KLCoef = 0, -2, math.NaN(), -1
+	err = p.Validate()
+	require.EqualError(t, err, "-inner 0 must be positive\n-eval-samples -2 must be positive\n-lr NaN must be a positive number\n-kl -1 must be a non-negative number")
 }
 
 // TestPretrainUntil: pretraining stops at the first step where the mean answer loss of the last 50

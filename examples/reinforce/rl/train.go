@@ -99,8 +99,21 @@ func (p Params) Validate() error {
 	if p.Group < 2 && p.Algo == GRPO {
 		add("-group %d: GRPO needs at least 2 samples per prompt", p.Group)
 	}
-	if p.Group < 1 || p.Prompts < 1 || p.Steps < 0 || p.Inner < 1 || p.EvalEvery < 1 || p.EvalPrompts < 1 || p.EvalSamples < 1 {
-		add("-group, -prompts, -inner, -eval-every, -eval-prompts, -eval-samples must be positive, -steps non-negative")
+	for _, v := range []struct {
+		flag  string
+		value int
+	}{{"-group", p.Group}, {"-prompts", p.Prompts}, {"-inner", p.Inner}, {"-eval-every", p.EvalEvery},
+		{"-eval-prompts", p.EvalPrompts}, {"-eval-samples", p.EvalSamples}, {"-pretrain-batch", p.PretrainBatch},
+		{"-layers", p.Layers}, {"-dim", p.Dim}, {"-heads", p.Heads}} {
+		if v.value < 1 {
+			add("%s %d must be positive", v.flag, v.value)
+		}
+	}
+	if p.Steps < 0 {
+		add("-steps %d must not be negative", p.Steps)
+	}
+	if p.PretrainSteps < 0 {
+		add("-pretrain-steps %d must not be negative", p.PretrainSteps)
 	}
 	if p.Batch() > heldOutProblems {
 		add("-prompts x -group = %d answers per batch: more than the %d held-out prompts an evaluation batch draws from", p.Batch(), heldOutProblems)
@@ -108,11 +121,22 @@ func (p Params) Validate() error {
 	if p.MaxNew < 2 {
 		add("-max-new %d: an answer needs at least 2 tokens (a digit and the newline)", p.MaxNew)
 	}
-	if !(p.LR > 0) || !(p.PretrainLR > 0) || !(p.KLCoef >= 0) || !(p.ClipEps > 0 && p.ClipEps < 1) || !(p.Temperature > 0) {
-		add("-lr and -pretrain-lr must be positive, -kl non-negative, -clip in (0, 1), -temperature positive")
+	for _, v := range []struct {
+		flag  string
+		value float64
+	}{{"-lr", p.LR}, {"-pretrain-lr", p.PretrainLR}, {"-temperature", p.Temperature}} {
+		if !(v.value > 0) || math.IsInf(v.value, 0) {
+			add("%s %g must be a positive number", v.flag, v.value)
+		}
 	}
-	if p.PretrainSteps < 0 || p.PretrainBatch < 1 || !(p.PretrainUntil >= 0 && p.PretrainUntil < math.Inf(1)) {
-		add("-pretrain-steps and -pretrain-until must be non-negative (and finite), -pretrain-batch positive")
+	if !(p.KLCoef >= 0) || math.IsInf(p.KLCoef, 0) {
+		add("-kl %g must be a non-negative number", p.KLCoef)
+	}
+	if !(p.ClipEps > 0 && p.ClipEps < 1) {
+		add("-clip %g must be in (0, 1)", p.ClipEps)
+	}
+	if !(p.PretrainUntil >= 0 && p.PretrainUntil < math.Inf(1)) {
+		add("-pretrain-until %g must be a non-negative number (0: never)", p.PretrainUntil)
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)

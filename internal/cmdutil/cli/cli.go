@@ -5,6 +5,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -77,4 +78,12 @@ func AttentionKernels() (attention.Kernels, error) {
 		return k, fmt.Errorf("%s=1: %w", CuDNNEnvVar, err)
 	}
 	return k, nil
+}
+
+// PrintError writes err to w as a command reports a failure: each of its lines (errors.Join puts one
+// bad value on each) prefixed with the command's name, so every line says where it comes from.
+func PrintError(w io.Writer, command string, err error) {
+	for _, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
+		fmt.Fprintf(w, "%s: %s\n", command, line)
+	}
 }

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/bitterlesson/bitter/attention"
@@ -65,4 +67,13 @@ func TestAttentionKernels(t *testing.T) {
 	} else {
 		require.ErrorContains(t, err, "BITTER_CUDNN_ATTENTION=1: CuDNN \"always\": this binary was built without custom calls")
 	}
+}
+
+func TestPrintError(t *testing.T) {
+	var b strings.Builder
+	PrintError(&b, "nexttoken", errors.Join(errors.New("-steps 0 must be positive"), errors.New("-lr -1 must be a positive number")))
+	require.Equal(t, "nexttoken: -steps 0 must be positive\nnexttoken: -lr -1 must be a positive number\n", b.String())
+	b.Reset()
+	PrintError(&b, "grokking", errors.New("one line"))
+	require.Equal(t, "grokking: one line\n", b.String())
 }
