@@ -2,10 +2,12 @@ package trainer
 
 import (
 	"fmt"
+	"reflect"
 
 	"github.com/bitterlesson/bitter/data"
 	"github.com/bitterlesson/bitter/rnn"
 	"github.com/bitterlesson/bitter/transformer"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 )
 
 // CheckpointFile is the checkpoint's name inside Options.Out.
@@ -65,4 +67,70 @@ func intact(o Options, meta Meta) string {
 		return "no checkpoint was written"
 	}
 	return fmt.Sprintf("the checkpoint in %s (step %d) is intact", o.Out, meta.Step)
+}
+
+// The flags that set each field of a model's config (fields not listed come with -preset).
+var (
+	transformerFlags = map[string]string{"VocabSize": "-vocab", "MaxSeqLen": "-seq", "NumLayers": "-layers",
+		"ModelDim": "-dim", "NumHeads": "-heads", "FFNDim": "-ffn", "Dropout": "-dropout", "ComputeDType": "-precision"}
+	rnnFlags = map[string]string{"Cell": "-model", "VocabSize": "-vocab", "EmbedDim": "-dim", "HiddenDim": "-hidden",
+		"NumLayers": "-layers"}
+)
+
+// resumeDiff lists, flag by flag, where the run that asked (the options, as metadata) differs from
+// the one saved: "-dim 128 (asked: 256)". Empty when they are the same run.
+func resumeDiff(saved, asked Meta) []string {
+	var diff []string
+	add := func(flag string, s, a any) {
+		if s != a {
+			diff = append(diff, fmt.Sprintf("%s %v (asked: %v)", flag, s, a))
+		}
+	}
+	add("-model", saved.Model, asked.Model)
+	if saved.Model == asked.Model { // another model differs everywhere: its name says it
+		if saved.Model == "transformer" {
+			diff = append(diff, fieldDiff(saved.Config, asked.Config, transformerFlags)...)
+		} else {
+			diff = append(diff, fieldDiff(saved.RNN, asked.RNN, rnnFlags)...)
+		}
+	}
+	add("-seq", saved.Seq, asked.Seq)
+	add("-seed", saved.Seed, asked.Seed)
+	add("-batch", saved.Batch, asked.Batch)
+	add("-accum", saved.Accum, asked.Accum)
+	return diff
+}
+
+// fieldDiff compares two configs of one type field by field (those a checkpoint stores), naming
+// each difference by its flag.
+func fieldDiff(saved, asked any, flags map[string]string) []string {
+	sv, av := reflect.ValueOf(saved), reflect.ValueOf(asked)
+	var diff []string
+	for i := range sv.NumField() {
+		f := sv.Type().Field(i)
+		if f.Tag.Get("json") == "-" { // not stored: a setting of the run (attention's kernels)
+			continue
+		}
+		s, a := sv.Field(i).Interface(), av.Field(i).Interface()
+		if reflect.DeepEqual(s, a) {
+			continue
+		}
+		flag, ok := flags[f.Name]
+		if !ok {
+			flag = "-preset (" + f.Name + ")"
+		}
+		if f.Name == "ComputeDType" {
+			s, a = precisionName(s.(dtypes.DType)), precisionName(a.(dtypes.DType))
+		}
+		diff = append(diff, fmt.Sprintf("%s %v (asked: %v)", flag, s, a))
+	}
+	return diff
+}
+
+// precisionName is the -precision value of a transformer's ComputeDType.
+func precisionName(d dtypes.DType) string {
+	if d == dtypes.BFloat16 {
+		return "bfloat16"
+	}
+	return "float32"
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
@@ -241,11 +242,9 @@ func (r *run) resume() error {
 		return fmt.Errorf("-resume: the checkpoint in %s was trained with %s; pass the same flags to resume", o.Out, tokenizerName(*meta))
 	}
 	cfg, rcfg := r.configs()
-	cfg.Kernels = attention.Kernels{} // a setting of the run, not stored in the checkpoint
-	if meta.Model != o.Model || meta.Config != cfg || meta.RNN != rcfg || meta.Seed != o.Seed || meta.Batch != o.Batch || meta.Accum != o.Accum || meta.Seq != r.seq {
-		return fmt.Errorf("-resume: the checkpoint in %s was made with -model %s (%+v%+v), seed %d, batch %d x accum %d, seq %d; "+
-			"the flags ask for -model %s (%+v%+v), seed %d, batch %d x accum %d, seq %d: pass the same flags to resume",
-			o.Out, meta.Model, meta.Config, meta.RNN, meta.Seed, meta.Batch, meta.Accum, meta.Seq, o.Model, cfg, rcfg, o.Seed, o.Batch, o.Accum, r.seq)
+	if diff := resumeDiff(*meta, Meta{Model: o.Model, Config: cfg, RNN: rcfg, Seed: o.Seed, Batch: o.Batch, Accum: o.Accum, Seq: r.seq}); len(diff) > 0 {
+		return fmt.Errorf("-resume: the checkpoint in %s was made with %s: pass the checkpoint's values to resume",
+			o.Out, strings.Join(diff, ", "))
 	}
 	if meta.Step >= o.Steps {
 		return fmt.Errorf("-resume: the checkpoint in %s is at step %d already; ask for more -steps", o.Out, meta.Step)

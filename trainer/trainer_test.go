@@ -151,6 +151,23 @@ func TestBadInputsAreClearErrors(t *testing.T) {
 		_, err := trainer.Run(o, &out, &out)
 		require.ErrorContains(t, err, "corrupt checkpoint")
 	})
+	t.Run("resume with other flags", func(t *testing.T) {
+		dir := t.TempDir()
+		o := tinyOptions(t, data, dir)
+		o.Steps, o.Sample = 3, 0
+		_, err := trainer.Run(o, &out, &out)
+		require.NoError(t, err)
+		o.Steps, o.Resume = 6, true
+		o.Dim, o.Precision, o.Seed = 32, "bfloat16", 9
+		_, err = trainer.Run(o, &out, &out)
+		require.EqualError(t, err, "-resume: the checkpoint in "+dir+" was made with -dim 16 (asked: 32), "+
+			"-precision float32 (asked: bfloat16), -seed 1 (asked: 9): pass the checkpoint's values to resume")
+		o = tinyOptions(t, data, dir)
+		o.Steps, o.Resume, o.Model, o.Hidden = 6, true, "gru", 8
+		_, err = trainer.Run(o, &out, &out)
+		require.EqualError(t, err, "-resume: the checkpoint in "+dir+" was made with -model transformer (asked: gru): "+
+			"pass the checkpoint's values to resume")
+	})
 	t.Run("corpus too short", func(t *testing.T) {
 		short := filepath.Join(t.TempDir(), "short.txt")
 		require.NoError(t, os.WriteFile(short, []byte("0123456789"), 0o644))
@@ -410,7 +427,7 @@ func TestGradientAccumulation(t *testing.T) {
 	o := tinyOptions(t, data, dir)
 	o.Steps, o.Resume = 8, true // -accum 1 against a checkpoint made with -accum 2
 	_, err := trainer.Run(o, &out, &out)
-	require.ErrorContains(t, err, "batch 2 x accum 2")
+	require.ErrorContains(t, err, "-batch 2 (asked: 4), -accum 2 (asked: 1)")
 }
 
 // TestBadNumbersKeepTheLastCheckpoint: a learning rate that breaks the weights stops the run at
