@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -218,6 +219,13 @@ func GPT2Params(cfg transformer.Config, f *safetensors.File) (map[string]*tensor
 		}
 		if err != nil {
 			return fmt.Errorf("tensor %q: %w", full, err)
+		}
+		// A weight that is not a number would surface only later, as a training loss of NaN (or
+		// samples drawn from garbage): the file is damaged, and this is where to say so.
+		for i, v := range out {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("tensor %q holds %v at element %d: the weights are damaged", full, v, i)
+			}
 		}
 		return nil
 	}

@@ -3,6 +3,7 @@ package pretrained_test
 import (
 	"encoding/json"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -205,6 +206,17 @@ func TestGPT2Errors(t *testing.T) {
 			c.Tensors["ln_f.bias"] = safetensors.Tensor{DType: "I32", Shape: []int{16}, Data: make([]byte, 64)}
 		}),
 			[]string{`tensor "ln_f.bias": safetensors: cannot read I32 elements as float32`}},
+		{"not a number", edit(func(c *safetensors.File) {
+			nan, err := safetensors.FromFloat32s([]float32{1, 2, float32(math.NaN()), 4}, 4)
+			require.NoError(t, err)
+			c.Tensors["h.1.mlp.c_fc.bias"] = safetensors.Tensor{DType: "F32", Shape: c.Tensors["h.1.mlp.c_fc.bias"].Shape,
+				Data: append(nan.Data, c.Tensors["h.1.mlp.c_fc.bias"].Data[16:]...)}
+			inf, err := safetensors.FromFloat32s([]float32{float32(math.Inf(-1))})
+			require.NoError(t, err)
+			c.Tensors["ln_f.weight"] = safetensors.Tensor{DType: "F32", Shape: c.Tensors["ln_f.weight"].Shape,
+				Data: append(slices.Clone(c.Tensors["ln_f.weight"].Data[:4*15]), inf.Data...)}
+		}), []string{`tensor "h.1.mlp.c_fc.bias" holds NaN at element 2: the weights are damaged`,
+			`tensor "ln_f.weight" holds -Inf at element 15: the weights are damaged`}},
 		{"two", edit(func(c *safetensors.File) { delete(c.Tensors, "wte.weight"); delete(c.Tensors, "ln_f.weight") }),
 			[]string{`no tensor "wte.weight"`, `no tensor "ln_f.weight"`}},
 		{"untied without a head", f, nil},
