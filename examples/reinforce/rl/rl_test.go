@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bitterlesson/bitter/backend"
+	"github.com/bitterlesson/bitter/checkpoint"
 )
 
 func TestDiscountedReturns(t *testing.T) {
@@ -220,6 +221,14 @@ func TestSmokeRun(t *testing.T) {
 			require.Equal(t, noNaN(res), noNaN(again), "deterministic")
 		}
 	}
+	// Another command's checkpoint (its metadata has none of Params' fields) is named as such.
+	other := filepath.Join(dir, "other.bin")
+	require.NoError(t, checkpoint.Save(other, context.New(), map[string]any{"step": 100, "model": "transformer"}))
+	q := CPUDefault()
+	q.Pretrained = other
+	_, err := Run(b, q, &strings.Builder{})
+	require.EqualError(t, err, "-pretrained "+other+" is not a checkpoint of this command's pretraining (a nexttoken checkpoint, say): "+
+		"name a new file to pretrain into, or one an earlier run of reinforce wrote")
 	csv, err := os.ReadFile(filepath.Join(dir, "reinforce.csv"))
 	require.NoError(t, err)
 	require.Equal(t, 4, strings.Count(string(csv), "\n"))

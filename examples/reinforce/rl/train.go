@@ -360,6 +360,10 @@ func Run(b backends.Backend, p Params, log io.Writer) (res Result, err error) {
 		if err := checkpoint.Load(p.Pretrained, base, &meta); err != nil {
 			return res, err
 		}
+		if meta.Layers == 0 || meta.Dim == 0 { // the metadata has none of Params' fields
+			return res, fmt.Errorf("-pretrained %s is not a checkpoint of this command's pretraining (a nexttoken checkpoint, say): "+
+				"name a new file to pretrain into, or one an earlier run of reinforce wrote", p.Pretrained)
+		}
 		if meta.Model() != cfg {
 			return res, fmt.Errorf("%s holds a model of %d layers x %d wide, %d heads, for %d tokens; this run's is %d x %d, %d heads, %d tokens: pick another -pretrained",
 				p.Pretrained, meta.Layers, meta.Dim, meta.Heads, meta.SeqLen(), p.Layers, p.Dim, p.Heads, p.SeqLen())
