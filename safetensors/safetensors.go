@@ -21,14 +21,16 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"unicode/utf8"
 
 	"github.com/x448/float16"
 
 	"github.com/bitterlesson/bitter/checkpoint"
 )
 
-// MaxHeader is the largest header Read accepts (the reference implementation's limit).
-const MaxHeader = 100 << 20
+// MaxHeader is the largest header Read accepts: the reference implementation's limit (its Rust
+// crate's MAX_HEADER_SIZE), 100,000,000 bytes.
+const MaxHeader = 100_000_000
 
 // Tensor is one tensor of a file.
 type Tensor struct {
@@ -305,10 +307,41 @@ func Parse(content []byte) (*File, error) {
 	return f, nil
 }
 
+// headerEntry is a tensor's entry in a header.
+type headerEntry struct {
+	DType       string
+	Shape       []int64
+	DataOffsets []float64
+}
+
+// tensorInfo reads a tensor's entry: its keys "dtype", "shape" and "data_offsets" matched exactly,
+// as the reference reads them (encoding/json would also take "SHAPE" or "Shape"), others ignored.
+func tensorInfo(msg json.RawMessage) (headerEntry, error) {
+	var info headerEntry
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(msg, &fields); err != nil {
+		return info, err
+	}
+	for _, f := range []struct {
+		key string
+		dst any
+	}{{"dtype", &info.DType}, {"shape", &info.Shape}, {"data_offsets", &info.DataOffsets}} {
+		if v, ok := fields[f.key]; ok {
+			if err := json.Unmarshal(v, f.dst); err != nil {
+				return info, fmt.Errorf("%s: %w", f.key, err)
+			}
+		}
+	}
+	return info, nil
+}
+
 // parseHeader checks a header against the number of data bytes after it: every tensor's dtype,
 // shape and range, the ranges covering the data exactly, in some order, without overlap.
 func parseHeader(header []byte, dataLen uint64) (*File, error) {
 	bad := badFormat
+	if !utf8.Valid(header) { // the reference rejects it; encoding/json would read it with U+FFFD
+		return nil, bad("the header is not valid UTF-8")
+	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(header, &raw); err != nil || raw == nil {
 		return nil, bad("the header is not a JSON object (%v)", err)
@@ -326,12 +359,8 @@ func parseHeader(header []byte, dataLen uint64) (*File, error) {
 			}
 			continue
 		}
-		var info struct {
-			DType       string    `json:"dtype"`
-			Shape       []int64   `json:"shape"`
-			DataOffsets []float64 `json:"data_offsets"`
-		}
-		if err := json.Unmarshal(msg, &info); err != nil {
+		info, err := tensorInfo(msg)
+		if err != nil {
 			return nil, bad("tensor %q: %v", name, err)
 		}
 		size, ok := dtypeSizes[info.DType]
@@ -359,16 +388,19 @@ func parseHeader(header []byte, dataLen uint64) (*File, error) {
 			return nil, bad("tensor %q: data_offsets [%d, %d] end before they start", name, start, end)
 		}
 		shape := make([]int, len(info.Shape))
-		bytesWanted := uint64(size)
 		for i, d := range info.Shape {
-			if d < 0 || uint64(d) > dataLen {
+			if d < 0 || d > 1<<62 {
 				return nil, bad("tensor %q: dimension %d is %d", name, i, d)
 			}
 			shape[i] = int(d)
 		}
+		// An empty tensor (a dimension of 0, as [0, 3]) holds no bytes whatever its other dimensions.
+		bytesWanted := uint64(size)
+		if slices.Contains(shape, 0) {
+			bytesWanted = 0
+		}
 		for _, d := range shape {
-			if d == 0 {
-				bytesWanted = 0
+			if bytesWanted == 0 {
 				break
 			}
 			if bytesWanted > dataLen/uint64(d) {

@@ -174,6 +174,10 @@ func TestBadFiles(t *testing.T) {
 		{"overlap", file(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, 8), "overlaps the one before"},
 		{"gap", file(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, 8), "leaves a gap"},
 		{"trailing bytes", file(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, 8), "the tensors hold 4 bytes of the 8"},
+		{"not UTF-8", file("{\"w\xff\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4), "the header is not valid UTF-8"},
+		// Keys are matched exactly: "SHAPE" is not "shape" (the reference ignores unknown keys).
+		{"SHAPE is not shape", file(`{"w":{"dtype":"F32","SHAPE":[1],"data_offsets":[0,4]}}`, 4), `tensor "w" has no shape`},
+		{"header past the limit", append(binary.LittleEndian.AppendUint64(nil, safetensors.MaxHeader+1), "{}"...), "header length 100000001 is beyond"},
 	} {
 		_, err := safetensors.Parse(c.content)
 		require.ErrorContains(t, err, c.want, c.name)
@@ -196,6 +200,32 @@ func TestBadFiles(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, raw[:n], 0o644))
 		_, err = safetensors.Open(path)
 		require.Error(t, err, "Open: truncated to %d bytes", n)
+	}
+}
+
+// TestReferenceReadings: files the reference implementation (Hugging Face's Rust crate) reads, read
+// the same: an empty tensor (a dimension of 0) at offsets [0, 0], even in a file with no data, and
+// beside other tensors; a key that differs from "shape" only in case ignored, as the reference
+// ignores unknown keys; our own writer's empty tensors read back.
+func TestReferenceReadings(t *testing.T) {
+	f, err := safetensors.Parse(file(`{"e":{"dtype":"F32","shape":[0,3],"data_offsets":[0,0]}}`, 0))
+	require.NoError(t, err)
+	require.Equal(t, []int{0, 3}, f.Tensors["e"].Shape)
+	require.Empty(t, f.Tensors["e"].Data)
+	f, err = safetensors.Parse(file(`{"e":{"dtype":"F32","shape":[3,0],"data_offsets":[0,0]},"w":{"dtype":"F32","shape":[1],"SHAPE":[7],"data_offsets":[0,4]}}`, 4))
+	require.NoError(t, err)
+	require.Equal(t, []int{1}, f.Tensors["w"].Shape)
+	require.Equal(t, []string{"e", "w"}, f.Names)
+	empty, err := safetensors.FromFloat32s(nil, 0, 3)
+	require.NoError(t, err)
+	one, err := safetensors.FromFloat32s([]float32{1.5}, 1)
+	require.NoError(t, err)
+	for _, names := range [][]string{{"e"}, {"e", "one"}, {"one", "e"}} {
+		content, err := safetensors.Marshal(names, map[string]safetensors.Tensor{"e": empty, "one": one}, nil)
+		require.NoError(t, err)
+		back, err := safetensors.Parse(content)
+		require.NoError(t, err, "%v", names)
+		require.Equal(t, []int{0, 3}, back.Tensors["e"].Shape, "%v", names)
 	}
 }
 
