@@ -17,6 +17,8 @@ import (
 type bpeGolden struct {
 	MaxChunk int                               `json:"max_chunk"`
 	Patterns map[data.Pattern]bpePatternGolden `json:"patterns"`
+	// Cases are short texts and their pieces under each pattern.
+	Cases map[data.Pattern]map[string][]string `json:"cases"`
 }
 
 type bpePatternGolden struct {
@@ -273,5 +275,21 @@ func BenchmarkBPEEncode(b *testing.B) {
 	b.SetBytes(int64(len(test)))
 	for b.Loop() {
 		bpe.Encode(test)
+	}
+}
+
+// TestChunksOfShortCases: blank space at the end of a text, as the regex module cuts it with each
+// pattern (tiktoken's cl100k_base since 0.8: blank space that runs to the end is one piece).
+func TestChunksOfShortCases(t *testing.T) {
+	g, _, _ := loadBPEGolden(t)
+	for _, p := range patterns {
+		require.NotEmpty(t, g.Cases[p], p)
+		for text, want := range g.Cases[p] {
+			var got []string
+			for c := range p.Chunks([]byte(text)) {
+				got = append(got, string(c))
+			}
+			require.Equal(t, want, got, "%s: %q", p, text)
+		}
 	}
 }

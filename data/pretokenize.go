@@ -28,12 +28,13 @@ const (
 	// a contraction, a run of letters, of digits or of other symbols with at most one space
 	// before it, or blank space (whose last character joins what follows when that is not blank).
 	GPT2 Pattern = "gpt2"
-	// CL100K is GPT-4's pattern (tiktoken's "cl100k_base"):
+	// CL100K is GPT-4's pattern (tiktoken's "cl100k_base", as tiktoken writes it since 0.8):
 	//
-	//	(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+	//	'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s
 	//
 	// which suits code better: a tab or symbol joins the word after it, digits go in threes, line
-	// breaks join the symbols before them and the blank space up to them.
+	// breaks join the symbols before them and the blank space up to them, and blank space that ends
+	// the text is one piece (the 2023 pattern, with \s*[\r\n]+ and no \s++$, cut "a\n " as "a", "\n", " ").
 	CL100K Pattern = "cl100k"
 )
 
@@ -246,8 +247,12 @@ func cl100kEnd(text []byte, i int) int {
 		}
 		return j
 	}
-	// Here text[i] is blank. "\s*[\r\n]+": blank space up to and with its last line break.
+	// Here text[i] is blank. "\s++$": blank space that runs to the end of the text is one piece.
 	end := runEnd(text, i, classSpace)
+	if end == len(text) {
+		return end
+	}
+	// "\s*[\r\n]": blank space up to and with its last line break.
 	for j := end - 1; j >= i; j-- {
 		if text[j] == '\r' || text[j] == '\n' {
 			return j + 1
