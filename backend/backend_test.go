@@ -3,6 +3,7 @@ package backend_test
 import (
 	"io"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -136,4 +137,15 @@ func TestTrackMemoryOnPureGo(t *testing.T) {
 	_, ok := mem.Max()
 	require.False(t, ok)
 	require.Equal(t, int64(10+4-3+7+1), backend.CompiledMemory{Arguments: 10, Outputs: 4, Aliases: 3, Temporary: 7, Code: 1}.Total())
+}
+
+// TestHostMemory: on Linux the available memory is known and plausible (between 16 MB and 64 TB).
+func TestHostMemory(t *testing.T) {
+	m, ok := backend.HostMemory()
+	if runtime.GOOS != "linux" {
+		t.Skipf("HostMemory on %s: %d, %v", runtime.GOOS, m, ok)
+	}
+	require.True(t, ok)
+	require.Greater(t, m, uint64(16<<20))
+	require.Less(t, m, uint64(64<<40))
 }

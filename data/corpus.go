@@ -121,6 +121,16 @@ func CorpusFiles(paths []string, exts ...string) ([]string, error) {
 			return nil, fmt.Errorf("corpus path %q: %w", p, err)
 		}
 		if !info.IsDir() {
+			if !info.Mode().IsRegular() { // /dev/zero, a pipe: no size, and reading may never end
+				what := "a device"
+				switch {
+				case info.Mode()&fs.ModeNamedPipe != 0:
+					what = "a named pipe"
+				case info.Mode()&fs.ModeSocket != 0:
+					what = "a socket"
+				}
+				return nil, fmt.Errorf("corpus path %q is %s, not a file or a folder: its reading might never end", p, what)
+			}
 			files = append(files, p)
 			continue
 		}

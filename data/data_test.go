@@ -198,3 +198,12 @@ func TestCorpusFolderLinksAndEmptyFolders(t *testing.T) {
 	_, err = data.LoadCorpus([]string{empty})
 	require.EqualError(t, err, `corpus folder "`+empty+`" has no files`)
 }
+
+// TestCorpusRefusesDevices: a device (which /dev/zero is: endless) is refused before any reading.
+func TestCorpusRefusesDevices(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero here")
+	}
+	_, err := data.LoadCorpus([]string{"/dev/zero"})
+	require.EqualError(t, err, `corpus path "/dev/zero" is a device, not a file or a folder: its reading might never end`)
+}

@@ -25,6 +25,11 @@ type Model interface {
 	// FLOPsPerToken estimates the training FLOPs (forward and backward) per token at sequence
 	// length seqLen.
 	FLOPsPerToken(seqLen int) float64
+	// TrainingMemory estimates the memory in bytes of a training step on batch sequences of
+	// seqLen tokens: state is the parameters with their gradients and AdamW's two moments,
+	// activations what the backward pass keeps. An order of magnitude, to refuse a run that cannot
+	// fit before it starts, not a bound.
+	TrainingMemory(batch, seqLen int) (state, activations float64)
 	// NewGenerator returns a decoder for the model whose trained variables are in ctx.
 	NewGenerator(b backends.Backend, ctx *context.Context) (Generator, error)
 }

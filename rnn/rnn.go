@@ -126,6 +126,16 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// TrainingMemory estimates a training step's memory, as the lm.Model interface has it: 4 copies of
+// every parameter (values, gradients, AdamW's two moments) and, per token, each layer's gates and
+// states (about (gates + 4)·HiddenDim values), the embedding and the logits with their softmax and
+// gradient (3·VocabSize), in DType.
+func (c Config) TrainingMemory(batch, seqLen int) (state, activations float64) {
+	size := float64(c.dtype().Size())
+	perToken := float64(c.NumLayers)*float64(c.gates()+4)*float64(c.HiddenDim) + float64(c.EmbedDim) + 3*float64(c.VocabSize)
+	return 4 * size * float64(c.NumParams()), size * float64(batch) * float64(seqLen) * perToken
+}
+
 // Vocab returns VocabSize, as the lm.Model interface has it.
 func (c Config) Vocab() int { return c.VocabSize }
 

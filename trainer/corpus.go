@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,17 +32,9 @@ func DefaultCorpus() (string, error) {
 // Corpus reads the corpus the options name and returns its text, the same text file by file
 // (slices of it), and a description.
 func (o Options) Corpus() (text []byte, docs [][]byte, desc string, err error) {
-	paths := splitList(o.Data)
-	exts := splitList(o.Ext)
-	if len(paths) == 0 {
-		src, err := DefaultCorpus()
-		if err != nil {
-			return nil, nil, "", err
-		}
-		paths = []string{src}
-		if o.Ext == "" {
-			exts = []string{".go"}
-		}
+	paths, exts, err := o.corpusPaths()
+	if err != nil {
+		return nil, nil, "", err
 	}
 	files, err := data.LoadDocuments(paths, exts...)
 	if err != nil {
@@ -58,6 +51,44 @@ func (o Options) Corpus() (text []byte, docs [][]byte, desc string, err error) {
 		desc += " (" + strings.Join(exts, ",") + ")"
 	}
 	return text, docs, desc, nil
+}
+
+// corpusPaths returns the files and folders -data names and the suffixes -ext keeps: GOROOT/src's
+// .go files when -data is empty.
+func (o Options) corpusPaths() (paths, exts []string, err error) {
+	paths, exts = splitList(o.Data), splitList(o.Ext)
+	if len(paths) == 0 {
+		src, err := DefaultCorpus()
+		if err != nil {
+			return nil, nil, err
+		}
+		paths = []string{src}
+		if o.Ext == "" {
+			exts = []string{".go"}
+		}
+	}
+	return paths, exts, nil
+}
+
+// corpusBytes returns the size of the corpus files -data names, without reading them.
+func (o Options) corpusBytes() (int64, error) {
+	paths, exts, err := o.corpusPaths()
+	if err != nil {
+		return 0, err
+	}
+	files, err := data.CorpusFiles(paths, exts...)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, f := range files {
+		info, err := os.Stat(f)
+		if err != nil {
+			return 0, fmt.Errorf("corpus: %w", err)
+		}
+		n += info.Size()
+	}
+	return n, nil
 }
 
 func splitList(s string) []string {

@@ -179,6 +179,9 @@ func (r *run) start() error {
 			return err
 		}
 	}
+	if err := r.checkMemory(); err != nil {
+		return err
+	}
 	r.ckptPath = filepath.Join(o.Out, CheckpointFile)
 	r.ctx = context.New()
 	if o.Resume {

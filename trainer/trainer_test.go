@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/bitterlesson/bitter/backend"
 	bdata "github.com/bitterlesson/bitter/data"
 	"github.com/bitterlesson/bitter/trainer"
 )
@@ -167,6 +168,25 @@ func TestBadInputsAreClearErrors(t *testing.T) {
 		_, err = trainer.Run(o, &out, &out)
 		require.EqualError(t, err, "-resume: the checkpoint in "+dir+" was made with -model transformer (asked: gru): "+
 			"pass the checkpoint's values to resume")
+	})
+	t.Run("more memory than there is", func(t *testing.T) {
+		if _, ok := backend.HostMemory(); !ok {
+			t.Skip("the host's available memory is not known here")
+		}
+		for _, c := range []struct {
+			edit func(o *trainer.Options)
+			want string
+		}{
+			{func(o *trainer.Options) { o.Dim, o.Heads = 1_000_000, 1 }, "for the model's 4000715000032 parameters with their gradients and AdamW's moments, and "},
+			{func(o *trainer.Options) { o.Batch = 10_000_000 }, "for the activations of 10000000 sequences of 16 tokens, and "},
+			{func(o *trainer.Options) { o.Seq = 1_000_000 }, "for the activations of 4 sequences of 1000000 tokens, and "},
+		} {
+			o := tinyOptions(t, data, t.TempDir())
+			c.edit(&o)
+			_, err := trainer.Run(o, &out, &out)
+			require.ErrorContains(t, err, c.want)
+			require.Regexp(t, `^memory: the run needs about [0-9.]+ [KMGTPE]?B, `, err.Error())
+		}
 	})
 	t.Run("corpus too short", func(t *testing.T) {
 		short := filepath.Join(t.TempDir(), "short.txt")

@@ -207,6 +207,17 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// TrainingMemory estimates a training step's memory, as [lm.Model] has it: 4 copies of every
+// parameter (values, gradients, AdamW's two moments) and, per token, each block's activations
+// (about 13·ModelDim + 3·FFNDim values, and 2.5·NumHeads·seqLen for the attention scores and
+// probabilities) and the logits with their softmax and gradient (3·VocabSize), in DType.
+func (c Config) TrainingMemory(batch, seqLen int) (state, activations float64) {
+	size := float64(c.dtype().Size())
+	d, f, h, t := float64(c.ModelDim), float64(c.FFNDim), float64(c.NumHeads), float64(seqLen)
+	perToken := float64(c.NumLayers)*(13*d+3*f+2.5*h*t) + 3*float64(c.VocabSize) + 2*d
+	return 4 * size * float64(c.NumParams()), size * float64(batch) * t * perToken
+}
+
 // Vocab returns VocabSize, as the [lm.Model] interface has it.
 func (c Config) Vocab() int { return c.VocabSize }
 
