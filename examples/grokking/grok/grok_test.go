@@ -107,3 +107,15 @@ func TestValidateNamesEachFlag(t *testing.T) {
 	p.Dim, p.Batch, p.LR, p.Beta2 = 0, -1, math.Inf(1), 1
 	require.EqualError(t, p.Validate(), "-dim 0 must be positive\n-batch -1 must not be negative (0: the whole training set)\n-lr +Inf must be a positive number\n-beta2 1 must be in [0, 1)")
 }
+
+// TestValidateRefusesWhatCannotFit: a -p whose table (p² equations) and model cannot fit in memory is
+// refused before anything is built; the presets fit.
+func TestValidateRefusesWhatCannotFit(t *testing.T) {
+	if _, ok := backend.HostMemory(); !ok {
+		t.Skip("the host's available memory is not known here")
+	}
+	p := CPUDefault()
+	p.P = 2147483647 // prime
+	require.Regexp(t, `^-p 2147483647: its 4\.61e\+18 equations and a model of 2147483649 tokens need about .* GB, and .* GB is available: a smaller -p$`, p.Validate().Error())
+	require.NoError(t, CPUDefault().Validate())
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/train"
 
+	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/internal/cmdutil/batcher"
 	"github.com/bitterlesson/bitter/lm"
 	"github.com/bitterlesson/bitter/optim"
@@ -94,7 +95,33 @@ func (p Params) Validate() error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	return p.model().Validate()
+	if err := p.model().Validate(); err != nil {
+		return err
+	}
+	return p.checkMemory()
+}
+
+// checkMemory refuses a -p whose table and model cannot fit in the host's available memory (it
+// checks nothing where that is not known): p² equations, each as an Example and as tokens and a
+// target in every split, and the model's training state and activations on the whole table (-batch
+// 0) or a batch of it.
+func (p Params) checkMemory() error {
+	available, ok := backend.HostMemory()
+	if !ok {
+		return nil
+	}
+	equations := float64(p.P) * float64(p.P)
+	batch := float64(p.Batch)
+	if p.Batch == 0 {
+		batch = equations * p.TrainFrac
+	}
+	state, activations := p.model().TrainingMemory(1, 4)
+	need := equations*(3*8+5*4) + state + batch*activations
+	if need <= float64(available) {
+		return nil
+	}
+	return fmt.Errorf("-p %d: its %.3g equations and a model of %d tokens need about %.3g GB, and %.3g GB is available: a smaller -p",
+		p.P, equations, p.vocabSize(), need/1e9, float64(available)/1e9)
 }
 
 func (p Params) model() transformer.Config {
