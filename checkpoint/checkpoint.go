@@ -235,7 +235,11 @@ func Load(path string, ctx *context.Context, meta any) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	size := info.Size()
+	return load(f, info.Size(), path, ctx, meta)
+}
+
+// load is Load of the size bytes of f, which errors call path.
+func load(f io.ReaderAt, size int64, path string, ctx *context.Context, meta any) error {
 	corrupt := func(format string, args ...any) error {
 		return fmt.Errorf("checkpoint %s: %w: %s", path, ErrCorrupt, fmt.Sprintf(format, args...))
 	}

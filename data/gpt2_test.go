@@ -324,3 +324,43 @@ func must(tok *data.GPT2Tokenizer, err error) *data.GPT2Tokenizer {
 	}
 	return tok
 }
+
+// FuzzUnmarshalText: the text forms that checkpoints keep of both tokenizers (the trained BPE's and
+// GPT-2's): no input panics UnmarshalText; what reads writes back to text that reads to the same
+// tokenizer, and encodes and decodes a text to itself.
+func FuzzUnmarshalText(f *testing.F) {
+	bpe, err := data.TrainBPE([]byte("the king's lord hath thee, the king hath the lord's"), 280, data.CL100K)
+	require.NoError(f, err)
+	bpeText, err := bpe.MarshalText()
+	require.NoError(f, err)
+	vocab, merges := readGPT2Files(f, "vocab.json")
+	gpt2, err := data.ReadGPT2Tokenizer(vocab, merges)
+	require.NoError(f, err)
+	gpt2Text, err := gpt2.MarshalText()
+	require.NoError(f, err)
+	f.Add(bpeText)
+	f.Add(gpt2Text)
+	f.Add([]byte("bitter-bpe 1 gpt2\n256 257\n"))
+	f.Add([]byte("bitter-gpt2-tokenizer 1\n{\"a\":0}\n#version: 0.2\n"))
+	sample := []byte("the king's lord \xff 中文\n\tx")
+	f.Fuzz(func(t *testing.T, text []byte) {
+		for _, tok := range []interface {
+			data.Tokenizer
+			MarshalText() ([]byte, error)
+			UnmarshalText([]byte) error
+		}{new(data.BPE), new(data.GPT2Tokenizer)} {
+			if tok.UnmarshalText(text) != nil {
+				continue
+			}
+			again, err := tok.MarshalText()
+			require.NoError(t, err)
+			require.NoError(t, tok.UnmarshalText(again), "its own text form reads back")
+			back, err := tok.MarshalText()
+			require.NoError(t, err)
+			require.Equal(t, again, back, "the text form is stable")
+			if got := tok.Decode(tok.Encode(sample)); !bytes.Equal(got, sample) {
+				t.Fatalf("round trip gave %q", got)
+			}
+		}
+	})
+}

@@ -379,3 +379,24 @@ func TestGPT2Shards(t *testing.T) {
 	_, err = pretrained.LoadGPT2(dir)
 	require.ErrorContains(t, err, "not an index with a weight_map")
 }
+
+// FuzzReadGPT2Config: no config.json panics ReadGPT2Config; what it accepts is a valid
+// transformer.Config in GPT-2's shape (learned positions, LayerNorm with biases), and what it
+// refuses is an error that says "gpt2 config" or names the field.
+func FuzzReadGPT2Config(f *testing.F) {
+	content, err := os.ReadFile(filepath.Join(tinyDir, pretrained.ConfigFile))
+	require.NoError(f, err)
+	f.Add(content)
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"n_inner": 100, "activation_function": "gelu", "tie_word_embeddings": false, "layer_norm_epsilon": 1e-6}`))
+	f.Add([]byte(`{"n_embd": 10, "n_head": 3, "n_layer": -1, "vocab_size": 1e30, "model_type": "llama"}`))
+	f.Fuzz(func(t *testing.T, content []byte) {
+		cfg, err := pretrained.ReadGPT2Config(content)
+		if err != nil {
+			return
+		}
+		require.NoError(t, cfg.Validate(), "%s", content)
+		require.Equal(t, transformer.Learned, cfg.Positional)
+		require.Equal(t, transformer.LayerNorm, cfg.Norm)
+	})
+}

@@ -249,3 +249,41 @@ func FuzzParse(f *testing.F) {
 		require.Equal(t, p.Names, q.Names)
 	})
 }
+
+// FuzzOpenIndex: no index file panics OpenIndex or leaves a shard open; what opens holds exactly the
+// two shards' tensors, each of which loads with its bytes, or is an ErrFormat error naming the file.
+func FuzzOpenIndex(f *testing.F) {
+	dir := f.TempDir()
+	a, err := safetensors.FromFloat32s([]float32{1, 2, 3, 4}, 2, 2)
+	require.NoError(f, err)
+	b, err := safetensors.FromFloat32s([]float32{5}, 1)
+	require.NoError(f, err)
+	c, err := safetensors.FromFloat32s(nil, 0, 3)
+	require.NoError(f, err)
+	tensors := map[string]safetensors.Tensor{"a": a, "b": b, "c": c}
+	require.NoError(f, safetensors.Write(filepath.Join(dir, "s1.safetensors"), []string{"a"}, tensors, map[string]string{"format": "pt"}))
+	require.NoError(f, safetensors.Write(filepath.Join(dir, "s2.safetensors"), []string{"b", "c"}, tensors, nil))
+	f.Add([]byte(`{"metadata":{"total_size":20},"weight_map":{"a":"s1.safetensors","b":"s2.safetensors","c":"s2.safetensors"}}`))
+	f.Add([]byte(`{"weight_map":{"a":"s1.safetensors","b":"s1.safetensors"}}`))
+	f.Add([]byte(`{"weight_map":{"a":"../s1.safetensors"}}`))
+	f.Add([]byte(`{"weight_map":{}}`))
+	index := filepath.Join(dir, "model.safetensors.index.json")
+	f.Fuzz(func(t *testing.T, content []byte) {
+		require.NoError(t, os.WriteFile(index, content, 0o644))
+		sharded, err := safetensors.OpenIndex(index)
+		if err != nil {
+			if !errors.Is(err, safetensors.ErrFormat) && !strings.Contains(err.Error(), "safetensors: ") {
+				t.Fatalf("error without the package's prefix: %v", err)
+			}
+			return
+		}
+		defer func() { require.NoError(t, sharded.Close()) }()
+		require.ElementsMatch(t, []string{"a", "b", "c"}, sharded.Names)
+		for name, want := range tensors {
+			got, err := sharded.Load(name)
+			require.NoError(t, err)
+			require.Equal(t, want.Shape, got.Shape, name)
+			require.Equal(t, len(want.Data), len(got.Data), name)
+		}
+	})
+}
