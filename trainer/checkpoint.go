@@ -32,9 +32,12 @@ type Meta struct {
 	// InitFrom is the -init-from folder the weights were first loaded from.
 	InitFrom string `json:"init_from,omitempty"`
 	// TokenizerDir is the -tokenizer-dir GPT2Tokenizer was read from (-tokenizer gpt2).
-	TokenizerDir string   `json:"tokenizer_dir,omitempty"`
-	DataRNG      []byte   `json:"data_rng"`
-	History      []Record `json:"history"`
+	TokenizerDir string `json:"tokenizer_dir,omitempty"`
+	// ScheduleSteps is the -steps the learning-rate schedule was laid out over when the run began
+	// (0 in checkpoints from before it was kept: then the current -steps).
+	ScheduleSteps int      `json:"schedule_steps,omitempty"`
+	DataRNG       []byte   `json:"data_rng"`
+	History       []Record `json:"history"`
 }
 
 // tokenizer is the run's tokenizer: GPT-2's of -init-from, the BPE of -tokenizer bpe, or bytes.

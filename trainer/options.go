@@ -43,7 +43,7 @@ type Options struct {
 	Dropout      float64 // -dropout (negative = preset)
 	Precision    string  // -precision: float32, or bfloat16 (mixed precision: bf16 matmuls, float32 master weights)
 	LR           float64 // -lr: peak learning rate
-	Warmup       int     // -warmup: linear warmup steps
+	Warmup       int     // -warmup: linear warmup steps; -1 (the default) = 10, or a tenth of -steps in shorter runs
 	Schedule     string  // -schedule: constant or cosine (to LR/10 at the last step)
 	WeightDecay  float64 // -weight-decay: AdamW's decoupled decay
 	Clip         float64 // -clip: global gradient-norm clip (0 = off)
@@ -72,7 +72,7 @@ type Options struct {
 // on 2 CPU cores with the pure-Go backend (sized for five minutes, before bitter's kernels).
 func DefaultOptions() Options {
 	return Options{Out: "runs/nexttoken", Tokenizer: "bytes", BPEPattern: "gpt2", Model: "transformer", Preset: "tiny", Steps: 100, Batch: 16, Accum: 1, Seq: 0, Dropout: -1, Precision: "float32",
-		LR: 2e-3, Warmup: 10, Schedule: "cosine", WeightDecay: 0.1, Clip: 1.0, ValFrac: 0.1, EvalEvery: 25,
+		LR: 2e-3, Warmup: -1, Schedule: "cosine", WeightDecay: 0.1, Clip: 1.0, ValFrac: 0.1, EvalEvery: 25,
 		EvalTokens: 8192, Seed: 1, Sample: 300, Prompt: "func ", Temperature: 0.8, TopK: 0, TopP: 0.95}
 }
 
@@ -131,7 +131,7 @@ func (o Options) Validate() error {
 	if o.Accum > 1 && o.RNNChunk > 0 {
 		add("-accum is not available with -rnn-chunk (rnn.ChunkedTrainer takes whole batches)")
 	}
-	for name, v := range map[string]int{"-seq": o.Seq, "-layers": o.Layers, "-dim": o.Dim, "-heads": o.Heads, "-ffn": o.FFN, "-warmup": o.Warmup, "-eval-tokens": o.EvalTokens, "-sample": o.Sample, "-top-k": o.TopK} {
+	for name, v := range map[string]int{"-seq": o.Seq, "-layers": o.Layers, "-dim": o.Dim, "-heads": o.Heads, "-ffn": o.FFN, "-eval-tokens": o.EvalTokens, "-sample": o.Sample, "-top-k": o.TopK} {
 		if v < 0 {
 			add("%s %d must not be negative", name, v)
 		}
@@ -144,6 +144,9 @@ func (o Options) Validate() error {
 	}
 	if o.Schedule != "constant" && o.Schedule != "cosine" {
 		add("-schedule %q is not constant or cosine", o.Schedule)
+	}
+	if o.Warmup < -1 {
+		add("-warmup %d must not be negative (-1: 10, or a tenth of -steps in shorter runs)", o.Warmup)
 	}
 	if o.Schedule == "cosine" && o.Warmup >= o.Steps {
 		add("-warmup %d must be below -steps %d with the cosine schedule", o.Warmup, o.Steps)
@@ -276,6 +279,15 @@ func (o Options) setVocab(vocab *int) error {
 		*vocab = max(*vocab, tok.VocabSize())
 	}
 	return nil
+}
+
+// WarmupSteps is the learning rate's linear warmup for a schedule laid out over steps: -warmup, or
+// when it is -1, 10 steps, or a tenth of steps in runs shorter than 100 (so -steps 5 warms up for 0).
+func (o Options) WarmupSteps(steps int) int {
+	if o.Warmup >= 0 {
+		return o.Warmup
+	}
+	return min(10, steps/10)
 }
 
 // BPEVocab is the vocabulary size of -tokenizer bpe: -vocab, else the transformer preset's

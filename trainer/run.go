@@ -262,7 +262,7 @@ func (r *run) initialise() error {
 		return err
 	}
 	cfg, rcfg := r.configs()
-	r.meta = Meta{Model: o.Model, Config: cfg, RNN: rcfg, Seed: o.Seed, Batch: o.Batch, Accum: o.Accum, Seq: r.seq}
+	r.meta = Meta{Model: o.Model, Config: cfg, RNN: rcfg, Seed: o.Seed, Batch: o.Batch, Accum: o.Accum, Seq: r.seq, ScheduleSteps: o.Steps}
 	if o.InitFrom == "" {
 		return nil
 	}
@@ -439,9 +439,21 @@ func describe(model lm.Model) string {
 // rnn.ChunkedTrainer with -rnn-chunk) and the evaluator.
 func (r *run) buildStep() error {
 	o := r.o
-	r.schedule = optim.Schedule{Kind: optim.Constant, Peak: o.LR, WarmupSteps: o.Warmup}
+	// The schedule is laid out over the -steps the run began with: a resumed run that asks for more
+	// takes the extra steps at the schedule's final rate (cosine: LR/10) rather than stretching it.
+	total := r.meta.ScheduleSteps
+	if total == 0 {
+		total = o.Steps // a checkpoint from before ScheduleSteps was kept
+		r.meta.ScheduleSteps = total
+	}
+	warmup := o.WarmupSteps(total)
+	r.schedule = optim.Schedule{Kind: optim.Constant, Peak: o.LR, WarmupSteps: warmup}
 	if o.Schedule == "cosine" {
-		r.schedule = optim.Schedule{Kind: optim.Cosine, Peak: o.LR, WarmupSteps: o.Warmup, TotalSteps: o.Steps, Floor: o.LR / 10}
+		r.schedule = optim.Schedule{Kind: optim.Cosine, Peak: o.LR, WarmupSteps: warmup, TotalSteps: total, Floor: o.LR / 10}
+		if o.Steps > total {
+			fmt.Fprintf(r.stdout, "schedule: the run began with -steps %d; steps %d to %d keep its final learning rate, %.2e\n",
+				total, total+1, o.Steps, r.schedule.At(total))
+		}
 	}
 	ocfg := optim.DefaultAdamW(o.LR)
 	ocfg.LR, ocfg.WeightDecay, ocfg.ClipNorm = r.schedule, o.WeightDecay, o.Clip

@@ -2,6 +2,7 @@ package trainer_test
 
 import (
 	"bytes"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -480,4 +481,47 @@ func TestBadNumbersKeepTheLastCheckpoint(t *testing.T) {
 	res, err := trainer.Run(o, &out, &out)
 	require.NoError(t, err, "the kept checkpoint resumes")
 	require.False(t, math.IsNaN(res.ValLoss))
+}
+
+// TestWarmupAdaptsToShortRuns: the default warmup is 10 steps, or a tenth of a shorter run, so that
+// -steps 5 alone runs; a warmup that was asked for is kept, and checked.
+func TestWarmupAdaptsToShortRuns(t *testing.T) {
+	o := trainer.DefaultOptions()
+	require.Equal(t, -1, o.Warmup)
+	for steps, want := range map[int]int{5: 0, 50: 5, 100: 10, 5000: 10} {
+		require.Equal(t, want, o.WarmupSteps(steps), "-steps %d", steps)
+	}
+	o.Warmup = 3
+	require.Equal(t, 3, o.WarmupSteps(5))
+	o.Warmup = -2
+	require.ErrorContains(t, o.Validate(), "-warmup -2 must not be negative")
+
+	o = tinyOptions(t, corpus(t), t.TempDir())
+	o.Warmup, o.Schedule, o.Steps, o.EvalEvery, o.Sample = -1, "cosine", 5, 5, 0
+	res, err := trainer.Run(o, io.Discard, io.Discard)
+	require.NoError(t, err, "-steps 5 with the default warmup")
+	require.Len(t, res.History, 5)
+}
+
+// TestResumePastTheScheduleKeepsItsFinalRate: a cosine run of 4 steps resumed to 8 takes steps 5 to
+// 8 at the schedule's final rate (lr/10) and says so, where it used to stretch the schedule over 8
+// and jump back up.
+func TestResumePastTheScheduleKeepsItsFinalRate(t *testing.T) {
+	o := tinyOptions(t, corpus(t), t.TempDir())
+	o.Schedule, o.Warmup, o.Steps, o.EvalEvery, o.Sample = "cosine", 1, 4, 2, 0
+	first, err := trainer.Run(o, io.Discard, io.Discard)
+	require.NoError(t, err)
+	final := first.History[3].LR
+	require.InDelta(t, o.LR/10, final, 1e-12)
+	o.Steps, o.Resume = 8, true
+	var stdout strings.Builder
+	res, err := trainer.Run(o, &stdout, io.Discard)
+	require.NoError(t, err)
+	require.Contains(t, stdout.String(), "schedule: the run began with -steps 4; steps 5 to 8 keep its final learning rate, 2.00e-04")
+	for _, r := range res.History[4:] {
+		require.Equal(t, final, r.LR, "step %d", r.Step)
+	}
+	for i := range 4 {
+		require.Equal(t, first.History[i].LR, res.History[i].LR, "step %d, from the checkpoint", i+1)
+	}
 }

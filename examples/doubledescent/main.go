@@ -48,14 +48,8 @@ func run(args []string) error {
 	fs.IntVar(&p.Steps, "steps", p.Steps, "optimizer steps for every model")
 	fs.IntVar(&p.Batch, "batch", p.Batch, "examples per step (0 = the whole training set)")
 	fs.Float64Var(&p.LR, "lr", p.LR, "Adam learning rate (constant after 10 warmup steps; no weight decay)")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return nil
-		}
+	if help, err := cli.ParseFlags(fs, args, os.Stdout); help || err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	var err error
 	if p.Widths, err = parseList(*widths, "-widths", strconv.Atoi); err != nil {

@@ -49,14 +49,8 @@ func run(args []string) error {
 	fs.IntVar(&p.Batch, "batch", p.Batch, "equations per step (0 = the whole training set)")
 	fs.IntVar(&p.EvalEvery, "eval-every", p.EvalEvery, "steps between measurements")
 	fs.Uint64Var(&p.Seed, "seed", p.Seed, "seed of the split, initialisation and batches")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return nil
-		}
+	if help, err := cli.ParseFlags(fs, args, os.Stdout); help || err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	p.Op = grok.Op(op)
 	if err := p.Validate(); err != nil {

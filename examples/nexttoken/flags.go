@@ -21,7 +21,7 @@ func registerFlags(fs *flag.FlagSet, o *trainer.Options) {
 	fs.IntVar(&o.Hidden, "hidden", o.Hidden, "lstm/gru state width (0 = the baseline's: 240 for lstm, 272 for gru)")
 	fs.IntVar(&o.RNNChunk, "rnn-chunk", o.RNNChunk, "lstm/gru: train (exact backpropagation through time) and evaluate in chunks of this many steps, "+
 		"so each compiled graph holds that many steps rather than -seq: for long sequences on XLA (0 = one unrolled graph)")
-	fs.IntVar(&o.Steps, "steps", o.Steps, "optimizer steps in total")
+	fs.IntVar(&o.Steps, "steps", o.Steps, "optimizer steps in total; with -resume past the first run's -steps, the extra steps keep the schedule's final learning rate")
 	fs.IntVar(&o.Batch, "batch", o.Batch, "sequences per micro-batch: per step, times -accum")
 	fs.IntVar(&o.Accum, "accum", o.Accum, "gradient accumulation: micro-batches of -batch sequences per optimizer step (their mean gradient)")
 	fs.IntVar(&o.Seq, "seq", o.Seq, "tokens per sequence (0 = the preset's context length)")
@@ -32,15 +32,16 @@ func registerFlags(fs *flag.FlagSet, o *trainer.Options) {
 	fs.Float64Var(&o.Dropout, "dropout", o.Dropout, "dropout rate (negative = preset)")
 	fs.StringVar(&o.Precision, "precision", o.Precision, "float32, or bfloat16: mixed precision (bf16 matmuls; float32 weights, optimizer, norms, softmax, loss)")
 	fs.Float64Var(&o.LR, "lr", o.LR, "peak learning rate")
-	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "linear warmup steps")
-	fs.StringVar(&o.Schedule, "schedule", o.Schedule, "learning-rate schedule after warmup: constant or cosine (to lr/10)")
+	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "linear warmup steps (-1: 10, or a tenth of -steps in shorter runs)")
+	fs.StringVar(&o.Schedule, "schedule", o.Schedule, "learning-rate schedule after warmup: constant or cosine (to lr/10 at the run's first -steps)")
 	fs.Float64Var(&o.WeightDecay, "weight-decay", o.WeightDecay, "AdamW decoupled weight decay (not on norms, biases, embeddings)")
 	fs.Float64Var(&o.Clip, "clip", o.Clip, "clip gradients to this global norm (0 = off)")
 	fs.Float64Var(&o.ValFrac, "val-frac", o.ValFrac, "fraction of the corpus, at its end, held out for validation")
 	fs.IntVar(&o.EvalEvery, "eval-every", o.EvalEvery, "steps between validations and checkpoints")
 	fs.IntVar(&o.EvalTokens, "eval-tokens", o.EvalTokens, "validation tokens per evaluation, from the start of the split (0 = all)")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of initialisation, dropout and batches")
-	fs.BoolVar(&o.Resume, "resume", o.Resume, "continue from the checkpoint in -out up to -steps in total")
+	fs.BoolVar(&o.Resume, "resume", o.Resume, "continue from the checkpoint in -out up to -steps in total "+
+		"(the learning-rate schedule stays the one the run began with: steps past its end keep its final rate)")
 	fs.BoolVar(&o.Generate, "generate", o.Generate, "do not train: sample from the checkpoint in -out (its model and tokenizer) with -prompt, -sample, -temperature, -top-k, -top-p, -seed")
 	fs.StringVar(&o.InitFrom, "init-from", o.InitFrom, "fine-tune a pretrained GPT-2: a folder in Hugging Face's layout (config.json, model.safetensors, vocab.json, merges.txt), "+
 		"whose model, weights and tokenizer replace -preset, the size flags and -tokenizer; with -generate, sample from it")

@@ -19,7 +19,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -39,14 +38,8 @@ func run(args []string) error {
 	o := trainer.DefaultOptions()
 	fs := flag.NewFlagSet("nexttoken", flag.ContinueOnError)
 	registerFlags(fs, &o)
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return nil
-		}
+	if help, err := cli.ParseFlags(fs, args, os.Stdout); help || err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
 	}
 	kernels, err := cli.AttentionKernels() // BITTER_CAUSAL_BLOCK, BITTER_CUDNN_ATTENTION
 	if err != nil {

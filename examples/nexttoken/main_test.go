@@ -14,7 +14,7 @@ import (
 )
 
 func TestRunRejectsBadFlags(t *testing.T) {
-	require.ErrorContains(t, run([]string{"-steps", "many"}), `invalid value "many" for flag -steps`)
+	require.EqualError(t, run([]string{"-steps", "many"}), `invalid value "many" for flag -steps: parse error (nexttoken -h lists the flags)`)
 	require.ErrorContains(t, run([]string{"-no-such-flag"}), "flag provided but not defined: -no-such-flag")
 	require.ErrorContains(t, run([]string{"stray"}), `unexpected argument "stray"`)
 	require.ErrorContains(t, run([]string{"-lr", "-1"}), "-lr -1 must be a positive number")

@@ -55,14 +55,8 @@ func run(args []string) error {
 	fs.Float64Var(&p.PretrainLR, "pretrain-lr", p.PretrainLR, "pretraining peak learning rate (cosine)")
 	pretrained := fs.String("pretrained", "", "checkpoint of the pretrained model: loaded when it exists, else written after pretraining (default <out>/pretrained.bin)")
 	fs.Uint64Var(&p.Seed, "seed", p.Seed, "seed of the split, initialisation, sampling")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return nil
-		}
+	if help, err := cli.ParseFlags(fs, args, os.Stdout); help || err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	p.Pretrained = *pretrained
 	if p.Pretrained == "" {

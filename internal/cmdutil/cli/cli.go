@@ -4,6 +4,8 @@
 package cli
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -86,4 +88,23 @@ func PrintError(w io.Writer, command string, err error) {
 	for _, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
 		fmt.Fprintf(w, "%s: %s\n", command, line)
 	}
+}
+
+// ParseFlags parses args into fs as the commands do: -h prints the usage to w and returns help; a
+// bad flag or a stray argument is one error with a hint to -h, the usage not printed before it.
+func ParseFlags(fs *flag.FlagSet, args []string, w io.Writer) (help bool, err error) {
+	fs.SetOutput(io.Discard)
+	err = fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(w)
+		fs.Usage()
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("%w (%s -h lists the flags)", err, fs.Name())
+	}
+	if fs.NArg() > 0 {
+		return false, fmt.Errorf("unexpected argument %q (flags start with -; %s -h lists them)", fs.Arg(0), fs.Name())
+	}
+	return false, nil
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,4 +77,28 @@ func TestPrintError(t *testing.T) {
 	b.Reset()
 	PrintError(&b, "grokking", errors.New("one line"))
 	require.Equal(t, "grokking: one line\n", b.String())
+}
+
+// TestParseFlags: a bad flag is one error with a hint to -h and prints no usage; -h prints it.
+func TestParseFlags(t *testing.T) {
+	newFS := func() *flag.FlagSet {
+		fs := flag.NewFlagSet("cmd", flag.ContinueOnError)
+		fs.Int("steps", 100, "optimizer steps")
+		return fs
+	}
+	var w strings.Builder
+	help, err := ParseFlags(newFS(), []string{"-steps", "x"}, &w)
+	require.False(t, help)
+	require.EqualError(t, err, `invalid value "x" for flag -steps: parse error (cmd -h lists the flags)`)
+	require.Empty(t, w.String(), "no usage before the error")
+	_, err = ParseFlags(newFS(), []string{"-stpes", "3"}, &w)
+	require.EqualError(t, err, "flag provided but not defined: -stpes (cmd -h lists the flags)")
+	_, err = ParseFlags(newFS(), []string{"stray"}, &w)
+	require.EqualError(t, err, `unexpected argument "stray" (flags start with -; cmd -h lists them)`)
+	require.Empty(t, w.String())
+	help, err = ParseFlags(newFS(), []string{"-h"}, &w)
+	require.True(t, help)
+	require.NoError(t, err)
+	require.Contains(t, w.String(), "Usage of cmd:")
+	require.Contains(t, w.String(), "optimizer steps (default 100)")
 }
