@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"os"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // Series is one line: its name in the legend and its points. NaN values are skipped.
@@ -63,6 +67,15 @@ func (c Chart) Save(path string) (err error) {
 		p.Y.Scale = plot.LogScale{}
 		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	}
+	if !c.LogX {
+		p.X.Tick.Marker = niceTicks{}
+	}
+	if !c.LogY {
+		p.Y.Tick.Marker = niceTicks{}
+	}
+	legend := plot.NewLegend() // drawn beside the data, not over it
+	legend.Top = true
+	legend.Left = true
 	p.Add(plotter.NewGrid())
 	drawn := 0
 	for i, s := range c.Series {
@@ -96,17 +109,54 @@ func (c Chart) Save(path string) (err error) {
 		if len(pts) <= 60 {
 			p.Add(points)
 		}
-		p.Legend.Add(s.Name, line)
+		legend.Add(s.Name, line)
 	}
 	if drawn == 0 {
 		return fmt.Errorf("plot %s: %w", path, ErrNoData)
 	}
-	p.Legend.Top = true
 	if c.YMax > p.Y.Max {
 		p.Y.Max = c.YMax
 	}
-	if err := p.Save(8*vg.Inch, 5*vg.Inch, path); err != nil {
+	img := vgimg.New(8*vg.Inch, 5*vg.Inch)
+	dc := draw.New(img)
+	width := legend.Rectangle(dc).Size().X + vg.Points(12)
+	p.Draw(draw.Crop(dc, 0, -width, 0, 0))
+	legendArea := draw.Crop(dc, dc.Max.X-dc.Min.X-width+vg.Points(6), 0, 0, -vg.Points(30)) // below the title's height
+	legend.Draw(legendArea)
+	f, err := os.Create(path)
+	if err != nil {
 		return fmt.Errorf("plot %s: %w", path, err)
 	}
-	return nil
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("plot %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// niceTicks labels a linear axis at round steps (1, 2 or 5 times a power of ten) that give it 5 to 10
+// labels, with an unlabelled tick halfway between: gonum's default labels only 3 or 4 values.
+type niceTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (niceTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !(hi > lo) || math.IsInf(hi-lo, 0) {
+		return plot.DefaultTicks{}.Ticks(lo, hi)
+	}
+	step := math.Pow(10, math.Floor(math.Log10((hi-lo)/5)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if (hi-lo)/(step*m) <= 10 {
+			step *= m
+			break
+		}
+	}
+	prec := max(0, -int(math.Floor(math.Log10(step))))
+	var ticks []plot.Tick
+	for v := math.Ceil(lo/step) * step; v <= hi+step*1e-9; v += step {
+		ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', prec, 64)})
+		if half := v + step/2; half <= hi {
+			ticks = append(ticks, plot.Tick{Value: half})
+		}
+	}
+	return ticks
 }
