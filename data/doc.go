@@ -1,8 +1,9 @@
 // Package data turns text into training batches for a language model: tokenizers (bytes, a
 // byte-level BPE trained on the corpus within GPT-2's or GPT-4's pre-tokenizer, and GPT-2's own read
 // from its vocabulary and merges files), corpora read from files and folders, a
-// deterministic train/validation split, seeded random-window batches as a GoMLX train.Dataset, and
-// evaluation windows that cover the whole validation split.
+// deterministic train/validation split, seeded random-window batches as a GoMLX train.Dataset,
+// evaluation windows that cover the whole validation split, and token shards in llm.c's format,
+// memory-mapped ([WriteShard], [OpenShard], [OpenHeaderless] for nanoGPT's .bin files).
 //
 //	text, err := data.LoadCorpus([]string{"/usr/local/go/src/fmt"}, ".go")
 //	trainText, valText, err := data.Split(text, 0.1)
