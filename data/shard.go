@@ -80,20 +80,16 @@ type Shard struct {
 // OpenShard opens a shard written by llm.c or by [WriteShard], checking its magic, version and that the
 // file holds exactly the tokens its header counts.
 func OpenShard(path string) (*Shard, error) {
-	f, err := os.Open(path)
+	f, size, err := openSized(path)
 	if err != nil {
-		return nil, fmt.Errorf("shard: %w", err)
+		return nil, err
 	}
 	defer func() { _ = f.Close() }()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("shard: %w", err)
-	}
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("shard %s: %w: %s", path, ErrShard, fmt.Sprintf(format, args...))
 	}
-	if info.Size() < shardHeaderBytes {
-		return nil, bad("%d bytes, fewer than the %d of the header", info.Size(), shardHeaderBytes)
+	if size < shardHeaderBytes {
+		return nil, bad("%d bytes, fewer than the %d of the header", size, shardHeaderBytes)
 	}
 	header := make([]byte, 12)
 	if _, err := f.ReadAt(header, 0); err != nil {
@@ -115,8 +111,8 @@ func OpenShard(path string) (*Shard, error) {
 	if n < 0 {
 		return nil, bad("the header counts %d tokens", n)
 	}
-	if want := shardHeaderBytes + int64(n)*int64(width); info.Size() != want {
-		return nil, bad("the header counts %d tokens (%d bytes with it), the file has %d bytes: truncated or padded", n, want, info.Size())
+	if want := shardHeaderBytes + int64(n)*int64(width); size != want {
+		return nil, bad("the header counts %d tokens (%d bytes with it), the file has %d bytes: truncated or padded", n, want, size)
 	}
 	data, unmap, err := mapFile(f, shardHeaderBytes, int(n)*width)
 	if err != nil {
@@ -128,23 +124,33 @@ func OpenShard(path string) (*Shard, error) {
 // OpenHeaderless opens a file of uint16 tokens with no header, as nanoGPT's prepare.py writes
 // train.bin and val.bin.
 func OpenHeaderless(path string) (*Shard, error) {
-	f, err := os.Open(path)
+	f, size, err := openSized(path)
 	if err != nil {
-		return nil, fmt.Errorf("shard: %w", err)
+		return nil, err
 	}
 	defer func() { _ = f.Close() }()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("shard: %w", err)
+	if size%2 != 0 {
+		return nil, fmt.Errorf("shard %s: %w: %d bytes is not a whole number of uint16 tokens", path, ErrShard, size)
 	}
-	if info.Size()%2 != 0 {
-		return nil, fmt.Errorf("shard %s: %w: %d bytes is not a whole number of uint16 tokens", path, ErrShard, info.Size())
-	}
-	data, unmap, err := mapFile(f, 0, int(info.Size()))
+	data, unmap, err := mapFile(f, 0, int(size))
 	if err != nil {
 		return nil, fmt.Errorf("shard %s: %w", path, err)
 	}
 	return &Shard{path: path, data: data, width: 2, unmap: unmap}, nil
+}
+
+// openSized opens path and returns its size.
+func openSized(path string) (*os.File, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("shard: %w", err)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, 0, fmt.Errorf("shard: %w", err)
+	}
+	return f, info.Size(), nil
 }
 
 // Len is the number of tokens.
