@@ -164,13 +164,36 @@ func (s *Shard) At(i int) uint32 {
 	return binary.LittleEndian.Uint32(s.data[4*i:])
 }
 
-// CheckVocab returns an error naming the first token at or above vocab, and its position, or nil:
-// one pass over the shard, for when it meets a model.
-func (s *Shard) CheckVocab(vocab int) error {
-	for i := range s.Len() {
-		if t := s.At(i); int64(t) >= int64(vocab) {
-			return fmt.Errorf("shard %s: token id %d at position %d is outside the vocabulary of %d", s.path, t, i, vocab)
+// Read copies tokens [start, start+len(dst)) into dst: a [Source].
+func (s *Shard) Read(dst []int32, start int) {
+	if s.width == 2 {
+		b := s.data[2*start : 2*(start+len(dst))]
+		for i := range dst {
+			dst[i] = int32(binary.LittleEndian.Uint16(b[2*i:]))
 		}
+		return
+	}
+	b := s.data[4*start : 4*(start+len(dst))]
+	for i := range dst {
+		dst[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+}
+
+// Path is the shard's file.
+func (s *Shard) Path() string { return s.path }
+
+// CheckVocab returns an error naming the first token at or above vocab, and its position, or nil:
+// one pass over the shard, for when it meets a model. The pages it reads are let go as it goes, so a
+// shard larger than memory is checked without its size in resident memory.
+func (s *Shard) CheckVocab(vocab int) error {
+	const block = 1 << 22 // tokens
+	for lo := 0; lo < s.Len(); lo += block {
+		for i := lo; i < min(lo+block, s.Len()); i++ {
+			if t := s.At(i); int64(t) >= int64(vocab) {
+				return fmt.Errorf("shard %s: token id %d at position %d is outside the vocabulary of %d", s.path, t, i, vocab)
+			}
+		}
+		release(s.data[lo*s.width : min(lo+block, s.Len())*s.width])
 	}
 	return nil
 }
