@@ -27,6 +27,7 @@ const ManifestFile = "shards.json"
 type Manifest struct {
 	Complete  bool          `json:"complete"`
 	Tokenizer TokenizerSpec `json:"tokenizer"`
+	Vocab     int           `json:"vocab"` // the tokenizer's ids
 	// EOT is the end-of-text token put before each document (GPT-2's <|endoftext|>), or -1 when the
 	// tokenizer has none and documents follow one another.
 	EOT       int         `json:"eot"`
@@ -99,6 +100,25 @@ func ReadManifest(dir string) (*Manifest, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil
+}
+
+// ManifestVocab returns the vocabulary of dir's manifest without building its tokenizer, and false
+// when dir has no manifest.
+func ManifestVocab(dir string) (int, bool, error) {
+	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	var m struct {
+		Vocab int `json:"vocab"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return 0, false, fmt.Errorf("%s: %w", filepath.Join(dir, ManifestFile), err)
+	}
+	return m.Vocab, true, nil
 }
 
 // IsShardFolder reports whether dir holds a shard folder: a ManifestFile, or top-level .bin files

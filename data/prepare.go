@@ -119,7 +119,7 @@ func Prepare(ctx stdcontext.Context, cfg PrepareConfig) (_ *Manifest, err error)
 	if err := prepareOut(cfg.Out); err != nil {
 		return nil, err
 	}
-	m := &Manifest{Tokenizer: spec, EOT: cfg.EOT, Inputs: files}
+	m := &Manifest{Tokenizer: spec, Vocab: cfg.Tokenizer.VocabSize(), EOT: cfg.EOT, Inputs: files}
 	if err := WriteManifest(cfg.Out, m); err != nil {
 		return nil, err
 	}

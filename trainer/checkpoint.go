@@ -1,6 +1,8 @@
 package trainer
 
 import (
+	"bytes"
+	"encoding"
 	"fmt"
 	"reflect"
 
@@ -24,6 +26,8 @@ type Meta struct {
 	Accum  int                `json:"accum,omitempty"` // 0 in checkpoints from before -accum: 1
 	Seq    int                `json:"seq"`
 	Corpus string             `json:"corpus"`
+	// Shards is the folder of shards the run trains on (-data), whose tokenizer it uses; empty for text.
+	Shards string `json:"shards,omitempty"`
 	// Tokenizer is the BPE of -tokenizer bpe, trained when the run began; nil for bytes.
 	Tokenizer *data.BPE `json:"tokenizer,omitempty"`
 	// GPT2Tokenizer is GPT-2's tokenizer: of the pretrained model the run started from (-init-from), or
@@ -54,6 +58,14 @@ func (m Meta) tokenizer() data.Tokenizer {
 // tokenizerName names the run's tokenizer as the flags that make it.
 func tokenizerName(m Meta) string {
 	switch {
+	case m.Shards != "" && m.InitFrom == "" && m.TokenizerDir == "":
+		kind := "bytes"
+		if m.Tokenizer != nil {
+			kind = "bpe"
+		} else if m.GPT2Tokenizer != nil {
+			kind = "gpt2"
+		}
+		return kind + ", of the shards in " + m.Shards
 	case m.TokenizerDir != "":
 		return "-tokenizer gpt2 -tokenizer-dir " + m.TokenizerDir
 	case m.GPT2Tokenizer != nil:
@@ -136,4 +148,23 @@ func precisionName(d dtypes.DType) string {
 		return "bfloat16"
 	}
 	return "float32"
+}
+
+// sameTokenizer reports whether the checkpoint's tokenizer is spec's.
+func sameTokenizer(m Meta, spec data.TokenizerSpec) bool {
+	switch spec.Kind {
+	case "bytes":
+		return m.Tokenizer == nil && m.GPT2Tokenizer == nil
+	case "bpe":
+		return m.Tokenizer != nil && spec.BPE != nil && sameText(m.Tokenizer, spec.BPE)
+	case "gpt2":
+		return m.GPT2Tokenizer != nil && spec.GPT2 != nil && sameText(m.GPT2Tokenizer, spec.GPT2)
+	}
+	return false
+}
+
+func sameText(a, b encoding.TextMarshaler) bool {
+	x, errA := a.MarshalText()
+	y, errB := b.MarshalText()
+	return errA == nil && errB == nil && bytes.Equal(x, y)
 }

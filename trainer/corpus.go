@@ -70,8 +70,21 @@ func (o Options) corpusPaths() (paths, exts []string, err error) {
 	return paths, exts, nil
 }
 
-// corpusBytes returns the size of the corpus files -data names, without reading them.
+// shardFolder returns -data when it names one folder of token shards (see data.IsShardFolder).
+func (o Options) shardFolder() (string, bool) {
+	paths := splitList(o.Data)
+	if len(paths) == 1 && data.IsShardFolder(paths[0]) {
+		return paths[0], true
+	}
+	return "", false
+}
+
+// corpusBytes returns the size of the corpus files -data names, without reading them: 0 for a folder
+// of shards, which is mapped rather than read.
 func (o Options) corpusBytes() (int64, error) {
+	if _, ok := o.shardFolder(); ok {
+		return 0, nil
+	}
 	paths, exts, err := o.corpusPaths()
 	if err != nil {
 		return 0, err

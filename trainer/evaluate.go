@@ -44,18 +44,26 @@ func medianRate(stepTimes []float64, tokensPerStep int) float64 {
 
 // evaluator computes the mean next-token cross-entropy over validation windows.
 type evaluator struct {
-	exec            *context.Exec
-	chunked         *rnn.ChunkedTrainer // when set, evaluates chunk by chunk instead of exec
-	inputs, targets [][]int32
-	batch           int
+	exec    *context.Exec
+	chunked *rnn.ChunkedTrainer // when set, evaluates chunk by chunk instead of exec
+	spans   []data.Span
+	batch   int
 }
 
-func newEvaluator(b backends.Backend, ctx *context.Context, model lm.Model, tokens []data.Token, seq, batch int) *evaluator {
+func newEvaluator(b backends.Backend, ctx *context.Context, model lm.Model, spans []data.Span, batch int) *evaluator {
 	exec := context.MustNewExec(b, ctx.Reuse(), func(ctx *context.Context, tokens, targets *graph.Node) *graph.Node {
 		return graph.ReduceAllSum(lm.TokenLosses(model.Logits(ctx, tokens), targets))
 	})
-	in, tg := data.EvalWindows(tokens, seq)
-	return &evaluator{exec: exec, inputs: in, targets: tg, batch: batch}
+	return &evaluator{exec: exec, spans: spans, batch: batch}
+}
+
+// count is the number of targets scored.
+func (e *evaluator) count() int {
+	n := 0
+	for _, s := range e.spans {
+		n += s.Len
+	}
+	return n
 }
 
 func (e *evaluator) loss() (mean float64, err error) {
@@ -66,21 +74,26 @@ func (e *evaluator) loss() (mean float64, err error) {
 	}()
 	var sum float64
 	var count int
-	for i := 0; i < len(e.inputs); {
-		// Full windows in batches; the short last window alone.
+	for i := 0; i < len(e.spans); {
+		// Windows of one length in batches (a short window, the last of a split, alone), read as
+		// they are scored.
 		j := i + 1
-		for j < len(e.inputs) && j-i < e.batch && len(e.inputs[j]) == len(e.inputs[i]) {
+		for j < len(e.spans) && j-i < e.batch && e.spans[j].Len == e.spans[i].Len {
 			j++
 		}
-		n := (j - i) * len(e.inputs[i])
+		inputs, targets := make([][]int32, j-i), make([][]int32, j-i)
+		for k := i; k < j; k++ {
+			inputs[k-i], targets[k-i] = e.spans[k].Read()
+		}
+		n := (j - i) * e.spans[i].Len
 		if e.chunked != nil {
-			mean, err := e.chunked.Loss(e.inputs[i:j], e.targets[i:j])
+			mean, err := e.chunked.Loss(inputs, targets)
 			if err != nil {
 				return 0, err
 			}
 			sum += mean * float64(n)
 		} else {
-			outs, err := e.exec.Exec(e.inputs[i:j], e.targets[i:j])
+			outs, err := e.exec.Exec(inputs, targets)
 			if err != nil {
 				return 0, err
 			}

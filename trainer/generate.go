@@ -139,7 +139,11 @@ func Export(o Options, stdout io.Writer) (err error) {
 	fmt.Fprintf(stdout, "wrote %s: GPT-2 layout of the step-%d checkpoint in %s (%d parameters)\n", o.Export, meta.Step, o.Out, meta.Config.NumParams())
 	switch {
 	case meta.GPT2Tokenizer != nil:
-		fmt.Fprintf(stdout, "tokenizer: vocab.json and merges.txt of %s\n", meta.InitFrom+meta.TokenizerDir)
+		from := meta.InitFrom + meta.TokenizerDir // one of them, or the shards' folder
+		if from == "" {
+			from = "the shards in " + meta.Shards
+		}
+		fmt.Fprintf(stdout, "tokenizer: vocab.json and merges.txt of %s\n", from)
 	case meta.Tokenizer != nil:
 		fmt.Fprintln(stdout, "tokenizer: not written: bitter's BPE (its text form is in the checkpoint) is not in GPT-2's file format")
 	default:

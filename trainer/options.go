@@ -21,7 +21,10 @@ import (
 // Options is everything a run is given. Each field's comment names the flag of examples/nexttoken
 // that sets it, and the errors of [Options.Validate] name the flags too.
 type Options struct {
-	Data         string  // -data: comma-separated files or folders; empty means the .go files under GOROOT/src
+	// Data is -data: comma-separated files or folders of text (empty: the .go files under GOROOT/src),
+	// or one folder of token shards (data.IsShardFolder: examples/prepare's, llm.c's, nanoGPT's),
+	// memory-mapped, with its own split and, when prepare wrote it, its tokenizer and vocabulary.
+	Data         string
 	Ext          string  // -ext: comma-separated file suffixes kept when reading folders ("" = all; default ".go" for GOROOT)
 	Out          string  // -out: folder for the checkpoint, loss.csv, loss.png
 	Tokenizer    string  // -tokenizer: bytes, bpe (byte-level BPE trained on the training split), or gpt2 (GPT-2's, from -tokenizer-dir)
@@ -267,9 +270,20 @@ func (o Options) pretrainedConfig() (transformer.Config, error) {
 	return cfg, nil
 }
 
-// setVocab sets the model's vocabulary for the tokenizer: -tokenizer bpe's size, or -tokenizer
-// gpt2's (read from its files; a preset with more ids, as gpt2-small's 50,257, keeps its own).
+// setVocab sets the model's vocabulary for the tokenizer: a prepared shard folder's, -tokenizer
+// bpe's size, or -tokenizer gpt2's (read from its files; a preset with more ids, as gpt2-small's
+// 50,257, keeps its own).
 func (o Options) setVocab(vocab *int) error {
+	if dir, ok := o.shardFolder(); ok {
+		v, own, err := data.ManifestVocab(dir)
+		if err != nil {
+			return fmt.Errorf("-data: %w", err)
+		}
+		if own { // the folder's tokenizer, whatever the preset's vocabulary
+			*vocab = v
+			return nil
+		}
+	}
 	switch o.Tokenizer {
 	case "bpe":
 		*vocab = o.BPEVocab()

@@ -133,9 +133,11 @@ type run struct {
 	startStep int  // the first step this process takes
 
 	tok                     data.Tokenizer
-	sep                     []data.Token // the document separator between files (GPT-2's tokenizer), or none
-	numDocs                 int          // the corpus's files
-	trainTokens, valTokens  []data.Token
+	sep                     []data.Token      // the document separator between files (GPT-2's tokenizer), or none
+	numDocs                 int               // the corpus's files
+	trainTokens, valTokens  []data.Token      // the corpus read into memory (not with shards)
+	shards                  *data.ShardFolder // the corpus as a folder of shards
+	valSpans                []data.Span       // the validation windows evaluated
 	batches                 *data.Windows
 	backend                 backends.Backend
 	memory                  *backend.MemoryTracker
@@ -159,6 +161,9 @@ func (r *run) close() {
 	}
 	if r.log != nil {
 		_ = r.log.close()
+	}
+	if r.shards != nil {
+		_ = r.shards.Close()
 	}
 }
 
@@ -240,7 +245,13 @@ func (r *run) resume() error {
 	if meta.InitFrom != o.InitFrom {
 		return fmt.Errorf("-resume: the checkpoint in %s started from -init-from %q; pass the same flags to resume", o.Out, meta.InitFrom)
 	}
-	if (meta.Tokenizer != nil) != (o.Tokenizer == "bpe") || (meta.Tokenizer != nil && string(meta.Tokenizer.Pattern()) != o.BPEPattern) ||
+	dir, shards := o.shardFolder()
+	if shards { // the folder's tokenizer (a manifest that cannot be read is readShards' to report)
+		if m, err := data.ReadManifest(dir); err == nil && !sameTokenizer(*meta, m.Tokenizer) {
+			return fmt.Errorf("-resume: the tokenizer of the shards in %s is not the checkpoint's: the folder was prepared again", dir)
+		}
+	}
+	if !shards && (meta.Tokenizer != nil) != (o.Tokenizer == "bpe") || (meta.Tokenizer != nil && string(meta.Tokenizer.Pattern()) != o.BPEPattern) ||
 		(meta.TokenizerDir != "") != (o.Tokenizer == "gpt2") {
 		return fmt.Errorf("-resume: the checkpoint in %s was trained with %s; pass the same flags to resume", o.Out, tokenizerName(*meta))
 	}
@@ -290,6 +301,9 @@ func (r *run) configs() (transformer.Config, rnn.Config) {
 // readData reads the corpus, splits it, sets up the tokenizer (trained now, or the checkpoint's)
 // and tokenizes both splits into training windows and validation tokens.
 func (r *run) readData() error {
+	if dir, ok := r.o.shardFolder(); ok {
+		return r.readShards(dir)
+	}
 	o, meta := r.o, &r.meta
 	text, docs, corpus, err := o.Corpus()
 	if err != nil {
@@ -331,21 +345,90 @@ func (r *run) readData() error {
 			return fmt.Errorf("corpus %s: %s split: %w", corpus, split.name, err)
 		}
 	}
-	if r.batches, err = data.NewWindows(r.trainTokens, o.Batch, r.seq, o.Seed); err != nil {
-		return fmt.Errorf("corpus %s: training split: %w", corpus, err)
+	return r.windows([]data.Source{data.Tokens(r.trainTokens)}, []data.Source{data.Tokens(r.valTokens)})
+}
+
+// windows sets the training batches over train (continuing the checkpoint's draws when resuming)
+// and the validation windows over val, up to -eval-tokens.
+func (r *run) windows(train, val []data.Source) (err error) {
+	o := r.o
+	if r.batches, err = data.NewWindowsFrom(train, o.Batch, r.seq, o.Seed); err != nil {
+		return fmt.Errorf("corpus %s: training split: %w", r.meta.Corpus, err)
 	}
 	if o.Resume {
-		if err := r.batches.SetState(meta.DataRNG); err != nil {
+		if err := r.batches.SetState(r.meta.DataRNG); err != nil {
 			return err
 		}
 	}
-	if o.EvalTokens > 0 && len(r.valTokens) > o.EvalTokens+1 {
-		r.valTokens = r.valTokens[:o.EvalTokens+1]
-	}
-	if len(r.valTokens) < 2 {
-		return fmt.Errorf("corpus %s: the validation split has %d tokens; raise -val-frac or use a larger corpus", corpus, len(r.valTokens))
+	if r.valSpans = data.EvalSpans(val, r.seq, o.EvalTokens); len(r.valSpans) == 0 {
+		n := 0
+		for _, s := range val {
+			n += s.Len()
+		}
+		return fmt.Errorf("corpus %s: the validation split has %d tokens; raise -val-frac or use a larger corpus", r.meta.Corpus, n)
 	}
 	return nil
+}
+
+// readShards opens the folder of shards dir: its tokenizer (or, for llm.c's and nanoGPT's files, the
+// flags'), checked against the model's vocabulary, and windows over its splits.
+func (r *run) readShards(dir string) (err error) {
+	o, meta := r.o, &r.meta
+	corpus := dir + " (shards)"
+	if o.Resume && meta.Corpus != corpus {
+		return fmt.Errorf("-resume: the checkpoint was trained on %s, the flags name %s", meta.Corpus, corpus)
+	}
+	meta.Corpus, meta.Shards = corpus, dir
+	if o.Ext != "" {
+		return fmt.Errorf("-ext picks files of a text corpus; %s is a folder of shards", dir)
+	}
+	if r.shards, err = data.OpenShardFolder(dir); err != nil {
+		return err
+	}
+	tok, own, err := r.shards.Tokenizer()
+	if err != nil {
+		return err
+	}
+	switch {
+	case own && (o.Tokenizer != "bytes" || o.TokenizerDir != ""):
+		return fmt.Errorf("the shards in %s bring their tokenizer (%s): leave -tokenizer and -tokenizer-dir unset", dir, data.ManifestFile)
+	case !own && o.Tokenizer == "bpe":
+		return fmt.Errorf("-tokenizer bpe trains on text; the shards in %s are tokenized: name their tokenizer (-tokenizer bytes, or gpt2 with -tokenizer-dir)", dir)
+	case own:
+		spec := r.shards.Manifest.Tokenizer
+		if o.InitFrom != "" && spec.Kind != "gpt2" {
+			return fmt.Errorf("-init-from's model reads GPT-2's tokens; the shards in %s hold tokens of %s", dir, spec.Kind)
+		}
+		r.tok = tok
+		switch spec.Kind {
+		case "bpe":
+			meta.Tokenizer = spec.BPE
+		case "gpt2":
+			if meta.GPT2Tokenizer == nil { // -init-from's, when it started from one: the same ids
+				meta.GPT2Tokenizer = spec.GPT2
+			}
+		}
+		if eot := r.shards.Manifest.EOT; eot >= 0 {
+			r.sep = []data.Token{data.Token(eot)}
+		}
+		fmt.Fprintf(r.stdout, "tokenizer: %s of %d ids, from %s\n", spec.Kind, tok.VocabSize(), filepath.Join(dir, data.ManifestFile))
+	default:
+		if err := r.setTokenizer(nil); err != nil {
+			return err
+		}
+		if g := meta.GPT2Tokenizer; g != nil {
+			if eot, ok := g.Special("<|endoftext|>"); ok {
+				r.sep = []data.Token{eot}
+			}
+		}
+	}
+	if own && tok.VocabSize() != r.model.Vocab() {
+		return fmt.Errorf("the shards in %s hold ids of a tokenizer of %d, the model reads %d", dir, tok.VocabSize(), r.model.Vocab())
+	}
+	if err := r.shards.CheckVocab(r.model.Vocab()); err != nil {
+		return err
+	}
+	return r.windows(data.Sources(r.shards.Train), data.Sources(r.shards.Val))
 }
 
 // setTokenizer sets r.tok: bytes, the BPE of -tokenizer bpe (trained on trainText when the run
@@ -404,15 +487,23 @@ func (r *run) startBackend() error {
 	}
 	w := r.stdout
 	fmt.Fprintf(w, "backend: %s (%s)\n", backend.Config(), r.backend.Description())
-	if r.subword() {
+	evaluated := 0
+	for _, s := range r.valSpans {
+		evaluated += s.Len
+	}
+	if r.shards != nil {
+		train, val := r.shards.Tokens()
+		fmt.Fprintf(w, "corpus: %s: %d training tokens in %d shards, %d validation tokens in %d (%d evaluated), memory-mapped\n",
+			r.meta.Corpus, train, len(r.shards.Train), val, len(r.shards.Val), evaluated)
+	} else if r.subword() {
 		fmt.Fprintf(w, "corpus: %s: %d bytes, %d training tokens (%.2f bytes each), %d validation tokens evaluated\n",
-			r.meta.Corpus, r.corpusBytes, len(r.trainTokens), float64(r.trainBytes)/float64(len(r.trainTokens)), len(r.valTokens)-1)
+			r.meta.Corpus, r.corpusBytes, len(r.trainTokens), float64(r.trainBytes)/float64(len(r.trainTokens)), evaluated)
 		if r.sep != nil {
 			fmt.Fprintf(w, "corpus: %d files, each a document: <|endoftext|> between them\n", r.numDocs)
 		}
 	} else {
 		fmt.Fprintf(w, "corpus: %s: %d bytes, %d for training, %d validation tokens evaluated\n",
-			r.meta.Corpus, r.corpusBytes, len(r.trainTokens), len(r.valTokens)-1)
+			r.meta.Corpus, r.corpusBytes, len(r.trainTokens), evaluated)
 	}
 	fmt.Fprintf(w, "model: %s: %d parameters (%d non-embedding)\n", describe(r.model), r.model.NumParams(), r.model.NonEmbeddingParams())
 	r.flopsPerToken = r.model.FLOPsPerToken(r.seq)
@@ -465,7 +556,7 @@ func (r *run) buildStep() error {
 	if o.Resume || o.InitFrom != "" {
 		modelCtx = r.ctx.Reuse() // the variables exist
 	}
-	r.eval = newEvaluator(r.backend, r.ctx, r.model, r.valTokens, r.seq, o.Batch)
+	r.eval = newEvaluator(r.backend, r.ctx, r.model, r.valSpans, o.Batch)
 	if o.RNNChunk > 0 {
 		chunked, err := rnn.NewChunkedTrainer(r.backend, modelCtx, r.model.(rnn.Config), opt, o.RNNChunk)
 		if err != nil {
@@ -578,10 +669,18 @@ func (r *run) finish() (res Result, err error) {
 	}
 	res = Result{Step: o.Steps, ValLoss: r.lastVal, History: history, TokensPerSec: medianRate(r.stepTimes, r.tokensPerStep()), PretrainedValLoss: r.pretrainedVal}
 	if r.subword() {
-		// The evaluator scores every token after the first; bits per byte of their text (the
-		// documents' text: a separator counts as a token, not as bytes).
-		scored := slices.DeleteFunc(slices.Clone(r.valTokens[1:]), func(id data.Token) bool { return slices.Contains(r.sep, id) })
-		res.ValBitsPerByte = r.lastVal * float64(len(r.valTokens)-1) / float64(len(r.tok.Decode(scored))) / math.Ln2
+		// The evaluator scores the windows' targets; bits per byte of their text (the documents'
+		// text: a separator counts as a token, not as bytes).
+		var scored []data.Token
+		for _, s := range r.valSpans {
+			_, targets := s.Read()
+			for _, id := range targets {
+				if !slices.Contains(r.sep, data.Token(id)) {
+					scored = append(scored, data.Token(id))
+				}
+			}
+		}
+		res.ValBitsPerByte = r.lastVal * float64(r.eval.count()) / float64(len(r.tok.Decode(scored))) / math.Ln2
 	}
 	res.MFU = lm.MFU(r.flopsPerToken, res.TokensPerSec, o.PeakTFLOPs)
 	var sum float64

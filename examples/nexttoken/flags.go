@@ -8,7 +8,8 @@ import (
 
 // registerFlags defines the flags on fs with o's values as defaults, writing into o.
 func registerFlags(fs *flag.FlagSet, o *trainer.Options) {
-	fs.StringVar(&o.Data, "data", o.Data, "comma-separated corpus files or folders (default: the .go files under $(go env GOROOT)/src)")
+	fs.StringVar(&o.Data, "data", o.Data, "comma-separated corpus files or folders (default: the .go files under $(go env GOROOT)/src), "+
+		"or one folder of token shards (examples/prepare's, with its tokenizer; llm.c's or nanoGPT's .bin files), read through a memory map with its own split")
 	fs.StringVar(&o.Ext, "ext", o.Ext, `comma-separated file suffixes to read from folders ("" = every file; ".go" for the default corpus)`)
 	fs.StringVar(&o.Out, "out", o.Out, "output folder: checkpoint.bin, loss.csv, loss.png")
 	fs.StringVar(&o.Tokenizer, "tokenizer", o.Tokenizer, "bytes (one token per byte); bpe: a byte-level BPE with GPT-2's split, trained on the training split; "+
@@ -36,7 +37,7 @@ func registerFlags(fs *flag.FlagSet, o *trainer.Options) {
 	fs.StringVar(&o.Schedule, "schedule", o.Schedule, "learning-rate schedule after warmup: constant or cosine (to lr/10 at the run's first -steps)")
 	fs.Float64Var(&o.WeightDecay, "weight-decay", o.WeightDecay, "AdamW decoupled weight decay (not on norms, biases, embeddings)")
 	fs.Float64Var(&o.Clip, "clip", o.Clip, "clip gradients to this global norm (0 = off)")
-	fs.Float64Var(&o.ValFrac, "val-frac", o.ValFrac, "fraction of the corpus, at its end, held out for validation")
+	fs.Float64Var(&o.ValFrac, "val-frac", o.ValFrac, "fraction of a text corpus, at its end, held out for validation (shards bring their split)")
 	fs.IntVar(&o.EvalEvery, "eval-every", o.EvalEvery, "steps between validations and checkpoints")
 	fs.IntVar(&o.EvalTokens, "eval-tokens", o.EvalTokens, "validation tokens per evaluation, from the start of the split (0 = all)")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of initialisation, dropout and batches")
