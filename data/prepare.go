@@ -38,8 +38,10 @@ type PrepareConfig struct {
 	// chunks of ChunkBytes, and chunk i goes to validation when floor((i+1)·ValFrac) > floor(i·ValFrac),
 	// spreading validation evenly through the corpus, whatever its size and however it is read.
 	ValFrac float64
-	// ChunkBytes is the chunk size (64 KiB when 0): a chunk ends after the document that reaches it,
-	// and a longer document is cut at the last newline before it (at it, when there is none).
+	// ChunkBytes is the chunk size; when 0, a 256th of the input files' size, between 1 and 64 KiB
+	// (so a small corpus has chunks enough to split). A chunk ends after the document (or piece)
+	// that reaches it; a longer document is cut at the last newline before it (at it, when there is
+	// none).
 	ChunkBytes int
 	// ShardTokens is the most tokens in a shard (100,000,000, llm.c's, when 0).
 	ShardTokens int
@@ -79,9 +81,6 @@ func prepared(name string) bool {
 // tokenized in parallel and written in order: the shards depend only on the inputs and the
 // configuration. It stops when ctx is done, with an error.
 func Prepare(ctx stdcontext.Context, cfg PrepareConfig) (_ *Manifest, err error) {
-	if cfg.ChunkBytes <= 0 {
-		cfg.ChunkBytes = 64 << 10
-	}
 	if cfg.ShardTokens <= 0 {
 		cfg.ShardTokens = 100_000_000
 	}
@@ -115,6 +114,9 @@ func Prepare(ctx stdcontext.Context, cfg PrepareConfig) (_ *Manifest, err error)
 			return nil, fmt.Errorf("corpus: %w", err)
 		}
 		totalBytes += info.Size()
+	}
+	if cfg.ChunkBytes <= 0 {
+		cfg.ChunkBytes = int(min(max(totalBytes/256, 1<<10), 64<<10))
 	}
 	if err := prepareOut(cfg.Out); err != nil {
 		return nil, err
@@ -468,4 +470,35 @@ func readJSONL(r io.Reader, field string, chunk int, piece func(text []byte, sta
 			return nil
 		}
 	}
+}
+
+// errEnough stops readDocuments once a sample is full.
+var errEnough = errors.New("enough")
+
+// SampleText returns the text of the first documents Prepare would read from cfg's inputs, up to
+// about n bytes (whole pieces, of at most 64 KiB), joined: a sample to train a tokenizer on.
+func SampleText(cfg PrepareConfig, n int) ([]byte, error) {
+	exts, field := cfg.Exts, cfg.TextField
+	if len(exts) == 0 {
+		exts = DefaultPrepareExts
+	}
+	if field == "" {
+		field = "text"
+	}
+	files, err := CorpusFiles(cfg.Inputs, exts...)
+	if err != nil {
+		return nil, err
+	}
+	var out []byte
+	err = readDocuments(files, field, 64<<10, func(text []byte, _ bool, _ int64) error {
+		out = append(out, text...)
+		if len(out) >= n {
+			return errEnough
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		return nil, err
+	}
+	return out, nil
 }
