@@ -280,6 +280,9 @@ func (b *BPE) Piece(id Token) []byte {
 // Texts of megabytes are encoded in parallel, in segments that start chunks.
 func (b *BPE) Encode(text []byte) []Token { return b.m.Encode(text) }
 
+// Encoder returns an encoder for one goroutine, [BPE.Encode] with a cache kept from call to call.
+func (b *BPE) Encoder() func(text []byte) []Token { return b.m.encoder() }
+
 // Decode returns the bytes of ids; an id outside the vocabulary becomes U+FFFD.
 func (b *BPE) Decode(ids []Token) []byte { return b.m.Decode(ids) }
 

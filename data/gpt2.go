@@ -260,6 +260,10 @@ func standInBytes(tok string, byteOf map[rune]byte) (piece []byte, ok bool) {
 // are not UTF-8 count as symbols, as in [Pattern.Chunks]).
 func (t *GPT2Tokenizer) Encode(text []byte) []Token { return t.m.Encode(text) }
 
+// Encoder returns an encoder for one goroutine, [GPT2Tokenizer.Encode] with a cache kept from call to
+// call.
+func (t *GPT2Tokenizer) Encoder() func(text []byte) []Token { return t.m.encoder() }
+
 // Decode returns the bytes of ids; special tokens decode to their text, and ids that are no token
 // to U+FFFD.
 func (t *GPT2Tokenizer) Decode(ids []Token) []byte { return t.m.Decode(ids) }

@@ -57,13 +57,25 @@ func (m *merger) Encode(text []byte) []Token {
 
 // encode is Encode in one goroutine.
 func (m *merger) encode(text []byte) []Token {
-	out := make([]Token, 0, len(text)/3)
+	return m.encodeCached(text, map[string][]Token{}, 1<<20)
+}
+
+// encoder returns Encode in the calling goroutine, with a cache of up to 1<<18 chunks kept from call
+// to call: for many short texts (a corpus's documents, or pieces of it) that share words.
+func (m *merger) encoder() func(text []byte) []Token {
 	cache := map[string][]Token{}
+	return func(text []byte) []Token { return m.encodeCached(text, cache, 1<<18) }
+}
+
+// encodeCached encodes text, looking each chunk up in cache and adding those it lacks while it holds
+// fewer than limit.
+func (m *merger) encodeCached(text []byte, cache map[string][]Token, limit int) []Token {
+	out := make([]Token, 0, len(text)/3)
 	for c := range m.pattern.chunks(text, m.limit) {
 		ids, ok := cache[string(c)]
 		if !ok {
 			ids = m.encodeChunk(c)
-			if len(cache) < 1<<20 && len(c) <= MaxChunk {
+			if len(cache) < limit && len(c) <= MaxChunk {
 				cache[string(c)] = ids
 			}
 		}

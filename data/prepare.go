@@ -178,12 +178,16 @@ func Prepare(ctx stdcontext.Context, cfg PrepareConfig) (_ *Manifest, err error)
 	})
 	for range cfg.Workers {
 		wg.Go(func() {
+			encode := cfg.Tokenizer.Encode
+			if e, ok := cfg.Tokenizer.(interface{ Encoder() func([]byte) []Token }); ok {
+				encode = e.Encoder() // one goroutine, a cache kept from chunk to chunk
+			}
 			for c := range todo {
 				for i, p := range c.pieces {
 					if c.starts[i] && cfg.EOT >= 0 {
 						c.tokens = append(c.tokens, uint32(cfg.EOT))
 					}
-					for _, t := range cfg.Tokenizer.Encode(p) {
+					for _, t := range encode(p) {
 						c.tokens = append(c.tokens, uint32(t))
 					}
 				}

@@ -8,17 +8,17 @@ import (
 	"unsafe"
 )
 
-// mapFile maps the first offset+length bytes of f read-only (a map starts on a page; the shard header
-// is 1,024 bytes) and returns the length bytes from offset; the returned function unmaps them.
-func mapFile(f *os.File, offset, length int) ([]byte, func() error, error) {
+// mapFile maps the first length bytes of f read-only, from a page boundary, and returns them and a
+// function that unmaps them.
+func mapFile(f *os.File, length int) ([]byte, func() error, error) {
 	if length == 0 {
 		return nil, func() error { return nil }, nil
 	}
-	m, err := syscall.Mmap(int(f.Fd()), 0, offset+length, syscall.PROT_READ, syscall.MAP_SHARED)
+	m, err := syscall.Mmap(int(f.Fd()), 0, length, syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
 		return nil, nil, err
 	}
-	return m[offset:], func() error { return syscall.Munmap(m) }, nil
+	return m, func() error { return syscall.Munmap(m) }, nil
 }
 
 // release tells the system that b, part of a mapping, will not be read soon: its pages leave the
