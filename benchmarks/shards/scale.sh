@@ -3,12 +3,13 @@
 # files (90 MB each; 23 copies, 2.1 GB of text, make 4.2 GB of uint16 byte tokens), tokenized by
 # examples/prepare, then the main job trained from the shards and from the same text in memory, and
 # from the shards of one copy: peak resident memory (GNU time's maximum RSS) and tokens/s of each.
-# Nothing is committed but the log; the corpus and shards are made under WORK and removed after.
+# The three trainings run RUNS times, in turn (the machine is shared: compare within a round). Nothing
+# is committed but the log; the corpus and shards are made under WORK and removed after.
 #
-#   bash benchmarks/shards/scale.sh [LOG]      # COPIES=23 STEPS=200 WORK=/tmp/bitter-scale
+#   bash benchmarks/shards/scale.sh [LOG]      # COPIES=23 STEPS=200 RUNS=2 WORK=/tmp/bitter-scale
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-COPIES=${COPIES:-23} STEPS=${STEPS:-200} WORK=${WORK:-/tmp/bitter-scale}
+COPIES=${COPIES:-23} STEPS=${STEPS:-200} RUNS=${RUNS:-2} WORK=${WORK:-/tmp/bitter-scale}
 LOG=${1:-/dev/stdout}
 mkdir -p "$WORK/bin" "$WORK/text" "$WORK/one"
 go build -o "$WORK/bin/" ./examples/prepare ./examples/nexttoken ./benchmarks/cmd/tokrate
@@ -26,8 +27,10 @@ measure() { # NAME COMMAND...: runs it under GNU time, logs its last lines and i
 TRAIN=(-steps "$STEPS" -eval-every "$STEPS" -sample 0 -quiet)
 measure "prepare: $COPIES copies, bytes" "$WORK/bin/prepare" -data "$WORK/text" -out "$WORK/shards" -quiet
 measure "prepare: 1 copy, bytes" "$WORK/bin/prepare" -data "$WORK/one" -out "$WORK/shards1" -quiet
-measure "train from the shards of $COPIES copies" "$WORK/bin/nexttoken" -data "$WORK/shards" -out "$WORK/run-shards" "${TRAIN[@]}"
-measure "train from the shards of 1 copy" "$WORK/bin/nexttoken" -data "$WORK/shards1" -out "$WORK/run-shards1" "${TRAIN[@]}"
-measure "train from the text of $COPIES copies, in memory" "$WORK/bin/nexttoken" -data "$WORK/text" -ext .txt -out "$WORK/run-text" "${TRAIN[@]}"
+for run in $(seq 1 "$RUNS"); do
+  measure "round $run: train from the shards of $COPIES copies" "$WORK/bin/nexttoken" -data "$WORK/shards" -out "$WORK/run-shards" "${TRAIN[@]}"
+  measure "round $run: train from the shards of 1 copy" "$WORK/bin/nexttoken" -data "$WORK/shards1" -out "$WORK/run-shards1" "${TRAIN[@]}"
+  measure "round $run: train from the text of $COPIES copies, in memory" "$WORK/bin/nexttoken" -data "$WORK/text" -ext .txt -out "$WORK/run-text" "${TRAIN[@]}"
+done
 du -sh "$WORK/shards" | sed "s|$WORK|\$WORK|; s/^/shards on disk: /" >>"$LOG"
 rm -rf "$WORK"
