@@ -97,6 +97,9 @@ func Generate(o Options, stdout io.Writer) (text string, err error) {
 		model = meta.RNN.ForBackend(b.String())
 	}
 	tok := meta.tokenizer()
+	if _, bytes := tok.(data.Bytes); bytes && meta.Shards != "" && model.Vocab() > 256 {
+		return "", fmt.Errorf("-generate: the checkpoint's model reads %d ids, and it keeps no tokenizer to write them as text (it was trained on the shards in %s)", model.Vocab(), meta.Shards)
+	}
 	fmt.Fprintf(stdout, "backend: %s (%s)\n", backend.Config(), b.Description())
 	if o.InitFrom != "" {
 		fmt.Fprintf(stdout, "pretrained: %s: GPT-2 of %d parameters (tokenizer %s)\n", o.InitFrom, model.NumParams(), tokenizerName(meta))

@@ -94,14 +94,17 @@ func (o Options) Validate() error {
 	if (o.Tokenizer == "gpt2") != (o.TokenizerDir != "") {
 		add("-tokenizer gpt2 and -tokenizer-dir go together: the folder of GPT-2's vocab.json and merges.txt")
 	}
-	if o.Vocab != 0 && o.Tokenizer != "bpe" {
-		add("-vocab is for -tokenizer bpe")
+	_, shards := o.shardFolder()
+	if o.Vocab != 0 && o.Tokenizer != "bpe" && !shards {
+		add("-vocab is for -tokenizer bpe, or for a folder of shards without a tokenizer")
 	}
 	if err := data.Pattern(o.BPEPattern).Check(); err != nil {
 		add("-bpe-pattern %q is not gpt2 or cl100k", o.BPEPattern)
 	}
-	if o.Vocab != 0 && (o.Vocab <= 256 || o.Vocab > 1<<16) {
-		add("-vocab %d must be in [257, 65536], or 0 for the default", o.Vocab)
+	if maxVocab := 1 << 16; o.Vocab != 0 && (o.Vocab <= 256 || o.Vocab > maxVocab) && !shards {
+		add("-vocab %d must be in [257, %d], or 0 for the default", o.Vocab, maxVocab)
+	} else if o.Vocab != 0 && (o.Vocab <= 256 || o.Vocab > math.MaxInt32) {
+		add("-vocab %d must be in [257, %d] for shards, or 0 for -tokenizer's", o.Vocab, math.MaxInt32)
 	}
 	if o.Precision != "float32" && o.Precision != "bfloat16" {
 		add("-precision %q is not float32 or bfloat16", o.Precision)
@@ -270,8 +273,8 @@ func (o Options) pretrainedConfig() (transformer.Config, error) {
 	return cfg, nil
 }
 
-// setVocab sets the model's vocabulary for the tokenizer: a prepared shard folder's, -tokenizer
-// bpe's size, or -tokenizer gpt2's (read from its files; a preset with more ids, as gpt2-small's
+// setVocab sets the model's vocabulary for the tokenizer: a prepared shard folder's, -vocab for
+// shards without a tokenizer, -tokenizer bpe's size, or -tokenizer gpt2's (read from its files; a preset with more ids, as gpt2-small's
 // 50,257, keeps its own).
 func (o Options) setVocab(vocab *int) error {
 	if dir, ok := o.shardFolder(); ok {
@@ -281,6 +284,10 @@ func (o Options) setVocab(vocab *int) error {
 		}
 		if own { // the folder's tokenizer, whatever the preset's vocabulary
 			*vocab = v
+			return nil
+		}
+		if o.Vocab > 0 { // shards of a tokenizer bitter does not have (uint32 ids: cl100k, Llama 3's)
+			*vocab = o.Vocab
 			return nil
 		}
 	}

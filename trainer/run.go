@@ -138,6 +138,7 @@ type run struct {
 	trainTokens, valTokens  []data.Token      // the corpus read into memory (not with shards)
 	shards                  *data.ShardFolder // the corpus as a folder of shards
 	valSpans                []data.Span       // the validation windows evaluated
+	noText                  bool              // no tokenizer writes the model's ids as text (shards with -vocab)
 	batches                 *data.Windows
 	backend                 backends.Backend
 	memory                  *backend.MemoryTracker
@@ -390,8 +391,8 @@ func (r *run) readShards(dir string) (err error) {
 		return err
 	}
 	switch {
-	case own && (o.Tokenizer != "bytes" || o.TokenizerDir != ""):
-		return fmt.Errorf("the shards in %s bring their tokenizer (%s): leave -tokenizer and -tokenizer-dir unset", dir, data.ManifestFile)
+	case own && (o.Tokenizer != "bytes" || o.TokenizerDir != "" || o.Vocab != 0):
+		return fmt.Errorf("the shards in %s bring their tokenizer (%s): leave -tokenizer, -tokenizer-dir and -vocab unset", dir, data.ManifestFile)
 	case !own && o.Tokenizer == "bpe":
 		return fmt.Errorf("-tokenizer bpe trains on text; the shards in %s are tokenized: name their tokenizer (-tokenizer bytes, or gpt2 with -tokenizer-dir)", dir)
 	case own:
@@ -426,8 +427,12 @@ func (r *run) readShards(dir string) (err error) {
 		return fmt.Errorf("the shards in %s hold ids of a tokenizer of %d, the model reads %d", dir, tok.VocabSize(), r.model.Vocab())
 	}
 	if err := r.shards.CheckVocab(r.model.Vocab()); err != nil {
+		if !own {
+			return fmt.Errorf("%w (-vocab sets the model's for shards without a tokenizer)", err)
+		}
 		return err
 	}
+	r.noText = !own && meta.GPT2Tokenizer == nil && r.model.Vocab() > 256
 	return r.windows(data.Sources(r.shards.Train), data.Sources(r.shards.Val))
 }
 
@@ -694,7 +699,9 @@ func (r *run) finish() (res Result, err error) {
 	}
 	r.log = nil
 	fmt.Fprintf(r.stdout, "wrote %s, %s and %s\n", r.ckptPath, filepath.Join(o.Out, "loss.csv"), filepath.Join(o.Out, "loss.png"))
-	if o.Sample > 0 {
+	if o.Sample > 0 && r.noText {
+		fmt.Fprintf(r.stdout, "sample: none: the shards in %s bring no tokenizer to write the model's %d ids as text\n", r.meta.Shards, r.model.Vocab())
+	} else if o.Sample > 0 {
 		fmt.Fprintf(r.stdout, "sample (temperature %g, top-k %d, top-p %g):\n", o.Temperature, o.TopK, o.TopP)
 		if res.Sample, err = sample(r.backend, r.ctx, r.model, r.tok, o, r.stdout); err != nil {
 			return res, err

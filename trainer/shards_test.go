@@ -153,7 +153,8 @@ func TestShardsBadInput(t *testing.T) {
 			return d
 		}, nil, "did not finish; run it again"},
 		"-tokenizer with a prepared folder": {good, func(o *trainer.Options) { o.Tokenizer, o.TokenizerDir = "gpt2", "x" },
-			"bring their tokenizer (shards.json): leave -tokenizer and -tokenizer-dir unset"},
+			"bring their tokenizer (shards.json): leave -tokenizer, -tokenizer-dir and -vocab unset"},
+		"-vocab with a prepared folder": {good, func(o *trainer.Options) { o.Vocab = 1000 }, "leave -tokenizer, -tokenizer-dir and -vocab unset"},
 		"-tokenizer bpe with llm.c's": {func() string {
 			d := t.TempDir()
 			require.NoError(t, bdata.WriteShard(filepath.Join(d, "x_train.bin"), make([]uint32, 100)))
@@ -173,4 +174,35 @@ func TestShardsBadInput(t *testing.T) {
 		require.ErrorContains(t, err, c.want, name)
 		require.NotContains(t, err.Error(), "\n", name)
 	}
+}
+
+// TestShardsOfALargeVocabulary: shards of uint32 ids (version 2: a vocabulary above 65,536, as
+// cl100k's or Llama 3's) train a model of -vocab ids; without -vocab the first id beyond the model's is
+// named; with no tokenizer to write the ids as text, the run says it has no sample, and -generate
+// refuses.
+func TestShardsOfALargeVocabulary(t *testing.T) {
+	dir := t.TempDir()
+	ids := make([]uint32, 600)
+	for i := range ids {
+		ids[i] = uint32(i*997) % 100_000
+	}
+	require.NoError(t, bdata.WriteShard(filepath.Join(dir, "cl100k_train_000000.bin"), ids[:500]))
+	require.NoError(t, bdata.WriteShard(filepath.Join(dir, "cl100k_val_000000.bin"), ids[500:]))
+	o := tinyOptions(t, dir, filepath.Join(t.TempDir(), "out"))
+	o.Steps, o.EvalEvery = 2, 2
+	var stdout, stderr bytes.Buffer
+	_, err := trainer.Run(o, &stdout, &stderr)
+	require.EqualError(t, err, "shard "+filepath.Join(dir, "cl100k_train_000000.bin")+
+		": token id 997 at position 1 is outside the vocabulary of 256 (-vocab sets the model's for shards without a tokenizer)")
+	o.Vocab = 100_000
+	res, err := trainer.Run(o, &stdout, &stderr)
+	require.NoError(t, err, stderr.String())
+	require.Equal(t, 2, res.Step)
+	require.Contains(t, stdout.String(), "sample: none: the shards in "+dir+" bring no tokenizer to write the model's 100000 ids as text")
+	g := trainer.DefaultOptions()
+	g.Out, g.Generate = o.Out, true
+	_, err = trainer.Generate(g, &stdout)
+	require.ErrorContains(t, err, "-generate: the checkpoint's model reads 100000 ids, and it keeps no tokenizer")
+	o.Data = corpus(t)
+	require.ErrorContains(t, o.Validate(), "-vocab 100000 must be in [257, 65536]")
 }

@@ -26,8 +26,19 @@ const hfEncode = async (s) => (await hf.encode(s, null, { addSpecialTokens: fals
 // In pieces of 65,536 characters, one call each, as a corpus of documents is encoded (the ids differ
 // from the whole text's where a cut falls inside a word).
 const inPieces = (encode) => async (s) => {
-  const out = [];
-  for (let i = 0; i < s.length; i += 65536) for (const id of await encode(s.slice(i, i + 65536))) out.push(id);
+  const parts = [];
+  let n = 0;
+  for (let i = 0; i < s.length; i += 65536) {
+    const ids = await encode(s.slice(i, i + 65536));
+    parts.push(ids);
+    n += ids.length;
+  }
+  const out = new Uint32Array(n);
+  let at = 0;
+  for (const ids of parts) {
+    out.set(ids, at);
+    at += ids.length;
+  }
   return out;
 };
 const peers = [

@@ -15,7 +15,8 @@ func registerFlags(fs *flag.FlagSet, o *trainer.Options) {
 	fs.StringVar(&o.Tokenizer, "tokenizer", o.Tokenizer, "bytes (one token per byte); bpe: a byte-level BPE with GPT-2's split, trained on the training split; "+
 		"or gpt2: GPT-2's own, read from -tokenizer-dir (kept in the checkpoint)")
 	fs.StringVar(&o.TokenizerDir, "tokenizer-dir", o.TokenizerDir, "-tokenizer gpt2: the folder holding vocab.json and merges.txt (or GPT-2's encoder.json and vocab.bpe)")
-	fs.IntVar(&o.Vocab, "vocab", o.Vocab, "the BPE vocabulary size, 257 to 65536 (0 = the preset's when above 256, as gpt2-small's 50257; else 4096)")
+	fs.IntVar(&o.Vocab, "vocab", o.Vocab, "the BPE vocabulary size, 257 to 65536 (0 = the preset's when above 256, as gpt2-small's 50257; else 4096); "+
+		"with a folder of shards that has no tokenizer (llm.c's uint32 shards of cl100k, say), the model's vocabulary")
 	fs.StringVar(&o.BPEPattern, "bpe-pattern", o.BPEPattern, "the BPE's pre-tokenizer: gpt2 (GPT-2's split) or cl100k (GPT-4's, kinder to code)")
 	fs.StringVar(&o.Model, "model", o.Model, "model: transformer, lstm or gru")
 	fs.StringVar(&o.Preset, "preset", o.Preset, "transformer preset: tiny, shakespeare-char, gpt2-small")
