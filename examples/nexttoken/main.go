@@ -12,6 +12,7 @@
 //	go run ./examples/nexttoken -generate -prompt "func main" -sample 500 # sample from its checkpoint
 //	go run ./examples/nexttoken -init-from ~/gpt2 -data input.txt         # fine-tune GPT-2 (Hugging Face's files)
 //	go run ./examples/nexttoken -export runs/hf                          # the checkpoint in GPT-2's layout
+//	go run ./examples/nexttoken -data runs/shards                        # from examples/prepare's shards
 //	GOMLX_BACKEND=xla:cuda go run ./examples/nexttoken -preset gpt2-small # on a GPU
 //
 // Run with -h for every flag.
