@@ -182,3 +182,14 @@ func Split[T any](tokens []T, valFrac float64) (train, val []T, err error) {
 	k := int(float64(len(tokens))*valFrac + 0.5)
 	return tokens[:len(tokens)-k], tokens[len(tokens)-k:], nil
 }
+
+// SplitList returns the comma-separated items of s (paths, suffixes), trimmed, without empty ones.
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

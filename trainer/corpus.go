@@ -56,7 +56,7 @@ func (o Options) Corpus() (text []byte, docs [][]byte, desc string, err error) {
 // corpusPaths returns the files and folders -data names and the suffixes -ext keeps: GOROOT/src's
 // .go files when -data is empty.
 func (o Options) corpusPaths() (paths, exts []string, err error) {
-	paths, exts = splitList(o.Data), splitList(o.Ext)
+	paths, exts = data.SplitList(o.Data), data.SplitList(o.Ext)
 	if len(paths) == 0 {
 		src, err := DefaultCorpus()
 		if err != nil {
@@ -72,7 +72,7 @@ func (o Options) corpusPaths() (paths, exts []string, err error) {
 
 // shardFolder returns -data when it names one folder of token shards (see data.IsShardFolder).
 func (o Options) shardFolder() (string, bool) {
-	paths := splitList(o.Data)
+	paths := data.SplitList(o.Data)
 	if len(paths) == 1 && data.IsShardFolder(paths[0]) {
 		return paths[0], true
 	}
@@ -102,14 +102,4 @@ func (o Options) corpusBytes() (int64, error) {
 		n += info.Size()
 	}
 	return n, nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }

@@ -156,7 +156,7 @@ func (o options) config() (data.PrepareConfig, error) {
 	if err := errors.Join(errs...); err != nil {
 		return data.PrepareConfig{}, err
 	}
-	cfg := data.PrepareConfig{Inputs: splitList(o.data), Exts: splitList(o.ext), TextField: o.textField, Out: o.out,
+	cfg := data.PrepareConfig{Inputs: data.SplitList(o.data), Exts: data.SplitList(o.ext), TextField: o.textField, Out: o.out,
 		ValFrac: o.valFrac, ShardTokens: o.shardTokens, Workers: o.workers}
 	if len(cfg.Inputs) == 0 {
 		src, err := trainer.DefaultCorpus()
@@ -209,16 +209,6 @@ func (o options) makeTokenizer(cfg data.PrepareConfig, stdout io.Writer) (data.T
 	}
 	fmt.Fprintln(stdout, "tokenizer: bytes (one token per byte, 256 ids); documents follow one another")
 	return data.Bytes{}, -1, nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // bar draws the progress on a terminal: input bytes read of all, MB/s, the time left, tokens.
