@@ -246,14 +246,15 @@ func (r *run) resume() error {
 	if meta.InitFrom != o.InitFrom {
 		return fmt.Errorf("-resume: the checkpoint in %s started from -init-from %q; pass the same flags to resume", o.Out, meta.InitFrom)
 	}
-	dir, shards := o.shardFolder()
-	if shards { // the folder's tokenizer (a manifest that cannot be read is readShards' to report)
-		if m, err := data.ReadManifest(dir); err == nil && !sameTokenizer(*meta, m.Tokenizer) {
+	prepared := false // a folder of shards with its own tokenizer, which the flags do not name
+	if dir, shards := o.shardFolder(); shards {
+		m, err := data.ReadManifest(dir) // one that cannot be read is readShards' to report
+		if prepared = err == nil; prepared && !sameTokenizer(*meta, m.Tokenizer) {
 			return fmt.Errorf("-resume: the tokenizer of the shards in %s is not the checkpoint's: the folder was prepared again", dir)
 		}
 	}
-	if !shards && (meta.Tokenizer != nil) != (o.Tokenizer == "bpe") || (meta.Tokenizer != nil && string(meta.Tokenizer.Pattern()) != o.BPEPattern) ||
-		(meta.TokenizerDir != "") != (o.Tokenizer == "gpt2") {
+	if !prepared && ((meta.Tokenizer != nil) != (o.Tokenizer == "bpe") || (meta.Tokenizer != nil && string(meta.Tokenizer.Pattern()) != o.BPEPattern) ||
+		(meta.TokenizerDir != "") != (o.Tokenizer == "gpt2")) {
 		return fmt.Errorf("-resume: the checkpoint in %s was trained with %s; pass the same flags to resume", o.Out, tokenizerName(*meta))
 	}
 	cfg, rcfg := r.configs()
