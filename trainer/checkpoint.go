@@ -7,6 +7,7 @@ import (
 	"reflect"
 
 	"github.com/bitterlesson/bitter/data"
+	"github.com/bitterlesson/bitter/hmm"
 	"github.com/bitterlesson/bitter/rnn"
 	"github.com/bitterlesson/bitter/transformer"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -21,6 +22,7 @@ type Meta struct {
 	Model  string             `json:"model"`
 	Config transformer.Config `json:"config"`
 	RNN    rnn.Config         `json:"rnn"`
+	HMM    hmm.Config         `json:"hmm"`
 	Seed   uint64             `json:"seed"`
 	Batch  int                `json:"batch"`
 	Accum  int                `json:"accum,omitempty"` // 0 in checkpoints from before -accum: 1
@@ -90,6 +92,7 @@ var (
 		"ModelDim": "-dim", "NumHeads": "-heads", "FFNDim": "-ffn", "Dropout": "-dropout", "ComputeDType": "-precision"}
 	rnnFlags = map[string]string{"Cell": "-model", "VocabSize": "-vocab", "EmbedDim": "-dim", "HiddenDim": "-hidden",
 		"NumLayers": "-layers"}
+	hmmFlags = map[string]string{"States": "-hidden", "VocabSize": "-vocab"}
 )
 
 // resumeDiff lists, flag by flag, where the run that asked (the options, as metadata) differs from
@@ -103,9 +106,12 @@ func resumeDiff(saved, asked Meta) []string {
 	}
 	add("-model", saved.Model, asked.Model)
 	if saved.Model == asked.Model { // another model differs everywhere: its name says it
-		if saved.Model == "transformer" {
+		switch saved.Model {
+		case "transformer":
 			diff = append(diff, fieldDiff(saved.Config, asked.Config, transformerFlags)...)
-		} else {
+		case "hmm":
+			diff = append(diff, fieldDiff(saved.HMM, asked.HMM, hmmFlags)...)
+		default:
 			diff = append(diff, fieldDiff(saved.RNN, asked.RNN, rnnFlags)...)
 		}
 	}

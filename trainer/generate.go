@@ -93,8 +93,11 @@ func Generate(o Options, stdout io.Writer) (text string, err error) {
 	defer b.Finalize()
 	meta.Config.Kernels = o.Kernels
 	var model lm.Model = meta.Config
-	if meta.Model == "lstm" || meta.Model == "gru" {
+	switch meta.Model {
+	case "lstm", "gru":
 		model = meta.RNN.ForBackend(b.String())
+	case "hmm":
+		model = meta.HMM
 	}
 	tok := meta.tokenizer()
 	if _, bytes := tok.(data.Bytes); bytes && meta.Shards != "" && model.Vocab() > 256 {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bitterlesson/bitter/attention"
 	"github.com/bitterlesson/bitter/data"
+	"github.com/bitterlesson/bitter/hmm"
 	"github.com/bitterlesson/bitter/lm"
 	"github.com/bitterlesson/bitter/pretrained"
 	"github.com/bitterlesson/bitter/rnn"
@@ -33,7 +34,7 @@ type Options struct {
 	BPEPattern   string  // -bpe-pattern: the BPE's pre-tokenizer, gpt2 or cl100k
 	Model        string  // -model: transformer, lstm or gru
 	Preset       string  // -preset: tiny, shakespeare-char, gpt2-small (transformer)
-	Hidden       int     // -hidden: recurrent state width (lstm, gru; 0 = the baseline's)
+	Hidden       int     // -hidden: recurrent state width (lstm, gru; 0 = the baseline's), or hidden states (hmm; 0 = 256)
 	RNNChunk     int     // -rnn-chunk: lstm/gru trained and evaluated in chunks of this many steps (0 = unrolled)
 	Steps        int     // -steps: total optimizer steps (with -resume: up to this many in total)
 	Batch        int     // -batch: sequences per micro-batch (per step without -accum)
@@ -85,8 +86,8 @@ func DefaultOptions() Options {
 func (o Options) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if o.Model != "transformer" && o.Model != "lstm" && o.Model != "gru" {
-		add("-model %q is not one of transformer, lstm, gru", o.Model)
+	if o.Model != "transformer" && o.Model != "lstm" && o.Model != "gru" && o.Model != "hmm" {
+		add("-model %q is not one of transformer, lstm, gru, hmm", o.Model)
 	}
 	if o.Tokenizer != "bytes" && o.Tokenizer != "bpe" && o.Tokenizer != "gpt2" {
 		add("-tokenizer %q is not bytes, bpe or gpt2", o.Tokenizer)
@@ -118,7 +119,7 @@ func (o Options) Validate() error {
 	if o.RNNChunk < 0 {
 		add("-rnn-chunk %d must not be negative", o.RNNChunk)
 	}
-	if o.RNNChunk > 0 && o.Model == "transformer" {
+	if o.RNNChunk > 0 && o.Model != "lstm" && o.Model != "gru" {
 		add("-rnn-chunk is for -model lstm or gru")
 	}
 	if _, ok := transformer.Presets[o.Preset]; !ok {
@@ -358,10 +359,31 @@ func (o Options) RNNConfig() (rnn.Config, error) {
 	return cfg, nil
 }
 
+// HMMStates is -model hmm's number of hidden states when -hidden is 0.
+const HMMStates = 256
+
+// HMMConfig returns the hidden Markov model of -hidden states (HMMStates when 0).
+func (o Options) HMMConfig() (hmm.Config, error) {
+	cfg := hmm.Config{States: HMMStates, VocabSize: 256}
+	if o.Hidden > 0 {
+		cfg.States = o.Hidden
+	}
+	if err := o.setVocab(&cfg.VocabSize); err != nil {
+		return cfg, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("model: %s", strings.ReplaceAll(strings.TrimPrefix(err.Error(), "hmm.Config: "), "\n", "; "))
+	}
+	return cfg, nil
+}
+
 // BuildModel returns the model the options describe.
 func (o Options) BuildModel() (lm.Model, error) {
-	if o.Model == "lstm" || o.Model == "gru" {
+	switch o.Model {
+	case "lstm", "gru":
 		return o.RNNConfig()
+	case "hmm":
+		return o.HMMConfig()
 	}
 	return o.ModelConfig()
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/checkpoint"
 	"github.com/bitterlesson/bitter/data"
+	"github.com/bitterlesson/bitter/hmm"
 	"github.com/bitterlesson/bitter/lm"
 	"github.com/bitterlesson/bitter/optim"
 	"github.com/bitterlesson/bitter/pretrained"
@@ -257,8 +258,9 @@ func (r *run) resume() error {
 		(meta.TokenizerDir != "") != (o.Tokenizer == "gpt2")) {
 		return fmt.Errorf("-resume: the checkpoint in %s was trained with %s; pass the same flags to resume", o.Out, tokenizerName(*meta))
 	}
-	cfg, rcfg := r.configs()
-	if diff := resumeDiff(*meta, Meta{Model: o.Model, Config: cfg, RNN: rcfg, Seed: o.Seed, Batch: o.Batch, Accum: o.Accum, Seq: r.seq}); len(diff) > 0 {
+	asked := r.modelMeta()
+	asked.Seed, asked.Batch, asked.Accum, asked.Seq = o.Seed, o.Batch, o.Accum, r.seq
+	if diff := resumeDiff(*meta, asked); len(diff) > 0 {
 		return fmt.Errorf("-resume: the checkpoint in %s was made with %s: pass the checkpoint's values to resume",
 			o.Out, strings.Join(diff, ", "))
 	}
@@ -274,8 +276,8 @@ func (r *run) initialise() error {
 	if err := r.ctx.SetRNGStateFromSeed(int64(o.Seed)); err != nil {
 		return err
 	}
-	cfg, rcfg := r.configs()
-	r.meta = Meta{Model: o.Model, Config: cfg, RNN: rcfg, Seed: o.Seed, Batch: o.Batch, Accum: o.Accum, Seq: r.seq, ScheduleSteps: o.Steps}
+	r.meta = r.modelMeta()
+	r.meta.Seed, r.meta.Batch, r.meta.Accum, r.meta.Seq, r.meta.ScheduleSteps = o.Seed, o.Batch, o.Accum, r.seq, o.Steps
 	if o.InitFrom == "" {
 		return nil
 	}
@@ -288,16 +290,18 @@ func (r *run) initialise() error {
 		return fmt.Errorf("-init-from: %w", err)
 	}
 	r.meta.GPT2Tokenizer, r.meta.InitFrom = g.Tokenizer, o.InitFrom
-	fmt.Fprintf(r.stdout, "pretrained: %s: %d parameters in %.1f s\n", o.InitFrom, cfg.NumParams(), time.Since(start).Seconds())
+	fmt.Fprintf(r.stdout, "pretrained: %s: %d parameters in %.1f s\n", o.InitFrom, r.model.NumParams(), time.Since(start).Seconds())
 	return nil
 }
 
-// configs returns the model as the checkpoint's metadata keeps it: a transformer's config, or an
-// RNN's (the other one zero).
-func (r *run) configs() (transformer.Config, rnn.Config) {
-	cfg, _ := r.model.(transformer.Config)
-	rcfg, _ := r.model.(rnn.Config)
-	return cfg, rcfg
+// modelMeta returns the model as the checkpoint's metadata keeps it: its name, and a transformer's,
+// an RNN's or an HMM's config (the others zero).
+func (r *run) modelMeta() Meta {
+	m := Meta{Model: r.o.Model}
+	m.Config, _ = r.model.(transformer.Config)
+	m.RNN, _ = r.model.(rnn.Config)
+	m.HMM, _ = r.model.(hmm.Config)
+	return m
 }
 
 // readData reads the corpus, splits it, sets up the tokenizer (trained now, or the checkpoint's)
@@ -526,6 +530,8 @@ func describe(model lm.Model) string {
 	switch m := model.(type) {
 	case transformer.Config:
 		return fmt.Sprintf("transformer, %d layers, %d wide, %d heads, FFN %d, context %d", m.NumLayers, m.ModelDim, m.NumHeads, m.FFNDim, m.MaxSeqLen)
+	case hmm.Config:
+		return fmt.Sprintf("hmm, %d hidden states", m.States)
 	case rnn.Config:
 		return fmt.Sprintf("%s, %d layers of %d, embedding %d", m.Cell, m.NumLayers, m.HiddenDim, m.EmbedDim)
 	}

@@ -228,7 +228,45 @@ func TestRecurrentModels(t *testing.T) {
 	o := tinyOptions(t, data, t.TempDir())
 	o.Model = "rnn"
 	_, err := trainer.Run(o, &out, &out)
-	require.ErrorContains(t, err, `-model "rnn" is not one of transformer, lstm, gru`)
+	require.ErrorContains(t, err, `-model "rnn" is not one of transformer, lstm, gru, hmm`)
+}
+
+// TestHiddenMarkovModel: -model hmm trains through the same loop (its logits are the forward
+// algorithm's next-token log-probabilities), learns, resumes step for step, samples from its
+// checkpoint, and names -hidden when a resume asks for another size.
+func TestHiddenMarkovModel(t *testing.T) {
+	data := corpus(t)
+	var out bytes.Buffer
+	dir := t.TempDir()
+	o := tinyOptions(t, data, filepath.Join(dir, "full"))
+	o.Model, o.Hidden, o.Steps, o.EvalEvery, o.LR = "hmm", 16, 30, 10, 0.05
+	full, err := trainer.Run(o, &out, &out)
+	require.NoError(t, err, out.String())
+	require.Contains(t, out.String(), "model: hmm, 16 hidden states: 4368 parameters")
+	require.Less(t, *full.History[29].ValLoss, *full.History[9].ValLoss, "it learns")
+	require.Less(t, full.ValLoss, math.Log(256), "better than uniform bytes")
+
+	o.Out = filepath.Join(dir, "split")
+	o.Steps = 10
+	_, err = trainer.Run(o, &out, &out)
+	require.NoError(t, err)
+	o.Steps, o.Resume = 30, true
+	resumed, err := trainer.Run(o, &out, &out)
+	require.NoError(t, err)
+	for i := range full.History {
+		require.Equal(t, full.History[i].TrainLoss, resumed.History[i].TrainLoss, "step %d", i+1)
+	}
+	require.Equal(t, full.Sample, resumed.Sample)
+
+	g := trainer.DefaultOptions()
+	g.Out, g.Generate, g.Sample, g.Prompt = o.Out, true, 20, "func"
+	text, err := trainer.Generate(g, &out)
+	require.NoError(t, err)
+	require.Len(t, text, len("func")+20)
+
+	o.Hidden, o.Steps = 32, 40
+	_, err = trainer.Run(o, &out, &out)
+	require.ErrorContains(t, err, "-hidden 16 (asked: 32)")
 }
 
 // TestRecurrentModelsInChunks: with -rnn-chunk the LSTM trains and evaluates chunk by chunk

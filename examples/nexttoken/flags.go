@@ -18,9 +18,9 @@ func registerFlags(fs *flag.FlagSet, o *trainer.Options) {
 	fs.IntVar(&o.Vocab, "vocab", o.Vocab, "the BPE vocabulary size, 257 to 65536 (0 = the preset's when above 256, as gpt2-small's 50257; else 4096); "+
 		"with a folder of shards that has no tokenizer (llm.c's uint32 shards of cl100k, say), the model's vocabulary")
 	fs.StringVar(&o.BPEPattern, "bpe-pattern", o.BPEPattern, "the BPE's pre-tokenizer: gpt2 (GPT-2's split) or cl100k (GPT-4's, kinder to code)")
-	fs.StringVar(&o.Model, "model", o.Model, "model: transformer, lstm or gru")
+	fs.StringVar(&o.Model, "model", o.Model, "model: transformer, lstm, gru, or hmm (a hidden Markov model of -hidden states)")
 	fs.StringVar(&o.Preset, "preset", o.Preset, "transformer preset: tiny, shakespeare-char, gpt2-small")
-	fs.IntVar(&o.Hidden, "hidden", o.Hidden, "lstm/gru state width (0 = the baseline's: 240 for lstm, 272 for gru)")
+	fs.IntVar(&o.Hidden, "hidden", o.Hidden, "lstm/gru state width (0 = the baseline's: 240 for lstm, 272 for gru); hmm: hidden states (0 = 256)")
 	fs.IntVar(&o.RNNChunk, "rnn-chunk", o.RNNChunk, "lstm/gru: train (exact backpropagation through time) and evaluate in chunks of this many steps, "+
 		"so each compiled graph holds that many steps rather than -seq: for long sequences on XLA (0 = one unrolled graph)")
 	fs.IntVar(&o.Steps, "steps", o.Steps, "optimizer steps in total; with -resume past the first run's -steps, the extra steps keep the schedule's final learning rate")
