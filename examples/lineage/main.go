@@ -4,7 +4,7 @@
 // parameters, training FLOPs (for the n-gram, its counting operations) and wall time: a CSV, a chart of
 // bits per byte against training compute (the bitter-lesson picture) and a table.
 //
-//	go run ./examples/lineage                      # tiny Shakespeare, 2 CPU cores, about 8 minutes
+//	go run ./examples/lineage                      # tiny Shakespeare, 2 CPU cores, about 12 minutes
 //	go run ./examples/lineage -preset gpu          # budgets 100x larger, for a GPU (GOMLX_BACKEND=xla:cuda)
 //	go run ./examples/lineage -families ngram,hmm -budgets 1e11
 //
@@ -46,7 +46,7 @@ type options struct {
 
 // presets: budgets in training FLOPs for the networks, and the n-gram's orders.
 var presets = map[string]struct{ budgets, orders string }{
-	"cpu": {"1e11,3e11,1e12,3e12", "1,2,3,4,5,6"},
+	"cpu": {"3e11,1e12,3e12,6e12", "1,2,3,4,5,6"},
 	"gpu": {"3e13,1e14,3e14,1e15", "1,2,3,4,5,6,8"},
 }
 
@@ -61,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 	fs.StringVar(&o.data, "data", "", "the text (default: tiny Shakespeare, 1,115,394 bytes, in the command); the first 90% trains, the rest validates")
 	fs.StringVar(&o.out, "out", o.out, "folder for lineage.csv, lineage.png and each run's files")
 	fs.StringVar(&o.families, "families", o.families, "comma-separated families: "+strings.Join(allFamilies, ", "))
-	fs.StringVar(&o.preset, "preset", o.preset, "cpu (2 cores, about 8 minutes) or gpu (budgets 100x larger)")
+	fs.StringVar(&o.preset, "preset", o.preset, "cpu (2 cores, about 12 minutes) or gpu (budgets 100x larger)")
 	fs.StringVar(&o.budgets, "budgets", "", "comma-separated training budgets in FLOPs for the networks (default: the preset's)")
 	fs.StringVar(&o.orders, "orders", "", "comma-separated n-gram orders, the n-gram's budgets (default: the preset's)")
 	fs.IntVar(&o.seq, "seq", o.seq, "training sequence length of the networks")
