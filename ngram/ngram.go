@@ -30,8 +30,8 @@ const MaxOrder = 16
 // concurrent use.
 type Model struct {
 	order int
-	// counts[k-1][g]: for each k-gram g, its count in the text (k = order, or the top order of a short
-	// context) and, for k < order, its continuation count.
+	// raw[k-1][g] is the count of the k-gram g in the text (used at the top order: order, or a short
+	// context's length plus one); cont[k-1][g], for k < order, its continuation count N1+(•g).
 	raw, cont []map[string]int32
 	// ctxRaw[k-1][h], ctxCont[k-1][h]: over the k-grams hw of context h (k-1 bytes), the sum of their
 	// counts and how many there are (distinct w).
