@@ -127,6 +127,12 @@ func (c Config) Validate() error {
 // Args are the inputs of [MultiHead] besides x. The zero value is non-causal self-attention at
 // positions 0..seq-1.
 type Args struct {
+	// Memory, when set, makes the layer cross-attention (Vaswani et al. 2017's encoder-decoder
+	// attention): queries from x, keys and values projected from Memory `[batch, kvLen, ModelDim]`,
+	// an encoder's output. Mask then masks memory positions: an encoder's padding mask
+	// `[batch, 1, 1, kvLen]` (true = attend; the queries' own padding only affects outputs a loss
+	// ignores). Not with Causal, Cache or RoPE.
+	Memory *graph.Node
 	// Causal masks future positions.
 	Causal bool
 	// Positions are the Int32 absolute positions of x's tokens, `[seq]` or `[batch, seq]`, used by RoPE.
@@ -177,7 +183,8 @@ const (
 
 // MultiHead is multi-head attention over x, `[batch, seq, ModelDim]`, with its variables in ctx's
 // scope: projections to queries `[batch, seq, NumHeads, HeadDim]` and keys and values
-// `[batch, seq, NumKVHeads, HeadDim]`, optional QK-norm and RoPE, [ScaledDotProduct] (with dropout
+// `[batch, seq, NumKVHeads, HeadDim]` (of Args.Memory's kvLen positions in cross-attention), optional
+// QK-norm and RoPE, [ScaledDotProduct] (with dropout
 // while ctx is training), and an output projection back to `[batch, seq, ModelDim]`.
 //
 // Weights take ctx's initializer; biases start at zero and QK-norm scales at one.
@@ -192,14 +199,25 @@ func MultiHead(ctx *context.Context, cfg Config, x *graph.Node, args Args) *grap
 	g := x.Graph()
 	batch, seq := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
 	heads, kvHeads, headDim := cfg.NumHeads, cfg.KVHeads(), cfg.HeadSize()
+	kvIn, kvLen := x, seq
+	if m := args.Memory; m != nil {
+		if m.Rank() != 3 || m.Shape().Dimensions[0] != batch || m.Shape().Dimensions[2] != cfg.ModelDim {
+			panic(fmt.Sprintf("attention.MultiHead: Memory must be [batch=%d, kvLen, ModelDim=%d], got %s", batch, cfg.ModelDim, m.Shape()))
+		}
+		if args.Causal || args.Cache != nil || cfg.RoPE {
+			panic("attention.MultiHead: cross-attention (Args.Memory) takes no Causal, Cache or RoPE")
+		}
+		kvIn, kvLen = m, m.Shape().Dimensions[1]
+	}
 	param := x.DType() // Weights are stored in the input's dtype.
 	if cfg.ComputeDType != dtypes.InvalidDType && cfg.ComputeDType != param {
 		x = graph.ConvertDType(x, cfg.ComputeDType)
+		kvIn = graph.ConvertDType(kvIn, cfg.ComputeDType)
 	}
 
 	q := graph.Reshape(linear.Dense(ctx.In(QueryScope), x, heads*headDim, cfg.UseBias, param), batch, seq, heads, headDim)
-	k := graph.Reshape(linear.Dense(ctx.In(KeyScope), x, kvHeads*headDim, cfg.UseBias, param), batch, seq, kvHeads, headDim)
-	v := graph.Reshape(linear.Dense(ctx.In(ValueScope), x, kvHeads*headDim, cfg.UseBias, param), batch, seq, kvHeads, headDim)
+	k := graph.Reshape(linear.Dense(ctx.In(KeyScope), kvIn, kvHeads*headDim, cfg.UseBias, param), batch, kvLen, kvHeads, headDim)
+	v := graph.Reshape(linear.Dense(ctx.In(ValueScope), kvIn, kvHeads*headDim, cfg.UseBias, param), batch, kvLen, kvHeads, headDim)
 
 	if cfg.QKNorm {
 		q = headRMSNorm(ctx.In(QueryNormScope), q, cfg.normEpsilon(), param)

@@ -1,0 +1,153 @@
+package attention_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bitterlesson/bitter/attention"
+	"github.com/bitterlesson/bitter/backend"
+	"github.com/bitterlesson/bitter/internal/testing/golden"
+)
+
+type seq2seqFile struct {
+	Cross map[string]struct {
+		Config                               struct{ ModelDim, NumHeads int }
+		X, Memory, Mask, R, Out, DX, DMemory golden.Array
+		Params, Grads                        map[string]golden.Array
+	}
+	Additive map[string]struct {
+		Units                           int
+		Q                               golden.Array `json:"query"`
+		K                               golden.Array `json:"keys"`
+		M                               golden.Array `json:"mask"`
+		Rc                              golden.Array `json:"r"`
+		Rw                              golden.Array `json:"r_weights"`
+		Context, Weights, DQuery, DKeys golden.Array
+		Params, Grads                   map[string]golden.Array
+	}
+}
+
+func sortedKeys(m map[string]golden.Array) []string {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// variable returns the variable of key ("query/weights", or "score" in ctx's own scope).
+func variable(ctx *context.Context, key string) *context.Variable {
+	if scope, name, ok := strings.Cut(key, "/"); ok {
+		return ctx.In(scope).GetVariable(name)
+	}
+	return ctx.GetVariable(key)
+}
+
+// TestCrossAttentionGolden: queries from x, keys and values from a memory with a padding mask, against
+// torch.nn.MultiheadAttention (testdata/seq2seq.py): the output and the gradients with respect to x,
+// the memory and every weight.
+func TestCrossAttentionGolden(t *testing.T) {
+	var f seq2seqFile
+	require.NoError(t, golden.Load("testdata/seq2seq.json", &f))
+	require.Len(t, f.Cross, 2)
+	for name, c := range f.Cross {
+		t.Run(name, func(t *testing.T) {
+			cfg := attention.Config{ModelDim: c.Config.ModelDim, NumHeads: c.Config.NumHeads, UseBias: true}
+			ctx := context.New()
+			setParams(ctx, c.Params, dtypes.Float32)
+			keys := sortedKeys(c.Params)
+			exec, err := context.NewExec(backend.MustShared(), ctx.Reuse(), func(ctx *context.Context, in []*graph.Node) []*graph.Node {
+				x, mem, mask, r := in[0], in[1], in[2], in[3]
+				out := attention.MultiHead(ctx, cfg, x, attention.Args{Memory: mem, Mask: mask})
+				wrt := []*graph.Node{x, mem}
+				for _, key := range keys {
+					wrt = append(wrt, variable(ctx, key).ValueGraph(x.Graph()))
+				}
+				return append([]*graph.Node{out}, graph.Gradient(graph.ReduceAllSum(graph.Mul(out, r)), wrt...)...)
+			})
+			require.NoError(t, err)
+			outs, err := exec.Exec(c.X.Tensor(dtypes.Float32), c.Memory.Tensor(dtypes.Float32), c.Mask.Tensor(dtypes.Bool), c.R.Tensor(dtypes.Float32))
+			require.NoError(t, err)
+			tol, gradTol := golden.Tol(backend.MustShared(), dtypes.Float32, tolFloat32, tolFloat32)
+			golden.Check(t.Errorf, "out", outs[0], c.Out, tol)
+			golden.Check(t.Errorf, "dx", outs[1], c.DX, gradTol)
+			golden.Check(t.Errorf, "dmemory", outs[2], c.DMemory, gradTol)
+			for i, key := range keys {
+				golden.Check(t.Errorf, "d "+key, outs[3+i], c.Grads[key], gradTol)
+			}
+		})
+	}
+}
+
+// TestAdditiveGolden: Bahdanau's attention against its equations written out in PyTorch, float64:
+// context and weights, and the gradients with respect to query, keys and the four parameters.
+func TestAdditiveGolden(t *testing.T) {
+	var f seq2seqFile
+	require.NoError(t, golden.Load("testdata/seq2seq.json", &f))
+	require.Len(t, f.Additive, 2)
+	for name, c := range f.Additive {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.New()
+			for key, a := range c.Params {
+				if scope, vname, ok := strings.Cut(key, "/"); ok {
+					ctx.In(scope).VariableWithValue(vname, a.Tensor(dtypes.Float64))
+				} else {
+					ctx.VariableWithValue(key, a.Tensor(dtypes.Float64))
+				}
+			}
+			keys := sortedKeys(c.Params)
+			exec, err := context.NewExec(backend.MustShared(), ctx.Reuse(), func(ctx *context.Context, in []*graph.Node) []*graph.Node {
+				q, k, mask, r, rw := in[0], in[1], in[2], in[3], in[4]
+				cv, w := attention.Additive(ctx, q, k, mask, c.Units)
+				wrt := []*graph.Node{q, k}
+				for _, key := range keys {
+					wrt = append(wrt, variable(ctx, key).ValueGraph(q.Graph()))
+				}
+				loss := graph.Add(graph.ReduceAllSum(graph.Mul(cv, r)), graph.ReduceAllSum(graph.Mul(w, rw)))
+				return append([]*graph.Node{cv, w}, graph.Gradient(loss, wrt...)...)
+			})
+			require.NoError(t, err)
+			outs, err := exec.Exec(c.Q.Tensor(dtypes.Float64), c.K.Tensor(dtypes.Float64), c.M.Tensor(dtypes.Bool), c.Rc.Tensor(dtypes.Float64), c.Rw.Tensor(dtypes.Float64))
+			require.NoError(t, err)
+			golden.Check(t.Errorf, "context", outs[0], c.Context, tolFloat64)
+			golden.Check(t.Errorf, "weights", outs[1], c.Weights, tolFloat64)
+			golden.Check(t.Errorf, "dquery", outs[2], c.DQuery, tolFloat64)
+			golden.Check(t.Errorf, "dkeys", outs[3], c.DKeys, tolFloat64)
+			for i, key := range keys {
+				golden.Check(t.Errorf, "d "+key, outs[4+i], c.Grads[key], tolFloat64)
+			}
+		})
+	}
+}
+
+// TestCrossAttentionRefusals: cross-attention with Causal or RoPE, and a memory of another width, panic
+// with the reason when the graph is built.
+func TestCrossAttentionRefusals(t *testing.T) {
+	for name, c := range map[string]struct {
+		cfg    attention.Config
+		causal bool
+		dim    int
+		want   string
+	}{
+		"causal": {attention.Config{ModelDim: 8, NumHeads: 2}, true, 8, "takes no Causal, Cache or RoPE"},
+		"rope":   {attention.Config{ModelDim: 8, NumHeads: 2, RoPE: true}, false, 8, "takes no Causal, Cache or RoPE"},
+		"width":  {attention.Config{ModelDim: 8, NumHeads: 2}, false, 6, "Memory must be [batch=2, kvLen, ModelDim=8]"},
+	} {
+		g := graph.NewGraph(backend.MustShared(), name)
+		x := graph.Parameter(g, "x", shapes.Make(dtypes.Float32, 2, 3, 8))
+		mem := graph.Parameter(g, "mem", shapes.Make(dtypes.Float32, 2, 5, c.dim))
+		var msg string
+		func() {
+			defer func() { msg = fmt.Sprint(recover()) }()
+			attention.MultiHead(context.New(), c.cfg, x, attention.Args{Memory: mem, Causal: c.causal})
+		}()
+		require.Contains(t, msg, c.want, name)
+	}
+}
