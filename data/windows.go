@@ -154,6 +154,15 @@ func (s Span) Read() (inputs, targets []int32) {
 	return buf[:s.Len], buf[1:]
 }
 
+// Targets is the number of targets spans score: the sum of their lengths.
+func Targets(spans []Span) int {
+	n := 0
+	for _, s := range spans {
+		n += s.Len
+	}
+	return n
+}
+
 // EvalSpans lays [EvalWindows]' windows over each source in turn (no window spans two), without
 // reading a token: validation read sequentially, however large. With limit > 0 it stops once limit
 // targets are covered, cutting the last window short. It returns nothing for a seq below 1.

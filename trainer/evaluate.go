@@ -57,15 +57,6 @@ func newEvaluator(b backends.Backend, ctx *context.Context, model lm.Model, span
 	return &evaluator{exec: exec, spans: spans, batch: batch}
 }
 
-// count is the number of targets scored.
-func (e *evaluator) count() int {
-	n := 0
-	for _, s := range e.spans {
-		n += s.Len
-	}
-	return n
-}
-
 func (e *evaluator) loss() (mean float64, err error) {
 	defer func() {
 		if r := recover(); r != nil {

@@ -245,8 +245,7 @@ func (o Options) ModelConfig() (transformer.Config, error) {
 	}
 	cfg.Kernels = o.Kernels
 	if err := cfg.Validate(); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "transformer.Config: ")
-		return cfg, fmt.Errorf("model: %s", strings.ReplaceAll(msg, "\n", "; "))
+		return cfg, modelError(err, "transformer.Config: ")
 	}
 	return cfg, nil
 }
@@ -354,9 +353,15 @@ func (o Options) RNNConfig() (rnn.Config, error) {
 		return cfg, err
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("model: %s", strings.ReplaceAll(strings.TrimPrefix(err.Error(), "rnn.Config: "), "\n", "; "))
+		return cfg, modelError(err, "rnn.Config: ")
 	}
 	return cfg, nil
+}
+
+// modelError is a model config's Validate error as one line after "model: ", without the config's
+// own prefix (its bad values joined by "; ").
+func modelError(err error, prefix string) error {
+	return fmt.Errorf("model: %s", strings.ReplaceAll(strings.TrimPrefix(err.Error(), prefix), "\n", "; "))
 }
 
 // HMMStates is -model hmm's number of hidden states when -hidden is 0.
@@ -372,7 +377,7 @@ func (o Options) HMMConfig() (hmm.Config, error) {
 		return cfg, err
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("model: %s", strings.ReplaceAll(strings.TrimPrefix(err.Error(), "hmm.Config: "), "\n", "; "))
+		return cfg, modelError(err, "hmm.Config: ")
 	}
 	return cfg, nil
 }

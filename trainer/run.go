@@ -497,10 +497,7 @@ func (r *run) startBackend() error {
 	}
 	w := r.stdout
 	fmt.Fprintf(w, "backend: %s (%s)\n", backend.Config(), r.backend.Description())
-	evaluated := 0
-	for _, s := range r.valSpans {
-		evaluated += s.Len
-	}
+	evaluated := data.Targets(r.valSpans)
 	if r.shards != nil {
 		train, val := r.shards.Tokens()
 		fmt.Fprintf(w, "corpus: %s: %d training tokens in %d shards, %d validation tokens in %d (%d evaluated), memory-mapped\n",
@@ -692,7 +689,7 @@ func (r *run) finish() (res Result, err error) {
 				}
 			}
 		}
-		res.ValBitsPerByte = r.lastVal * float64(r.eval.count()) / float64(len(r.tok.Decode(scored))) / math.Ln2
+		res.ValBitsPerByte = r.lastVal * float64(data.Targets(r.valSpans)) / float64(len(r.tok.Decode(scored))) / math.Ln2
 	}
 	res.MFU = lm.MFU(r.flopsPerToken, res.TokensPerSec, o.PeakTFLOPs)
 	var sum float64

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bitterlesson/bitter/checkpoint"
 	"github.com/bitterlesson/bitter/internal/chart"
+	"github.com/bitterlesson/bitter/lm"
 	"github.com/bitterlesson/bitter/ngram"
 	"github.com/bitterlesson/bitter/trainer"
 )
@@ -49,8 +50,9 @@ func (r result) row() []string {
 		strconv.FormatFloat(r.BitsPerByte, 'f', 4, 64), strconv.FormatFloat(r.Seconds, 'f', 1, 64)}
 }
 
-// network is a family trained by package trainer: its options, and the learning rate that suits it.
-func (p *plan) network(family, corpus string, budget float64) (trainer.Options, float64, error) {
+// network is a family trained by package trainer: its options (with the learning rate that suits
+// it and the steps the budget buys), its model, and the training FLOPs of those steps.
+func (p *plan) network(family, corpus string, budget float64) (trainer.Options, lm.Model, float64, error) {
 	o := trainer.DefaultOptions()
 	o.Data, o.Model, o.Seq, o.Batch, o.Seed = corpus, family, p.seq, p.batch, p.seed
 	o.Out = filepath.Join(p.out, fmt.Sprintf("%s-%.0e", family, budget))
@@ -61,15 +63,12 @@ func (p *plan) network(family, corpus string, budget float64) (trainer.Options, 
 	}
 	model, err := o.BuildModel()
 	if err != nil {
-		return o, 0, err
+		return o, nil, 0, err
 	}
 	perStep := model.FLOPsPerToken(p.seq) * float64(p.batch*p.seq)
 	o.Steps = max(1, int(math.Round(budget/perStep)))
 	o.EvalEvery = o.Steps
-	if o.Schedule == "cosine" && o.Warmup < 0 {
-		o.Warmup = o.WarmupSteps(o.Steps)
-	}
-	return o, perStep * float64(o.Steps), nil
+	return o, model, perStep * float64(o.Steps), nil
 }
 
 // run makes every run, writing lineage.csv as each ends, then the chart and the table.
@@ -104,11 +103,10 @@ func (p *plan) run(text []byte, stdout, stderr io.Writer) error {
 			continue
 		}
 		for _, budget := range p.budgets {
-			o, flops, err := p.network(family, corpus, budget)
+			o, model, flops, err := p.network(family, corpus, budget)
 			if err != nil {
 				return fmt.Errorf("%s: %w", family, err)
 			}
-			model, _ := o.BuildModel()
 			start := time.Now()
 			res, err := trainer.Run(o, io.Discard, io.Discard)
 			if err != nil {
