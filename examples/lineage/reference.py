@@ -7,7 +7,7 @@ The same text and split (tiny Shakespeare, the first 90% trains), the same model
 (benchmarks/reference/reference.py: transformer.Tiny, the LSTM and GRU baselines), the same training
 recipe as package trainer's defaults: random windows of 128 bytes, 16 a step; AdamW (betas 0.9, 0.999,
 eps 1e-8) at lr 2e-3 with weight decay 0.1 on matrices but not embeddings, biases or norms; 10 warmup
-steps then cosine to lr/10; gradients clipped to norm 1; weights N(0, 0.02), biases 0 (bitter's
+steps (a tenth of runs under 100) then cosine to lr/10; gradients clipped to norm 1; weights N(0, 0.02), biases 0 (bitter's
 initialisation). Evaluates the whole validation split in consecutive windows of 128, as the trainer
 does, and prints one JSON line: the validation bits per byte, tokens/s, wall time.
 """
