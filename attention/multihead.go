@@ -190,6 +190,38 @@ const (
 // Weights take ctx's initializer; biases start at zero and QK-norm scales at one.
 // It panics with the reason when cfg is invalid or x doesn't fit.
 func MultiHead(ctx *context.Context, cfg Config, x *graph.Node, args Args) *graph.Node {
+	batch, seq := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
+	heads, headDim := cfg.NumHeads, cfg.HeadSize()
+	param := x.DType() // Weights are stored in the input's dtype.
+	q, k, v, positions := project(ctx, cfg, x, args)
+
+	opts := append([]Option{Dropout(ctx, cfg.Dropout)}, cfg.Kernels.options()...)
+	if args.Mask != nil {
+		opts = append(opts, Mask(args.Mask))
+	}
+	if args.Bias != nil {
+		opts = append(opts, Bias(args.Bias))
+	}
+	if args.Cache != nil {
+		var cacheMask *graph.Node
+		k, v, cacheMask = args.Cache.update(ctx.In(CacheScope), k, v, positions)
+		opts = append(opts, Mask(cacheMask))
+	} else if args.Causal {
+		opts = append(opts, Causal())
+	}
+	out := ScaledDotProduct(q, k, v, opts...) // [batch, seq, heads, headDim]
+	out = graph.Reshape(out, batch, seq, heads*headDim)
+	out = linear.Dense(ctx.In(OutputScope), out, cfg.ModelDim, cfg.UseBias, param)
+	if out.DType() != param {
+		out = graph.ConvertDType(out, param)
+	}
+	return out
+}
+
+// project checks x and args against cfg and returns the layer's queries
+// `[batch, seq, NumHeads, HeadDim]`, keys and values `[batch, kvLen, NumKVHeads, HeadDim]` (QK-norm
+// and RoPE applied) and the queries' positions, in the compute dtype.
+func project(ctx *context.Context, cfg Config, x *graph.Node, args Args) (q, k, v, positions *graph.Node) {
 	if err := cfg.Validate(); err != nil {
 		panic(err.Error())
 	}
@@ -215,16 +247,16 @@ func MultiHead(ctx *context.Context, cfg Config, x *graph.Node, args Args) *grap
 		kvIn = graph.ConvertDType(kvIn, cfg.ComputeDType)
 	}
 
-	q := graph.Reshape(linear.Dense(ctx.In(QueryScope), x, heads*headDim, cfg.UseBias, param), batch, seq, heads, headDim)
-	k := graph.Reshape(linear.Dense(ctx.In(KeyScope), kvIn, kvHeads*headDim, cfg.UseBias, param), batch, kvLen, kvHeads, headDim)
-	v := graph.Reshape(linear.Dense(ctx.In(ValueScope), kvIn, kvHeads*headDim, cfg.UseBias, param), batch, kvLen, kvHeads, headDim)
+	q = graph.Reshape(linear.Dense(ctx.In(QueryScope), x, heads*headDim, cfg.UseBias, param), batch, seq, heads, headDim)
+	k = graph.Reshape(linear.Dense(ctx.In(KeyScope), kvIn, kvHeads*headDim, cfg.UseBias, param), batch, kvLen, kvHeads, headDim)
+	v = graph.Reshape(linear.Dense(ctx.In(ValueScope), kvIn, kvHeads*headDim, cfg.UseBias, param), batch, kvLen, kvHeads, headDim)
 
 	if cfg.QKNorm {
 		q = headRMSNorm(ctx.In(QueryNormScope), q, cfg.normEpsilon(), param)
 		k = headRMSNorm(ctx.In(KeyNormScope), k, cfg.normEpsilon(), param)
 	}
 
-	positions := args.Positions
+	positions = args.Positions
 	if positions == nil {
 		positions = graph.Iota(g, shapes.Make(dtypes.Int32, seq), 0)
 		if args.Cache != nil {
@@ -236,27 +268,52 @@ func MultiHead(ctx *context.Context, cfg Config, x *graph.Node, args Args) *grap
 		k = positional.RoPE(k, positions, cfg.ropeBase())
 	}
 
-	opts := append([]Option{Dropout(ctx, cfg.Dropout)}, cfg.Kernels.options()...)
-	if args.Mask != nil {
-		opts = append(opts, Mask(args.Mask))
-	}
-	if args.Bias != nil {
-		opts = append(opts, Bias(args.Bias))
-	}
+	return q, k, v, positions
+}
+
+// Weights returns the attention probabilities `[batch, NumHeads, seq, kvLen]` that the layer whose
+// variables are in ctx (built by [MultiHead] or loaded) computes for x and args: the alignment a
+// cross-attention layer draws between target and source, for instance. Rows sum to 1 over the keys
+// that are not masked (a fully masked row is all zeros); no dropout. Not with Args.Cache.
+func Weights(ctx *context.Context, cfg Config, x *graph.Node, args Args) *graph.Node {
 	if args.Cache != nil {
-		var cacheMask *graph.Node
-		k, v, cacheMask = args.Cache.update(ctx.In(CacheScope), k, v, positions)
-		opts = append(opts, Mask(cacheMask))
-	} else if args.Causal {
-		opts = append(opts, Causal())
+		panic("attention.Weights: takes no Cache")
 	}
-	out := ScaledDotProduct(q, k, v, opts...) // [batch, seq, heads, headDim]
-	out = graph.Reshape(out, batch, seq, heads*headDim)
-	out = linear.Dense(ctx.In(OutputScope), out, cfg.ModelDim, cfg.UseBias, param)
-	if out.DType() != param {
-		out = graph.ConvertDType(out, param)
+	ctx = ctx.Reuse()
+	q, k, _, _ := project(ctx, cfg, x, args)
+	g := x.Graph()
+	batch, seq, heads, headDim := q.Shape().Dimensions[0], q.Shape().Dimensions[1], q.Shape().Dimensions[2], q.Shape().Dimensions[3]
+	kvLen, kvHeads := k.Shape().Dimensions[1], k.Shape().Dimensions[2]
+	acc := dtypes.Float32
+	if x.DType() == dtypes.Float64 {
+		acc = dtypes.Float64
 	}
-	return out
+	q, k = graph.ConvertDType(q, acc), graph.ConvertDType(k, acc)
+	// Each query head h reads key head h / (heads / kvHeads).
+	group := heads / kvHeads
+	q5 := graph.Reshape(q, batch, seq, kvHeads, group, headDim)
+	scores := graph.DotGeneral(q5, []int{4}, []int{0, 2}, k, []int{3}, []int{0, 2}) // [b, kvHeads, seq, group, kvLen]
+	scores = graph.Reshape(graph.TransposeAllAxes(scores, 0, 1, 3, 2, 4), batch, heads, seq, kvLen)
+	scores = graph.MulScalar(scores, 1/math.Sqrt(float64(headDim)))
+	dims := []int{batch, heads, seq, kvLen}
+	if args.Bias != nil {
+		scores = graph.Add(scores, graph.ConvertDType(broadcastTo(args.Bias, dims, "Bias"), acc))
+	}
+	mask := graph.BroadcastToDims(graph.Const(g, true), dims...)
+	if args.Causal {
+		qi := graph.Iota(g, shapes.Make(dtypes.Int32, seq, kvLen), 0)
+		kj := graph.Iota(g, shapes.Make(dtypes.Int32, seq, kvLen), 1)
+		mask = graph.LogicalAnd(mask, broadcastTo(graph.LessOrEqual(kj, graph.AddScalar(qi, kvLen-seq)), dims, "Causal"))
+	}
+	if args.Mask != nil {
+		mask = graph.LogicalAnd(mask, broadcastTo(args.Mask, dims, "Mask"))
+	}
+	scores = graph.Where(mask, scores, graph.Scalar(g, acc, lowestFinite(acc)))
+	e := graph.Exp(graph.Sub(scores, graph.ReduceAndKeep(scores, graph.ReduceMax, -1)))
+	e = graph.Where(mask, e, graph.ScalarZero(g, acc))
+	sum := graph.ReduceAndKeep(e, graph.ReduceSum, -1)
+	sum = graph.Where(graph.Equal(sum, graph.ZerosLike(sum)), graph.OnesLike(sum), sum)
+	return graph.Div(e, sum)
 }
 
 // headRMSNorm normalises the last axis of x `[batch, seq, heads, headDim]` to unit RMS and scales it

@@ -8,18 +8,21 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bitterlesson/bitter/attention"
 	"github.com/bitterlesson/bitter/backend"
 	"github.com/bitterlesson/bitter/internal/testing/golden"
+	"github.com/bitterlesson/bitter/linear"
 )
 
 type seq2seqFile struct {
 	Cross map[string]struct {
 		Config                               struct{ ModelDim, NumHeads int }
 		X, Memory, Mask, R, Out, DX, DMemory golden.Array
+		Weights                              golden.Array // [batch, heads, seq, kvLen]
 		Params, Grads                        map[string]golden.Array
 	}
 	Additive map[string]struct {
@@ -52,7 +55,7 @@ func variable(ctx *context.Context, key string) *context.Variable {
 
 // TestCrossAttentionGolden: queries from x, keys and values from a memory with a padding mask, against
 // torch.nn.MultiheadAttention (testdata/seq2seq.py): the output and the gradients with respect to x,
-// the memory and every weight.
+// the memory and every weight, and attention.Weights against its per-head probabilities.
 func TestCrossAttentionGolden(t *testing.T) {
 	var f seq2seqFile
 	require.NoError(t, golden.Load("testdata/seq2seq.json", &f))
@@ -70,17 +73,19 @@ func TestCrossAttentionGolden(t *testing.T) {
 				for _, key := range keys {
 					wrt = append(wrt, variable(ctx, key).ValueGraph(x.Graph()))
 				}
-				return append([]*graph.Node{out}, graph.Gradient(graph.ReduceAllSum(graph.Mul(out, r)), wrt...)...)
+				probs := attention.Weights(ctx, cfg, x, attention.Args{Memory: mem, Mask: mask})
+				return append([]*graph.Node{out, probs}, graph.Gradient(graph.ReduceAllSum(graph.Mul(out, r)), wrt...)...)
 			})
 			require.NoError(t, err)
 			outs, err := exec.Exec(c.X.Tensor(dtypes.Float32), c.Memory.Tensor(dtypes.Float32), c.Mask.Tensor(dtypes.Bool), c.R.Tensor(dtypes.Float32))
 			require.NoError(t, err)
 			tol, gradTol := golden.Tol(backend.MustShared(), dtypes.Float32, tolFloat32, tolFloat32)
 			golden.Check(t.Errorf, "out", outs[0], c.Out, tol)
-			golden.Check(t.Errorf, "dx", outs[1], c.DX, gradTol)
-			golden.Check(t.Errorf, "dmemory", outs[2], c.DMemory, gradTol)
+			golden.Check(t.Errorf, "weights", outs[1], c.Weights, tol)
+			golden.Check(t.Errorf, "dx", outs[2], c.DX, gradTol)
+			golden.Check(t.Errorf, "dmemory", outs[3], c.DMemory, gradTol)
 			for i, key := range keys {
-				golden.Check(t.Errorf, "d "+key, outs[3+i], c.Grads[key], gradTol)
+				golden.Check(t.Errorf, "d "+key, outs[4+i], c.Grads[key], gradTol)
 			}
 		})
 	}
@@ -150,4 +155,46 @@ func TestCrossAttentionRefusals(t *testing.T) {
 		}()
 		require.Contains(t, msg, c.want, name)
 	}
+}
+
+// TestWeightsCausal: with Causal and grouped-query heads, attention.Weights gives rows that sum to 1
+// over the keys at or before each query and 0 after it, and, multiplied with the values and projected,
+// MultiHead's output.
+func TestWeightsCausal(t *testing.T) {
+	cfg := attention.Config{ModelDim: 8, NumHeads: 4, NumKVHeads: 2, UseBias: true}
+	ctx := context.New()
+	require.NoError(t, ctx.SetRNGStateFromSeed(3))
+	exec, err := context.NewExec(backend.MustShared(), ctx, func(ctx *context.Context, x *graph.Node) []*graph.Node {
+		out := attention.MultiHead(ctx, cfg, x, attention.Args{Causal: true})
+		probs := attention.Weights(ctx, cfg, x, attention.Args{Causal: true}) // [b, heads, seq, seq]
+		ctx = ctx.Reuse()
+		v := graph.Reshape(linear.Dense(ctx.In(attention.ValueScope), x, 2*2, true, x.DType()), 2, 5, 2, 2) // [b, seq, kvHeads, headDim]
+		v = graph.Reshape(graph.BroadcastToDims(graph.InsertAxes(v, 3), 2, 5, 2, 2, 2), 2, 5, 4, 2)         // head h reads kv head h/2
+		heads := graph.DotGeneral(probs, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2})                   // [b, heads, seq, headDim]
+		manual := linear.Dense(ctx.In(attention.OutputScope), graph.Reshape(graph.TransposeAllAxes(heads, 0, 2, 1, 3), 2, 5, 8), 8, true, x.DType())
+		return []*graph.Node{out, probs, manual}
+	})
+	require.NoError(t, err)
+	x := make([]float64, 2*5*8)
+	for i := range x {
+		x[i] = float64((i*37)%17)/8 - 1
+	}
+	outs, err := exec.Exec(tensors.FromFlatDataAndDimensions(x, 2, 5, 8))
+	require.NoError(t, err)
+	probs := outs[1].Value().([][][][]float64)
+	for b := range probs {
+		for h := range probs[b] {
+			for q, row := range probs[b][h] {
+				sum := 0.0
+				for k, p := range row {
+					if k > q {
+						require.Zero(t, p, "key %d after query %d", k, q)
+					}
+					sum += p
+				}
+				require.InDelta(t, 1, sum, 1e-12)
+			}
+		}
+	}
+	require.InDeltaSlice(t, golden.Float64s(outs[0]), golden.Float64s(outs[2]), 1e-12)
 }

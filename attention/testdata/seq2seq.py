@@ -7,7 +7,7 @@
 - additive attention: Bahdanau et al. (2014)'s equations written out, e_j = v . tanh(W s + U h_j + b),
   alpha = softmax over the unmasked j, c = sum_j alpha_j h_j.
 
-Stored: inputs, parameters, outputs, a random cotangent r for each output, and the gradients of
+Stored: inputs, parameters, outputs (and the cross-attention's probabilities per head), a random cotangent r for each output, and the gradients of
 sum(out * r) (plus sum(alpha * r_alpha) for the additive case) with respect to inputs and parameters.
 
     /usr/bin/python3 attention/testdata/seq2seq.py
@@ -37,6 +37,8 @@ def cross_case(b, sq, skv, d, heads, lengths):
     out, _ = mha(x, mem, mem, key_padding_mask=pad, need_weights=False)
     r = torch.randn_like(out)
     (out * r).sum().backward()
+    with torch.no_grad():
+        _, probs = mha(x, mem, mem, key_padding_mask=pad, need_weights=True, average_attn_weights=False)
     w, bias = mha.in_proj_weight, mha.in_proj_bias
     params, grads = {}, {}
     for i, name in enumerate(["query", "key", "value"]):
@@ -47,7 +49,7 @@ def cross_case(b, sq, skv, d, heads, lengths):
     params["output/weights"], grads["output/weights"] = t(mha.out_proj.weight.T), t(mha.out_proj.weight.grad.T)
     params["output/biases"], grads["output/biases"] = t(mha.out_proj.bias), t(mha.out_proj.bias.grad)
     return {"config": {"ModelDim": d, "NumHeads": heads}, "x": t(x), "memory": t(mem),
-            "mask": t((~pad)[:, None, None, :].to(DT)), "r": t(r), "out": t(out),
+            "mask": t((~pad)[:, None, None, :].to(DT)), "r": t(r), "out": t(out), "weights": t(probs),
             "dx": t(x.grad), "dmemory": t(mem.grad), "params": params, "grads": grads}
 
 
