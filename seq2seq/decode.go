@@ -60,6 +60,11 @@ func NewDecoder(b backends.Backend, ctx *context.Context, m Model, sp Special) (
 	}); err != nil {
 		return nil, err
 	}
+	// A graph per batch shape (rows, and source width in multiples of 8): more than GoMLX's default
+	// of 32 for a caller who decodes batches of many sizes.
+	for _, e := range []*context.Exec{d.encode, d.step, d.align} {
+		e.SetMaxCache(256)
+	}
 	return d, nil
 }
 
@@ -73,7 +78,7 @@ func run(fn func() error) (err error) {
 	return fn()
 }
 
-// start checks the sources, encodes them padded to the longest, and returns the state.
+// start checks the sources, encodes them padded together, and returns the state.
 func (d *Decoder) start(sources [][]int32) ([]*tensors.Tensor, error) {
 	if len(sources) == 0 {
 		return nil, errors.New("seq2seq: empty batch")
@@ -85,9 +90,11 @@ func (d *Decoder) start(sources [][]int32) ([]*tensors.Tensor, error) {
 		}
 		longest = max(longest, len(s))
 	}
+	// Padded to a multiple of 8 positions: a few graph shapes serve every length.
+	width := min((longest+7)/8*8, d.lim.MaxSourceLen)
 	src, lengths := make([][]int32, len(sources)), make([]int32, len(sources))
 	for i, s := range sources {
-		src[i], lengths[i] = pad(s, longest, d.sp.Pad), int32(len(s))
+		src[i], lengths[i] = pad(s, width, d.sp.Pad), int32(len(s))
 	}
 	return d.encode.Exec(src, lengths)
 }

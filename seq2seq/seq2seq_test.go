@@ -321,3 +321,28 @@ func TestBeamMatchesReference(t *testing.T) {
 		})
 	}
 }
+
+// TestAlignment: Decoder.Alignment gives one row per decoder input position and one column per
+// source token, each row a distribution over the source, for every model.
+func TestAlignment(t *testing.T) {
+	for name, m := range models() {
+		t.Run(name, func(t *testing.T) {
+			dec, err := seq2seq.NewDecoder(backend.MustShared(), initialised(t, m, 2, 1), m, sp)
+			require.NoError(t, err)
+			for _, src := range sources {
+				a, err := dec.Alignment(src, []int32{4, 5, 3})
+				require.NoError(t, err)
+				require.Len(t, a, 4)
+				for _, row := range a {
+					require.Len(t, row, len(src))
+					sum := 0.0
+					for _, p := range row {
+						require.GreaterOrEqual(t, p, 0.0)
+						sum += p
+					}
+					require.InDelta(t, 1, sum, 1e-12)
+				}
+			}
+		})
+	}
+}

@@ -251,8 +251,8 @@ func (c EncoderDecoder) encode(ctx *context.Context, source, sourceLengths *grap
 	return norm(ectx.In(FinalNormScope), b, x), mask
 }
 
-// decode returns the decoder's final-normed states `[batch, tgtLen, ModelDim]` for targetIn and, with
-// align, the last block's cross-attention weights averaged over heads `[batch, tgtLen, srcLen]`.
+// decode returns the decoder's final-normed states `[batch, tgtLen, ModelDim]` for targetIn or, with
+// align, only the last block's cross-attention weights averaged over heads `[batch, tgtLen, srcLen]`.
 func (c EncoderDecoder) decode(ctx *context.Context, memory, mask, targetIn *graph.Node, align bool) (x, weights *graph.Node) {
 	ctx = ctx.WithInitializer(initializers.RandomNormalFn(ctx, InitStdDev))
 	b := c.block()
@@ -267,7 +267,10 @@ func (c EncoderDecoder) decode(ctx *context.Context, memory, mask, targetIn *gra
 		cross := attention.Args{Memory: memory, Mask: mask}
 		h = attention.MultiHead(lctx.In(CrossAttentionScope), attnCfg, q, cross)
 		if align && i == c.DecoderLayers-1 {
-			weights = graph.ReduceMean(attention.Weights(lctx.In(CrossAttentionScope), attnCfg, q, cross), 1)
+			// The weights are the graph's output: nothing that reads a variable may follow them
+			// (GoMLX v0.26's pure-Go backend sizes its buffers by the last output node's index, and a
+			// variable read later is an input past them).
+			return nil, graph.ReduceMean(attention.Weights(lctx.In(CrossAttentionScope), attnCfg, q, cross), 1)
 		}
 		x = graph.Add(x, layers.DropoutStatic(ctx, h, c.Dropout))
 		h = mlp(lctx.In(MLPScope), b, norm(lctx.In(MLPNormScope), b, x))
