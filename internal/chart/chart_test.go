@@ -34,3 +34,19 @@ func TestSave(t *testing.T) {
 		require.NoFileExists(t, path, name)
 	}
 }
+
+// TestHeatmap: a heatmap is written as a PNG; no values, or rows of unequal lengths, are errors and
+// write nothing.
+func TestHeatmap(t *testing.T) {
+	dir := t.TempDir()
+	h := chart.Heatmap{Title: "alignment", XLabel: "source", YLabel: "target", XTicks: []string{"a", "b", "c"},
+		YTicks: []string{"C", "B"}, Values: [][]float64{{0, 0.2, 0.8}, {0.1, 0.9, 0}}}
+	require.NoError(t, h.Save(filepath.Join(dir, "h.png")))
+	info, err := os.Stat(filepath.Join(dir, "h.png"))
+	require.NoError(t, err)
+	require.Greater(t, info.Size(), int64(1000))
+	require.ErrorIs(t, chart.Heatmap{}.Save(filepath.Join(dir, "none.png")), chart.ErrNoData)
+	require.ErrorContains(t, chart.Heatmap{Values: [][]float64{{1}, {1, 2}}}.Save(filepath.Join(dir, "bad.png")), "unequal")
+	require.NoFileExists(t, filepath.Join(dir, "none.png"))
+	require.NoFileExists(t, filepath.Join(dir, "bad.png"))
+}
