@@ -234,22 +234,7 @@ func (c Seq2Seq) checkInputs(source, sourceLengths, targetIn *graph.Node) {
 	if err := c.Validate(); err != nil {
 		panic(err.Error())
 	}
-	if source.Rank() != 2 || !source.DType().IsInt() || sourceLengths.Rank() != 1 || !sourceLengths.DType().IsInt() ||
-		sourceLengths.Shape().Dimensions[0] != source.Shape().Dimensions[0] {
-		panic(fmt.Sprintf("rnn.Seq2Seq: source must be integer [batch, srcLen] and sourceLengths integer [batch], got %s and %s",
-			source.Shape(), sourceLengths.Shape()))
-	}
-	if n := source.Shape().Dimensions[1]; n > c.MaxSourceLen {
-		panic(fmt.Sprintf("rnn.Seq2Seq: source length %d exceeds MaxSourceLen %d", n, c.MaxSourceLen))
-	}
-	if targetIn != nil {
-		if targetIn.Rank() != 2 || !targetIn.DType().IsInt() || targetIn.Shape().Dimensions[0] != source.Shape().Dimensions[0] {
-			panic(fmt.Sprintf("rnn.Seq2Seq: targetIn must be integer [batch=%d, tgtLen], got %s", source.Shape().Dimensions[0], targetIn.Shape()))
-		}
-		if n := targetIn.Shape().Dimensions[1]; n > c.MaxTargetLen {
-			panic(fmt.Sprintf("rnn.Seq2Seq: target length %d exceeds MaxTargetLen %d", n, c.MaxTargetLen))
-		}
-	}
+	seq2seq.CheckShapes("rnn.Seq2Seq", seq2seq.LimitsOf(c), source, sourceLengths, targetIn)
 }
 
 // embed looks tokens `[batch, ...]` up in the table of ctx's TokenEmbeddingScope (N(0, 1), as

@@ -176,6 +176,29 @@ func Loss(logits, targetOut *graph.Node) *graph.Node {
 	return graph.Div(graph.ReduceAllSum(losses), graph.Max(count, graph.OnesLike(count)))
 }
 
+// CheckShapes panics, naming model, unless source is integer `[batch, srcLen]` with srcLen at most
+// MaxSourceLen, sourceLengths integer `[batch]` and targetIn (when not nil) integer `[batch, tgtLen]`
+// with tgtLen at most MaxTargetLen: the shape checks of a [Model]'s graph methods.
+func CheckShapes(model string, lim Limits, source, sourceLengths, targetIn *graph.Node) {
+	if source.Rank() != 2 || !source.DType().IsInt() || sourceLengths.Rank() != 1 || !sourceLengths.DType().IsInt() ||
+		sourceLengths.Shape().Dimensions[0] != source.Shape().Dimensions[0] {
+		panic(fmt.Sprintf("%s: source must be integer [batch, srcLen] and sourceLengths integer [batch], got %s and %s",
+			model, source.Shape(), sourceLengths.Shape()))
+	}
+	if n := source.Shape().Dimensions[1]; n > lim.MaxSourceLen {
+		panic(fmt.Sprintf("%s: source length %d exceeds MaxSourceLen %d", model, n, lim.MaxSourceLen))
+	}
+	if targetIn == nil {
+		return
+	}
+	if targetIn.Rank() != 2 || !targetIn.DType().IsInt() || targetIn.Shape().Dimensions[0] != source.Shape().Dimensions[0] {
+		panic(fmt.Sprintf("%s: targetIn must be integer [batch=%d, tgtLen], got %s", model, source.Shape().Dimensions[0], targetIn.Shape()))
+	}
+	if n := targetIn.Shape().Dimensions[1]; n > lim.MaxTargetLen {
+		panic(fmt.Sprintf("%s: target length %d exceeds MaxTargetLen %d", model, n, lim.MaxTargetLen))
+	}
+}
+
 // SourceMask returns the mask `[batch, srcLen]` (true at a real token) of a padded source of
 // sourceLengths Int32 `[batch]` tokens.
 func SourceMask(sourceLengths *graph.Node, srcLen int) *graph.Node {

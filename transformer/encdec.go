@@ -212,23 +212,7 @@ func (c EncoderDecoder) checkInputs(source, sourceLengths, targetIn *graph.Node)
 	if err := c.Validate(); err != nil {
 		panic(err.Error())
 	}
-	if source.Rank() != 2 || !source.DType().IsInt() || sourceLengths.Rank() != 1 || !sourceLengths.DType().IsInt() ||
-		sourceLengths.Shape().Dimensions[0] != source.Shape().Dimensions[0] {
-		panic(fmt.Sprintf("transformer.EncoderDecoder: source must be integer [batch, srcLen] and sourceLengths integer [batch], got %s and %s",
-			source.Shape(), sourceLengths.Shape()))
-	}
-	if n := source.Shape().Dimensions[1]; n > c.MaxSourceLen {
-		panic(fmt.Sprintf("transformer.EncoderDecoder: source length %d exceeds MaxSourceLen %d", n, c.MaxSourceLen))
-	}
-	if targetIn != nil {
-		if targetIn.Rank() != 2 || !targetIn.DType().IsInt() || targetIn.Shape().Dimensions[0] != source.Shape().Dimensions[0] {
-			panic(fmt.Sprintf("transformer.EncoderDecoder: targetIn must be integer [batch=%d, tgtLen], got %s",
-				source.Shape().Dimensions[0], targetIn.Shape()))
-		}
-		if n := targetIn.Shape().Dimensions[1]; n > c.MaxTargetLen {
-			panic(fmt.Sprintf("transformer.EncoderDecoder: target length %d exceeds MaxTargetLen %d", n, c.MaxTargetLen))
-		}
-	}
+	seq2seq.CheckShapes("transformer.EncoderDecoder", seq2seq.LimitsOf(c), source, sourceLengths, targetIn)
 }
 
 // encode returns the encoder's output `[batch, srcLen, ModelDim]` and the memory mask

@@ -123,6 +123,11 @@ func (c Chart) Save(path string) (err error) {
 	p.Draw(draw.Crop(dc, 0, -width, 0, 0))
 	legendArea := draw.Crop(dc, dc.Max.X-dc.Min.X-width+vg.Points(6), 0, 0, -vg.Points(30)) // below the title's height
 	legend.Draw(legendArea)
+	return writePNG(path, img)
+}
+
+// writePNG writes img into a PNG file at path.
+func writePNG(path string, img *vgimg.Canvas) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("plot %s: %w", path, err)

@@ -3,7 +3,6 @@ package chart
 import (
 	"fmt"
 	"math"
-	"os"
 
 	"gonum.org/v1/plot"
 	colormap "gonum.org/v1/plot/palette"
@@ -74,13 +73,5 @@ func (h Heatmap) Save(path string) (err error) {
 	cell := vg.Points(22)
 	img := vgimg.New(cell*vg.Length(cols)+vg.Inch, cell*vg.Length(rows)+vg.Inch)
 	p.Draw(draw.New(img))
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("plot %s: %w", path, err)
-	}
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("plot %s: %w", path, err)
-	}
-	return f.Close()
+	return writePNG(path, img)
 }
