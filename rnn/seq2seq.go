@@ -66,7 +66,7 @@ const (
 // ReverseLayerScope returns the scope of the backward direction of bidirectional layer i.
 func ReverseLayerScope(i int) string { return fmt.Sprintf("layer_%d_reverse", i) }
 
-// SmallSeq2Seq is a CPU-sized attention model: GRU, embeddings 64, one bidirectional layer of
+// SmallSeq2Seq is a CPU-sized attention model of the given cell: embeddings 64, one bidirectional layer of
 // 2 x 128, a decoder of 256 with attention 128, sources and targets of up to 64 tokens. Set the
 // vocabularies.
 func SmallSeq2Seq(cell Cell, sourceVocab, targetVocab int) Seq2Seq {

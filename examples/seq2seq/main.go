@@ -4,7 +4,7 @@
 // greedy and with beam search, training throughput and wall time, and draws each model's alignment.
 // See README.md for a run and what it shows.
 //
-//	go run ./examples/seq2seq                 # CPU default: lengths 1-16 trained, 1-24 tested, ~13 min on 2 cores
+//	go run ./examples/seq2seq                 # CPU default: lengths 1-16 trained, 1-24 tested, about 11 min on 2 cores
 //	go run ./examples/seq2seq -preset gpu     # lengths 1-32 trained, 1-48 tested, wider models, 100x the budget
 package main
 
