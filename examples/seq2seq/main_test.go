@@ -20,7 +20,7 @@ import (
 func TestTinyRun(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "seq2seq")
 	var stdout bytes.Buffer
-	err := run([]string{"-out", out, "-budget", "5e10", "-alphabet", "4", "-train-max", "4", "-test-max", "6",
+	err := run([]string{"-out", out, "-budget", "1e10", "-alphabet", "4", "-train-max", "4", "-test-max", "6",
 		"-train-size", "200", "-test-per-length", "3", "-batch", "8"}, &stdout)
 	require.NoError(t, err, stdout.String())
 	f, err := os.Open(filepath.Join(out, "accuracy.csv"))
