@@ -236,25 +236,17 @@ func (c Config) recur(ctx *context.Context, tokens *graph.Node, initial []*graph
 			cells[l] = initial[c.NumLayers+l]
 		}
 	}
-	bound := 1 / math.Sqrt(float64(h)) // PyTorch's U(-1/sqrt(hidden), 1/sqrt(hidden)).
-	uniform := initializers.RandomUniformFn(ctx, -bound, bound)
-
 	emb := ctx.In(TokenEmbeddingScope).WithInitializer(initializers.RandomNormalFn(ctx, 1)).
 		VariableWithShape("embeddings", shapes.Make(dtype, c.VocabSize, c.EmbedDim)).ValueGraph(g)
 	type weights struct{ wih, whh, bih, bhh *graph.Node }
 	layers := make([]weights, c.NumLayers)
 	for l := range layers {
-		lctx := ctx.In(LayerScope(l)).WithInitializer(uniform)
 		in := h
 		if l == 0 {
 			in = c.EmbedDim
 		}
-		layers[l] = weights{
-			wih: lctx.VariableWithShape("weights_ih", shapes.Make(dtype, in, gh)).ValueGraph(g),
-			whh: lctx.VariableWithShape("weights_hh", shapes.Make(dtype, h, gh)).ValueGraph(g),
-			bih: lctx.VariableWithShape("bias_ih", shapes.Make(dtype, gh)).ValueGraph(g),
-			bhh: lctx.VariableWithShape("bias_hh", shapes.Make(dtype, gh)).ValueGraph(g),
-		}
+		w := &layers[l]
+		w.wih, w.whh, w.bih, w.bhh = layerWeights(ctx.In(LayerScope(l)), g, dtype, in, h, c.gates())
 	}
 	ids := graph.ConvertDType(tokens, dtypes.Int32)
 	// The hidden-to-hidden weights (and, stepwise, the input weights) take part in one product per
@@ -302,6 +294,19 @@ func (c Config) recur(ctx *context.Context, tokens *graph.Node, initial []*graph
 		final = append(final, cells...) // Memory cells after all hidden states, as Step.
 	}
 	return x, final
+}
+
+// layerWeights creates or reads one recurrent layer's variables in ctx: weights_ih `[in, gates·hidden]`,
+// weights_hh `[hidden, gates·hidden]`, bias_ih and bias_hh `[gates·hidden]`, PyTorch's
+// U(-1/√hidden, 1/√hidden) initialisation.
+func layerWeights(ctx *context.Context, g *graph.Graph, dtype dtypes.DType, in, hidden, gates int) (wih, whh, bih, bhh *graph.Node) {
+	bound := 1 / math.Sqrt(float64(hidden))
+	ctx = ctx.WithInitializer(initializers.RandomUniformFn(ctx, -bound, bound))
+	gh := gates * hidden
+	return ctx.VariableWithShape("weights_ih", shapes.Make(dtype, in, gh)).ValueGraph(g),
+		ctx.VariableWithShape("weights_hh", shapes.Make(dtype, hidden, gh)).ValueGraph(g),
+		ctx.VariableWithShape("bias_ih", shapes.Make(dtype, gh)).ValueGraph(g),
+		ctx.VariableWithShape("bias_hh", shapes.Make(dtype, gh)).ValueGraph(g)
 }
 
 // stepWeight is a weight that takes part in one product per time step of an unrolled loop. Autodiff

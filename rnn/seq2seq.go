@@ -159,17 +159,6 @@ func (c Seq2Seq) TrainingFLOPs(srcLen, tgtLen int) float64 {
 	return 6 * (enc*s + 2*h*a*s + 2*h*d + perTarget*t)
 }
 
-// layerWeights creates or reads one recurrent layer's variables in ctx (PyTorch's initialisation).
-func layerWeights(ctx *context.Context, g *graph.Graph, dtype dtypes.DType, in, hidden, gates int) (wih, whh, bih, bhh *graph.Node) {
-	bound := 1 / math.Sqrt(float64(hidden))
-	ctx = ctx.WithInitializer(initializers.RandomUniformFn(ctx, -bound, bound))
-	gh := gates * hidden
-	return ctx.VariableWithShape("weights_ih", shapes.Make(dtype, in, gh)).ValueGraph(g),
-		ctx.VariableWithShape("weights_hh", shapes.Make(dtype, hidden, gh)).ValueGraph(g),
-		ctx.VariableWithShape("bias_ih", shapes.Make(dtype, gh)).ValueGraph(g),
-		ctx.VariableWithShape("bias_hh", shapes.Make(dtype, gh)).ValueGraph(g)
-}
-
 // unidirectional runs one recurrent layer, its variables in ctx, over x `[batch, seq, in]` from zero
 // states and returns its states at every position `[batch, seq, hidden]`.
 func unidirectional(ctx *context.Context, cell Cell, hidden int, x *graph.Node) *graph.Node {
