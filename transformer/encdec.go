@@ -14,7 +14,6 @@ import (
 
 	"github.com/bitterlesson/bitter/attention"
 	"github.com/bitterlesson/bitter/linear"
-	"github.com/bitterlesson/bitter/positional"
 	"github.com/bitterlesson/bitter/seq2seq"
 )
 
@@ -175,22 +174,15 @@ func (c EncoderDecoder) TrainingFLOPs(srcLen, tgtLen int) float64 {
 	return 6*matmuls + 12*d*(enc*s*s+dec*t*t+dec*t*s)
 }
 
-// embed looks tokens `[batch, seq]` up in the table of scope (with positions and dropout).
+// embed looks tokens `[batch, seq]` up in table, scales them (ScaleEmbeddings), adds the positions of
+// a stack of maxLen positions (its variables in ctx) and applies dropout.
 func (c EncoderDecoder) embed(ctx *context.Context, table *graph.Node, tokens *graph.Node, maxLen int) *graph.Node {
-	g := tokens.Graph()
-	dtype := c.block().dtype()
 	seq := tokens.Shape().Dimensions[1]
 	x := graph.Gather(table, graph.InsertAxes(graph.ConvertDType(tokens, dtypes.Int32), -1)) // [batch, seq, dim]
 	if c.ScaleEmbeddings {
 		x = graph.MulScalar(x, math.Sqrt(float64(c.ModelDim)))
 	}
-	positions := graph.Iota(g, shapes.Make(dtypes.Int32, seq), 0)
-	switch c.Positional {
-	case Learned:
-		x = graph.Add(x, graph.InsertAxes(positional.Learned(ctx.In(PositionEmbeddingScope), positions, maxLen, c.ModelDim, dtype), 0))
-	case Sinusoidal:
-		x = graph.Add(x, graph.InsertAxes(positional.Sinusoidal(g, dtype, seq, c.ModelDim), 0))
-	}
+	x = addPositions(ctx, c.Positional, x, graph.Iota(tokens.Graph(), shapes.Make(dtypes.Int32, seq), 0), maxLen)
 	return layers.DropoutStatic(ctx, x, c.Dropout)
 }
 

@@ -79,13 +79,7 @@ func forward(ctx *context.Context, cfg Config, tokens *graph.Node, cache *attent
 	// Embeddings.
 	wte := ctx.In(TokenEmbeddingScope).VariableWithShape(EmbeddingsVar, shapes.Make(dtype, cfg.VocabSize, cfg.ModelDim)).ValueGraph(g)
 	x := graph.Gather(wte, graph.InsertAxes(graph.ConvertDType(tokens, dtypes.Int32), -1)) // [batch, seq, dim]
-	switch cfg.Positional {
-	case Learned:
-		x = graph.Add(x, graph.InsertAxes(positional.Learned(ctx.In(PositionEmbeddingScope), positions, cfg.MaxSeqLen, cfg.ModelDim, dtype), 0))
-	case Sinusoidal:
-		table := positional.Sinusoidal(g, dtype, cfg.MaxSeqLen, cfg.ModelDim)
-		x = graph.Add(x, graph.InsertAxes(graph.Gather(table, graph.InsertAxes(positions, -1)), 0))
-	}
+	x = addPositions(ctx, cfg.Positional, x, positions, cfg.MaxSeqLen)
 	x = layers.DropoutStatic(ctx, x, cfg.Dropout)
 
 	args := attention.Args{Causal: true, Positions: positions, Cache: cache}
@@ -109,6 +103,21 @@ func forward(ctx *context.Context, cfg Config, tokens *graph.Node, cache *attent
 		return graph.DotGeneral(x, []int{2}, nil, toDType(wte, cfg.compute()), []int{1}, nil)
 	}
 	return linear.Dense(ctx.In(HeadScope), x, cfg.VocabSize, false, dtype)
+}
+
+// addPositions adds the absolute position encoding kind to x `[batch, seq, dim]` at positions
+// Int32 `[seq]` (below maxLen): learned (a `[maxLen, dim]` table in ctx's PositionEmbeddingScope) or
+// sinusoidal. RoPE and ALiBi act in attention, and none adds nothing: x is returned as it is.
+func addPositions(ctx *context.Context, kind Positional, x, positions *graph.Node, maxLen int) *graph.Node {
+	dim := x.Shape().Dimensions[2]
+	switch kind {
+	case Learned:
+		return graph.Add(x, graph.InsertAxes(positional.Learned(ctx.In(PositionEmbeddingScope), positions, maxLen, dim, x.DType()), 0))
+	case Sinusoidal:
+		table := positional.Sinusoidal(x.Graph(), x.DType(), maxLen, dim)
+		return graph.Add(x, graph.InsertAxes(graph.Gather(table, graph.InsertAxes(positions, -1)), 0))
+	}
+	return x
 }
 
 // toDType converts x to dtype if it isn't already.
