@@ -1,7 +1,6 @@
 package attention_test
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -125,14 +124,6 @@ func TestFullyMaskedRowIsZero(t *testing.T) {
 	}
 }
 
-// setParams creates the layer's variables in ctx from the golden parameters ("query/weights", ...).
-func setParams(ctx *context.Context, params map[string]golden.Array, dtype dtypes.DType) {
-	for key, a := range params {
-		scope, name, _ := strings.Cut(key, "/")
-		ctx.In(scope).VariableWithValue(name, a.Tensor(dtype))
-	}
-}
-
 // TestMultiHeadGolden loads PyTorch's weights and compares the layer output and the gradients with
 // respect to the input and every projection (and QK-norm) weight.
 func TestMultiHeadGolden(t *testing.T) {
@@ -143,11 +134,7 @@ func TestMultiHeadGolden(t *testing.T) {
 				NumKVHeads: c.Config.NumKVHeads, UseBias: c.Config.UseBias, RoPE: c.Config.RoPE, QKNorm: c.Config.QKNorm}
 			require.NoError(t, cfg.Validate())
 			ctx := context.New()
-			setParams(ctx, c.Params, dtypes.Float32)
-			var keys []string
-			for k := range c.Params {
-				keys = append(keys, k)
-			}
+			keys, _ := golden.LoadParams(ctx, c.Params, dtypes.Float32)
 			inputs := []any{c.X.Tensor(dtypes.Float32), c.R.Tensor(dtypes.Float32)}
 			if c.Mask != nil {
 				inputs = append(inputs, c.Mask.Tensor(dtypes.Bool))
@@ -159,11 +146,7 @@ func TestMultiHeadGolden(t *testing.T) {
 					args.Mask = in[2]
 				}
 				out := attention.MultiHead(ctx, cfg, x, args)
-				wrt := []*graph.Node{x}
-				for _, key := range keys {
-					scope, vname, _ := strings.Cut(key, "/")
-					wrt = append(wrt, ctx.In(scope).GetVariable(vname).ValueGraph(x.Graph()))
-				}
+				wrt := append([]*graph.Node{x}, golden.ParamNodes(ctx, keys, x.Graph())...)
 				grads := graph.Gradient(graph.ReduceAllSum(graph.Mul(out, r)), wrt...)
 				return append([]*graph.Node{out}, grads...)
 			})

@@ -2,7 +2,6 @@ package attention_test
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -37,22 +36,6 @@ type seq2seqFile struct {
 	}
 }
 
-func sortedKeys(m map[string]golden.Array) []string {
-	var keys []string
-	for k := range m {
-		keys = append(keys, k)
-	}
-	return keys
-}
-
-// variable returns the variable of key ("query/weights", or "score" in ctx's own scope).
-func variable(ctx *context.Context, key string) *context.Variable {
-	if scope, name, ok := strings.Cut(key, "/"); ok {
-		return ctx.In(scope).GetVariable(name)
-	}
-	return ctx.GetVariable(key)
-}
-
 // TestCrossAttentionGolden: queries from x, keys and values from a memory with a padding mask, against
 // torch.nn.MultiheadAttention (testdata/seq2seq.py): the output and the gradients with respect to x,
 // the memory and every weight, and attention.Weights against its per-head probabilities.
@@ -64,15 +47,11 @@ func TestCrossAttentionGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cfg := attention.Config{ModelDim: c.Config.ModelDim, NumHeads: c.Config.NumHeads, UseBias: true}
 			ctx := context.New()
-			setParams(ctx, c.Params, dtypes.Float32)
-			keys := sortedKeys(c.Params)
+			keys, _ := golden.LoadParams(ctx, c.Params, dtypes.Float32)
 			exec, err := context.NewExec(backend.MustShared(), ctx.Reuse(), func(ctx *context.Context, in []*graph.Node) []*graph.Node {
 				x, mem, mask, r := in[0], in[1], in[2], in[3]
 				out := attention.MultiHead(ctx, cfg, x, attention.Args{Memory: mem, Mask: mask})
-				wrt := []*graph.Node{x, mem}
-				for _, key := range keys {
-					wrt = append(wrt, variable(ctx, key).ValueGraph(x.Graph()))
-				}
+				wrt := append([]*graph.Node{x, mem}, golden.ParamNodes(ctx, keys, x.Graph())...)
 				probs := attention.Weights(ctx, cfg, x, attention.Args{Memory: mem, Mask: mask})
 				return append([]*graph.Node{out, probs}, graph.Gradient(graph.ReduceAllSum(graph.Mul(out, r)), wrt...)...)
 			})
@@ -100,21 +79,11 @@ func TestAdditiveGolden(t *testing.T) {
 	for name, c := range f.Additive {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.New()
-			for key, a := range c.Params {
-				if scope, vname, ok := strings.Cut(key, "/"); ok {
-					ctx.In(scope).VariableWithValue(vname, a.Tensor(dtypes.Float64))
-				} else {
-					ctx.VariableWithValue(key, a.Tensor(dtypes.Float64))
-				}
-			}
-			keys := sortedKeys(c.Params)
+			keys, _ := golden.LoadParams(ctx, c.Params, dtypes.Float64)
 			exec, err := context.NewExec(backend.MustShared(), ctx.Reuse(), func(ctx *context.Context, in []*graph.Node) []*graph.Node {
 				q, k, mask, r, rw := in[0], in[1], in[2], in[3], in[4]
 				cv, w := attention.Additive(ctx, q, k, mask, c.Units)
-				wrt := []*graph.Node{q, k}
-				for _, key := range keys {
-					wrt = append(wrt, variable(ctx, key).ValueGraph(q.Graph()))
-				}
+				wrt := append([]*graph.Node{q, k}, golden.ParamNodes(ctx, keys, q.Graph())...)
 				loss := graph.Add(graph.ReduceAllSum(graph.Mul(cv, r)), graph.ReduceAllSum(graph.Mul(w, rw)))
 				return append([]*graph.Node{cv, w}, graph.Gradient(loss, wrt...)...)
 			})

@@ -1,7 +1,6 @@
 package rnn_test
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -48,21 +47,12 @@ func TestBidirectionalGolden(t *testing.T) {
 	for name, c := range loadSeq2SeqGolden(t).Bidirectional {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.New()
-			var keys []string
-			for key, a := range c.Params {
-				i := strings.LastIndex(key, "/")
-				ctx.InAbsPath("/"+key[:i]).VariableWithValue(key[i+1:], a.Tensor(dtypes.Float64))
-				keys = append(keys, key)
-			}
+			keys, _ := golden.LoadParams(ctx, c.Params, dtypes.Float64)
 			exec, err := context.NewExec(backend.MustShared(), ctx.Reuse(), func(ctx *context.Context, in []*graph.Node) []*graph.Node {
 				x, lengths, r, rFinal := in[0], in[1], in[2], in[3]
 				out, final := rnn.Bidirectional(ctx, rnn.Cell(c.Cell), c.Hidden, c.Layers, x, lengths)
 				objective := graph.Add(graph.ReduceAllSum(graph.Mul(out, r)), graph.ReduceAllSum(graph.Mul(final, rFinal)))
-				wrt := []*graph.Node{x}
-				for _, k := range keys {
-					i := strings.LastIndex(k, "/")
-					wrt = append(wrt, ctx.InAbsPath("/"+k[:i]).GetVariable(k[i+1:]).ValueGraph(x.Graph()))
-				}
+				wrt := append([]*graph.Node{x}, golden.ParamNodes(ctx, keys, x.Graph())...)
 				return append([]*graph.Node{out, final}, graph.Gradient(objective, wrt...)...)
 			})
 			require.NoError(t, err)

@@ -2,8 +2,6 @@ package golden
 
 import (
 	"math"
-	"sort"
-	"strings"
 	"testing"
 
 	"github.com/bitterlesson/bitter/lm"
@@ -32,23 +30,11 @@ func CheckModel(t *testing.T, b backends.Backend, c ModelCase, tol, gradTol floa
 	logits func(ctx *context.Context, tokens *graph.Node) *graph.Node) (numParams int) {
 	t.Helper()
 	ctx := context.New()
-	var keys []string
-	for key, a := range c.Params {
-		i := strings.LastIndex(key, "/")
-		ctx.InAbsPath("/"+key[:i]).VariableWithValue(key[i+1:], a.Tensor(dtypes.Float32))
-		keys = append(keys, key)
-		numParams += len(a.Data)
-	}
-	sort.Strings(keys)
+	keys, numParams := LoadParams(ctx, c.Params, dtypes.Float32)
 	exec, err := context.NewExec(b, ctx.Reuse(), func(ctx *context.Context, tokens, targets *graph.Node) []*graph.Node {
 		l := logits(ctx, tokens)
 		loss := lm.Loss(l, targets)
-		var wrt []*graph.Node
-		for _, k := range keys {
-			i := strings.LastIndex(k, "/")
-			wrt = append(wrt, ctx.InAbsPath("/"+k[:i]).GetVariable(k[i+1:]).ValueGraph(tokens.Graph()))
-		}
-		return append([]*graph.Node{l, loss}, graph.Gradient(loss, wrt...)...)
+		return append([]*graph.Node{l, loss}, graph.Gradient(loss, ParamNodes(ctx, keys, tokens.Graph())...)...)
 	})
 	require.NoError(t, err)
 	outs, err := exec.Exec(c.Tokens.Tensor(dtypes.Int32), c.Targets.Tensor(dtypes.Int32))

@@ -2,8 +2,6 @@ package golden
 
 import (
 	"math"
-	"sort"
-	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/backends"
@@ -33,26 +31,13 @@ type Seq2SeqCase struct {
 func CheckSeq2Seq(t *testing.T, b backends.Backend, c Seq2SeqCase, m seq2seq.Model, dtype dtypes.DType, tol, gradTol float64) {
 	t.Helper()
 	ctx := context.New()
-	var keys []string
-	numParams := 0
-	for key, a := range c.Params {
-		i := strings.LastIndex(key, "/")
-		ctx.InAbsPath("/"+key[:i]).VariableWithValue(key[i+1:], a.Tensor(dtype))
-		keys = append(keys, key)
-		numParams += len(a.Data)
-	}
-	sort.Strings(keys)
+	keys, numParams := LoadParams(ctx, c.Params, dtype)
 	exec, err := context.NewExec(b, ctx.Reuse(), func(ctx *context.Context, in []*graph.Node) []*graph.Node {
 		src, lengths, tgtIn, targets := in[0], in[1], in[2], in[3]
 		logits := m.Logits(ctx, src, lengths, tgtIn)
 		loss := seq2seq.Loss(logits, targets)
-		var wrt []*graph.Node
-		for _, k := range keys {
-			i := strings.LastIndex(k, "/")
-			wrt = append(wrt, ctx.InAbsPath("/"+k[:i]).GetVariable(k[i+1:]).ValueGraph(src.Graph()))
-		}
 		outs := []*graph.Node{logits, loss, m.Alignment(ctx, src, lengths, tgtIn)}
-		return append(outs, graph.Gradient(loss, wrt...)...)
+		return append(outs, graph.Gradient(loss, ParamNodes(ctx, keys, src.Graph())...)...)
 	})
 	require.NoError(t, err)
 	outs, err := exec.Exec(c.Source.Tensor(dtypes.Int32), c.Lengths.Tensor(dtypes.Int32), c.TargetIn.Tensor(dtypes.Int32),
