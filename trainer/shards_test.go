@@ -80,13 +80,7 @@ func TestShardsResumeReproducesUninterruptedRun(t *testing.T) {
 	require.Greater(t, full.ValBitsPerByte, 0.0)
 
 	out := filepath.Join(t.TempDir(), "split")
-	o := tinyOptions(t, dir, out)
-	o.Steps = 3
-	_, err = trainer.Run(o, &stdout, &stderr)
-	require.NoError(t, err)
-	o.Steps, o.Resume = 6, true
-	resumed, err := trainer.Run(o, &stdout, &stderr)
-	require.NoError(t, err)
+	o, resumed := runSplit(t, tinyOptions(t, dir, out), &stdout, &stderr)
 	for i := range full.History {
 		require.Equal(t, full.History[i].TrainLoss, resumed.History[i].TrainLoss, "step %d", i+1)
 	}
