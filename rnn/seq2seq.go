@@ -264,16 +264,16 @@ func (c Seq2Seq) attentionCtx(dctx *context.Context) *context.Context {
 }
 
 // decoderStep is one decoder step from the state after Encode or a previous step, reading emb
-// `[batch, EmbedDim]` (the previous token's embedding); ctx is the decoder's scope, reusing its
-// variables after the first step. It returns the head's input [s; c; E y], the attention weights
-// and the new state.
-func (c Seq2Seq) decoderStep(dctx *context.Context, state []*graph.Node, emb *graph.Node) (out, weights *graph.Node, next []*graph.Node) {
+// `[batch, EmbedDim]` (the previous token's embedding), with mask the state's source mask
+// (seq2seq.SourceMask of its lengths: built once for all the steps of a graph); dctx is the
+// decoder's scope, reusing its variables after the first step. It returns the head's input
+// [s; c; E y], the attention weights and the new state.
+func (c Seq2Seq) decoderStep(dctx *context.Context, state []*graph.Node, mask, emb *graph.Node) (out, weights *graph.Node, next []*graph.Node) {
 	annotations, keys, lengths, s := state[0], state[1], state[2], state[3]
 	mem := s
 	if c.Cell == LSTM {
 		mem = state[4]
 	}
-	mask := seq2seq.SourceMask(lengths, annotations.Shape().Dimensions[1])
 	ctxVec, weights := attention.AdditiveAttend(c.attentionCtx(dctx), s, annotations, keys, mask)
 	in := graph.Concatenate([]*graph.Node{emb, ctxVec}, -1)
 	wih, whh, bih, bhh := layerWeights(dctx.In(CellScope), s.Graph(), c.dtype(), c.decoderIn(), c.DecoderDim, c.gates())
@@ -299,11 +299,12 @@ func (c Seq2Seq) teacherForced(ctx *context.Context, source, sourceLengths, targ
 	dctx := ctx.In(DecoderScope)
 	emb := c.embed(dctx, targetIn, c.TargetVocabSize) // [batch, tgtLen, EmbedDim]
 	batch, tgtLen := targetIn.Shape().Dimensions[0], targetIn.Shape().Dimensions[1]
+	mask := seq2seq.SourceMask(sourceLengths, source.Shape().Dimensions[1])
 	os, ws := make([]*graph.Node, tgtLen), make([]*graph.Node, tgtLen)
 	for t := range tgtLen {
 		et := graph.Reshape(graph.Slice(emb, graph.AxisRange(), graph.AxisElem(t), graph.AxisRange()), batch, c.EmbedDim)
 		var o, w *graph.Node
-		o, w, state = c.decoderStep(dctx, state, et)
+		o, w, state = c.decoderStep(dctx, state, mask, et)
 		os[t], ws[t] = graph.InsertAxes(o, 1), graph.InsertAxes(w, 1)
 		dctx = dctx.Reuse()
 	}
@@ -338,6 +339,7 @@ func (c Seq2Seq) Step(ctx *context.Context, state []*graph.Node, tokens, positio
 		panic(fmt.Sprintf("rnn.Seq2Seq.Step: state must be Encode's %d tensors and tokens [batch]; got %d and %s", want, len(state), tokens.Shape()))
 	}
 	dctx := ctx.In(DecoderScope)
-	out, _, next := c.decoderStep(dctx, state, c.embed(dctx, tokens, c.TargetVocabSize))
+	mask := seq2seq.SourceMask(state[2], state[0].Shape().Dimensions[1])
+	out, _, next := c.decoderStep(dctx, state, mask, c.embed(dctx, tokens, c.TargetVocabSize))
 	return c.head(ctx, out), next
 }
