@@ -27,10 +27,8 @@ type Decoder struct {
 // NewDecoder returns a decoder for the model whose trained variables are in ctx.
 func NewDecoder(b backends.Backend, ctx *context.Context, m Model, sp Special) (*Decoder, error) {
 	lim := LimitsOf(m)
-	if sp.BOS < 0 || int(sp.BOS) >= lim.TargetVocab || sp.EOS < 0 || int(sp.EOS) >= lim.TargetVocab ||
-		sp.Pad < 0 || int(sp.Pad) >= lim.SourceVocab || int(sp.Pad) >= lim.TargetVocab {
-		return nil, fmt.Errorf("seq2seq: special ids %+v must be in the target vocabulary of %d (padding also in the source's %d)",
-			sp, lim.TargetVocab, lim.SourceVocab)
+	if err := lim.CheckSpecial(sp); err != nil {
+		return nil, err
 	}
 	d := &Decoder{model: m, sp: sp, lim: lim}
 	var err error

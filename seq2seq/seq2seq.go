@@ -88,6 +88,17 @@ func LimitsOf(m Model) Limits {
 	return l
 }
 
+// CheckSpecial returns an error unless BOS, EOS and padding are ids of the target vocabulary and
+// padding also of the source's.
+func (l Limits) CheckSpecial(sp Special) error {
+	if sp.BOS < 0 || int(sp.BOS) >= l.TargetVocab || sp.EOS < 0 || int(sp.EOS) >= l.TargetVocab ||
+		sp.Pad < 0 || int(sp.Pad) >= l.TargetVocab || int(sp.Pad) >= l.SourceVocab {
+		return fmt.Errorf("seq2seq: special ids %+v must be in the target vocabulary of %d (padding also in the source's %d)",
+			sp, l.TargetVocab, l.SourceVocab)
+	}
+	return nil
+}
+
 // CheckSource returns an error when src does not fit: empty, longer than MaxSourceLen, or holding an
 // id outside the source vocabulary.
 func (l Limits) CheckSource(src []int32) error {
@@ -112,11 +123,8 @@ func NewBatch(pairs []Pair, sp Special, lim Limits, srcLen, tgtLen int) (Batch, 
 	if len(pairs) == 0 {
 		return Batch{}, errors.New("seq2seq: empty batch")
 	}
-	for _, id := range []int32{sp.BOS, sp.EOS, sp.Pad} {
-		if id < 0 || int(id) >= lim.TargetVocab || (id == sp.Pad && int(id) >= lim.SourceVocab) {
-			return Batch{}, fmt.Errorf("seq2seq: special ids %+v must be in the target vocabulary of %d (padding also in the source's %d)",
-				sp, lim.TargetVocab, lim.SourceVocab)
-		}
+	if err := lim.CheckSpecial(sp); err != nil {
+		return Batch{}, err
 	}
 	longestSrc, longestTgt := 0, 0
 	for i, p := range pairs {
