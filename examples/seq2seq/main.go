@@ -85,12 +85,12 @@ func run(args []string, stdout io.Writer) error {
 		}
 		r.Training = tr
 		fmt.Fprintf(stdout, "  trained in %.0f s: %.0f tokens/s, final loss %.4f\n", tr.Seconds, tr.TokensPerSec, tr.FinalLoss)
-		if r.Accuracy, r.DecodeSeconds, err = s2s.Evaluate(b, ctx, p, nm.Model, test); err != nil {
-			return fmt.Errorf("%s: %w", nm.Name, err)
-		}
 		dec, err := seq2seq.NewDecoder(b, ctx, nm.Model, s2s.Special)
 		if err != nil {
 			return err
+		}
+		if r.Accuracy, r.DecodeSeconds, err = s2s.Evaluate(dec, p, test); err != nil {
+			return fmt.Errorf("%s: %w", nm.Name, err)
 		}
 		for _, ex := range examples {
 			a, err := dec.Alignment(ex.Source, ex.Target)

@@ -193,13 +193,9 @@ type Accuracy struct {
 	Greedy, Beam  float64 // fraction of pairs whose whole translation is right
 }
 
-// Evaluate decodes every test pair greedily and by beam search and returns the exact-match accuracy
-// at each length that has pairs, and the decoding wall time.
-func Evaluate(b backends.Backend, ctx *context.Context, p Params, m seq2seq.Model, test [][]seq2seq.Pair) ([]Accuracy, float64, error) {
-	dec, err := seq2seq.NewDecoder(b, ctx, m, Special)
-	if err != nil {
-		return nil, 0, err
-	}
+// Evaluate decodes every test pair with dec greedily and by beam search and returns the exact-match
+// accuracy at each length that has pairs, and the decoding wall time.
+func Evaluate(dec *seq2seq.Decoder, p Params, test [][]seq2seq.Pair) ([]Accuracy, float64, error) {
 	start := time.Now()
 	var out []Accuracy
 	for i, pairs := range test {
